@@ -1,0 +1,129 @@
+import type { ExpertSet } from "./expert.js";
+import type { RoutingDecision } from "./routing.js";
+
+/** A chat role, as every backend understands it. */
+export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+/** A tool call made by the model, with parsed arguments. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** One chat message, provider-neutral. */
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+  /** On assistant messages: the tool calls the model made. */
+  toolCalls?: ToolCall[];
+  /** On tool messages: the id of the call this message answers. */
+  toolCallId?: string;
+  /** On tool messages: the tool's name. */
+  name?: string;
+}
+
+/** A tool the model may call: a function with a JSON Schema for its arguments. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+/** Whether and which tool the model must call. */
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+/** Constrains the text the model writes. */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json" }
+  | { type: "json_schema"; schema: Record<string, unknown>; name?: string };
+
+/** Sampling and length settings. Absent fields use the backend's defaults. */
+export interface GenerationParams {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  stop?: string[];
+  maxTokens?: number;
+  seed?: number;
+}
+
+/** What to run: a model name (name-selecting backends) and/or adapters with scales (native blending). */
+export interface GenerationTarget {
+  /** The model name to send (Ollama tag, served model name, or the base model). */
+  model: string;
+  /** Adapters and scales for backends that blend natively; empty for the base model. */
+  adapters: { expert: string; scale: number }[];
+  /** True when no expert applies and the base model answers. */
+  base: boolean;
+}
+
+/** One generation request to a chat provider. */
+export interface ChatRequest {
+  target: GenerationTarget;
+  messages: ChatMessage[];
+  params: GenerationParams;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  responseFormat?: ResponseFormat;
+}
+
+/** Why generation stopped. */
+export type FinishReason = "stop" | "length" | "tool_calls";
+
+/** Token counts, when the backend reports them. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** One piece of a streamed answer. */
+export type ChatChunk =
+  | { type: "text"; text: string }
+  /**
+   * A tool call or a piece of one. Backends that send whole calls (Ollama) send one chunk per call
+   * with the complete JSON; streaming backends send `id`/`name` first, then argument pieces by `index`.
+   */
+  | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string }
+  | { type: "finish"; finishReason: FinishReason; usage?: Usage };
+
+/** What a chat provider can do. */
+export interface ChatProviderCapabilities {
+  /** Applies several adapters with scales in one pass (llama.cpp, llama-server). */
+  nativeBlend: boolean;
+  /** Passes tool definitions and tool calls through. */
+  tools: boolean;
+  /** Can constrain output to a JSON Schema. */
+  jsonSchema: boolean;
+}
+
+/** Options for one provider call. */
+export interface ChatCallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * A generation backend: Ollama, embedded llama.cpp, an OpenAI-compatible server.
+ * `stream` yields text and tool-call chunks as they arrive and ends with exactly one `finish` chunk.
+ */
+export interface ChatProvider {
+  /** The registry name, e.g. `ollama`. */
+  readonly name: string;
+  readonly capabilities: ChatProviderCapabilities;
+  stream(request: ChatRequest, options?: ChatCallOptions): AsyncIterable<ChatChunk>;
+  /** Checks the backend is reachable; throws ProviderUnavailableError with its address when not. */
+  health(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** A generation target plus the non-fatal notes made while choosing it. */
+export interface ResolvedTarget extends GenerationTarget {
+  warnings: string[];
+}
+
+/** Maps a routing decision to what the provider runs (expert model, blend variant, adapter scales, base). */
+export interface BlendResolver {
+  resolve(decision: RoutingDecision, experts: ExpertSet, capabilities: ChatProviderCapabilities): ResolvedTarget;
+}

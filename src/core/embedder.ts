@@ -1,0 +1,20 @@
+/** Options for one embedding call. */
+export interface EmbedOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Turns texts into vectors. Implementations: `hashing` (offline), `ollama` (/api/embed),
+ * `llamacpp` (a GGUF embedding model in process).
+ */
+export interface Embedder {
+  /**
+   * A stable id naming the embedder AND its settings (e.g. `hashing-v1-d1024`,
+   * `ollama-nomic-embed-text`). Centroids are stored per id: a different id means different vectors.
+   */
+  readonly id: string;
+  /** The vector length. May call the backend once to find out. */
+  dimension(options?: EmbedOptions): Promise<number>;
+  /** Embeds the texts, one vector per text, in order. Vectors are L2-normalized. */
+  embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+}

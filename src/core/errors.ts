@@ -1,0 +1,197 @@
+const MARKER = Symbol.for("herd.error");
+
+/** Options shared by every Herd error. */
+export interface HerdErrorOptions {
+  /** The underlying error, when this one wraps another. */
+  cause?: unknown;
+  /** The HTTP status this error maps to when it reaches the server facade. @default 500 */
+  status?: number;
+  /** Whether retrying the same call may succeed. @default false */
+  isRetryable?: boolean;
+}
+
+/**
+ * The base of every error Herd throws. Messages say what was wrong and how to fix it.
+ * Use `HerdError.isInstance(e)` rather than `instanceof` across package copies.
+ */
+export class HerdError extends Error {
+  private readonly [MARKER] = true;
+  /** A stable, machine-readable code, e.g. `unknown_expert`. */
+  readonly code: string = "herd_error";
+  readonly status: number;
+  readonly isRetryable: boolean;
+
+  constructor(message: string, options: HerdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = options.status ?? 500;
+    this.isRetryable = options.isRetryable ?? false;
+  }
+
+  /** True for any HerdError, also one created by another copy of this package. */
+  static isInstance(error: unknown): error is HerdError {
+    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
+  }
+}
+
+/** A configuration value (config file, CLI flag, call option) is invalid. Names the field. */
+export class ConfigError extends HerdError {
+  override readonly code = "invalid_config";
+  constructor(
+    message: string,
+    /** The dotted path of the bad field, e.g. `router.topExperts`. */
+    readonly field?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 400, ...options });
+  }
+}
+
+/** A request or input (prompt, messages, data file line) is invalid. */
+export class InvalidInputError extends HerdError {
+  override readonly code = "invalid_input";
+  constructor(
+    message: string,
+    /** The field or location that was wrong, e.g. `messages[2].content` or `data.jsonl:14`. */
+    readonly param?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 400, ...options });
+  }
+}
+
+/** A name looked up in a registry (embedder, index, provider, plugin, strategy) is not registered. */
+export class UnknownNameError extends HerdError {
+  override readonly code = "unknown_name";
+  constructor(
+    /** What kind of thing was looked up, e.g. `embedder`. */
+    readonly kind: string,
+    readonly name: string,
+    /** The names that are registered. */
+    readonly known: readonly string[],
+    options: HerdErrorOptions = {},
+  ) {
+    super(`Unknown ${kind} "${name}". Known ${kind}s: ${known.join(", ") || "(none)"}.`, {
+      status: 400,
+      ...options,
+    });
+  }
+}
+
+/** An expert name that is not in the expert set. */
+export class UnknownExpertError extends HerdError {
+  override readonly code = "unknown_expert";
+  constructor(
+    readonly expert: string,
+    readonly known: readonly string[],
+    options: HerdErrorOptions = {},
+  ) {
+    super(`Unknown expert "${expert}". Known experts: ${known.join(", ") || "(none)"}.`, {
+      status: 404,
+      ...options,
+    });
+  }
+}
+
+/** experts.json (or an expert given through the API) is malformed. */
+export class ExpertConfigError extends HerdError {
+  override readonly code = "invalid_experts";
+  constructor(message: string, options: HerdErrorOptions = {}) {
+    super(message, { status: 500, ...options });
+  }
+}
+
+/** Stored vectors and the embedder disagree on the dimension. */
+export class DimensionMismatchError extends HerdError {
+  override readonly code = "dimension_mismatch";
+  constructor(message: string, options: HerdErrorOptions = {}) {
+    super(message, { status: 500, ...options });
+  }
+}
+
+/** A backend (Ollama, Chroma, an OpenAI-compatible server) could not be reached. */
+export class ProviderUnavailableError extends HerdError {
+  override readonly code = "provider_unavailable";
+  constructor(
+    message: string,
+    /** The address that was tried. */
+    readonly url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 503, isRetryable: true, ...options });
+  }
+}
+
+/** A backend answered with an error. Carries the backend's status and body text. */
+export class ProviderResponseError extends HerdError {
+  override readonly code = "provider_error";
+  constructor(
+    message: string,
+    /** The status the backend answered with. */
+    readonly providerStatus?: number,
+    readonly url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, {
+      status: providerStatus === 404 ? 404 : 502,
+      isRetryable: providerStatus === undefined || providerStatus === 429 || providerStatus >= 500,
+      ...options,
+    });
+  }
+}
+
+/** A model, adapter or data file is missing, corrupt or does not fit the base model. */
+export class FileFormatError extends HerdError {
+  override readonly code = "invalid_file";
+  constructor(
+    message: string,
+    /** The file that was wrong. */
+    readonly file?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 500, ...options });
+  }
+}
+
+/** An optional runtime (node-llama-cpp, ...) is needed but not installed. */
+export class MissingDependencyError extends HerdError {
+  override readonly code = "missing_dependency";
+  constructor(
+    /** The npm package to install. */
+    readonly packageName: string,
+    purpose: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(`${purpose} needs the optional package "${packageName}". Install it with: npm install ${packageName}`, {
+      status: 500,
+      ...options,
+    });
+  }
+}
+
+/** The caller aborted the operation. */
+export class AbortError extends HerdError {
+  override readonly code = "aborted";
+  constructor(message = "The operation was aborted.", options: HerdErrorOptions = {}) {
+    super(message, { status: 499, ...options });
+  }
+}
+
+/** A plugin threw. The request fails with this error; the process keeps running. */
+export class PluginError extends HerdError {
+  override readonly code = "plugin_error";
+  constructor(
+    readonly plugin: string,
+    readonly hook: string,
+    options: HerdErrorOptions = {},
+  ) {
+    const cause = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`Plugin "${plugin}" failed in ${hook}: ${cause}`, { status: 500, ...options });
+  }
+}
+
+/** Formats any thrown value as one readable line (for CLIs and logs). */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,101 @@
+/** How a prompt is compared with the experts. */
+export type RoutingStrategy = "centroid" | "knn";
+
+/** How distances become blend weights when several experts are used. */
+export type WeightingScheme =
+  /** The original Herd: softmax over 1/distance. */
+  | "inverse-distance"
+  /** softmax(similarity / temperature). */
+  | "softmax";
+
+/** Which text of a chat is routed. */
+export type RoutingTextMode =
+  /** The last user message (default). */
+  | "last-user"
+  /** All user messages, joined. */
+  | "all-user"
+  /** The whole conversation, system prompt included. */
+  | "all";
+
+/** One expert in a routing decision, ranked nearest first. */
+export interface RankedExpert {
+  name: string;
+  /** Cosine distance between the routed text and the expert (centroid or mean of k nearest examples). */
+  distance: number;
+  /** 1 - distance. */
+  similarity: number;
+  /** Blend weight; the selected experts' weights sum to 1, others are 0. */
+  weight: number;
+}
+
+/** Why the decision ended where it did. */
+export type RoutingReason =
+  /** The router picked the experts. */
+  | "routed"
+  /** The best expert was below the confidence threshold: the base model answers. */
+  | "below-threshold"
+  /** The caller (or a plugin) named the expert. */
+  | "forced"
+  /** Routing is off (`--only-base`, the base model was requested). */
+  | "base-only"
+  /** A plugin (e.g. sticky routing) kept an earlier decision. */
+  | "sticky";
+
+/** The answer to "which expert(s) should handle this prompt, and why". */
+export interface RoutingDecision {
+  /** Every expert, nearest first, with distance, similarity and weight. */
+  ranked: RankedExpert[];
+  /** The experts that take part (weight > 0), at most `topExperts`; empty when the base model answers. */
+  selected: RankedExpert[];
+  /** The model that serves the request on name-selecting backends (expert model, blend variant or base). */
+  model: string;
+  strategy: RoutingStrategy;
+  weighting: WeightingScheme;
+  reason: RoutingReason;
+  /** The embedder id the distances were computed with. */
+  embedder: string;
+  /** Milliseconds spent embedding, querying the index, and in total. */
+  timings: { embedMs: number; queryMs: number; totalMs: number };
+  /** Non-fatal notes (e.g. "blend variant missing, using top expert"). */
+  warnings: string[];
+}
+
+/** Settings of the router. */
+export interface RouterOptions {
+  /** @default "centroid" */
+  strategy?: RoutingStrategy;
+  /** @default "inverse-distance" (the original Herd's softmax over 1/distance) */
+  weighting?: WeightingScheme;
+  /** Temperature of the `softmax` weighting; lower is sharper. @default 0.05 */
+  temperature?: number;
+  /** How many experts to blend. @default 1 */
+  topExperts?: number;
+  /** Minimum similarity of the best expert; below it the base model answers. 0 turns it off. @default 0 */
+  threshold?: number;
+  /** Neighbours per expert for the `knn` strategy. @default 5 */
+  k?: number;
+  /** Which text of a chat is routed. @default "last-user" */
+  textMode?: RoutingTextMode;
+}
+
+/** Per-call routing options; they override the router's settings. */
+export interface RouteOptions {
+  topExperts?: number;
+  strategy?: RoutingStrategy;
+  weighting?: WeightingScheme;
+  temperature?: number;
+  threshold?: number;
+  /** Force these experts (skips embedding); weights are split equally unless given. */
+  experts?: string[];
+  /** Skip routing: the base model answers. */
+  baseOnly?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What can be routed: a prompt or a chat. */
+export type RouteInput = string | readonly { role: string; content: string }[];
+
+/** The routing service: the one thing the chat model, the server and apps call to pick experts. */
+export interface RouterService {
+  route(input: RouteInput, options?: RouteOptions): Promise<RoutingDecision>;
+}
