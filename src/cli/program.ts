@@ -1,0 +1,30 @@
+import { Command, CommanderError } from "commander";
+import { errorMessage } from "../core/errors.js";
+
+/**
+ * Builds the `herd` command. Each subcommand lives in ./commands/<name>.ts and exports
+ * `register<Name>Command(program)`; actions are a few lines that call the SDK.
+ */
+export function createProgram(): Command {
+  const program = new Command()
+    .name("herd")
+    .description("Serve one base LLM with many expert LoRA adapters, routed per prompt.")
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`herd: ${errorMessage(error)}\n`);
+    return 1;
+  }
+}
