@@ -15,7 +15,8 @@ export interface HerdErrorOptions {
  * Use `HerdError.isInstance(e)` rather than `instanceof` across package copies.
  */
 export class HerdError extends Error {
-  private readonly [MARKER] = true;
+  /** Marks Herd errors across package copies (see isInstance). */
+  readonly [MARKER] = true;
   /** A stable, machine-readable code, e.g. `unknown_expert`. */
   readonly code: string = "herd_error";
   readonly status: number;
@@ -66,12 +67,13 @@ export class UnknownNameError extends HerdError {
   constructor(
     /** What kind of thing was looked up, e.g. `embedder`. */
     readonly kind: string,
-    readonly name: string,
+    /** The name that was looked up and not found. */
+    readonly unknownName: string,
     /** The names that are registered. */
     readonly known: readonly string[],
     options: HerdErrorOptions = {},
   ) {
-    super(`Unknown ${kind} "${name}". Known ${kind}s: ${known.join(", ") || "(none)"}.`, {
+    super(`Unknown ${kind} "${unknownName}". Known ${kind}s: ${known.join(", ") || "(none)"}.`, {
       status: 400,
       ...options,
     });
@@ -162,10 +164,13 @@ export class MissingDependencyError extends HerdError {
     purpose: string,
     options: HerdErrorOptions = {},
   ) {
-    super(`${purpose} needs the optional package "${packageName}". Install it with: npm install ${packageName}`, {
-      status: 500,
-      ...options,
-    });
+    super(
+      `${purpose} needs the optional package "${packageName}". Install it with: npm install ${packageName}`,
+      {
+        status: 500,
+        ...options,
+      },
+    );
   }
 }
 

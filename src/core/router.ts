@@ -1,0 +1,361 @@
+import type { CentroidIndex, IndexEntry } from "./centroid-index.js";
+import {
+  type BuildCentroidsOptions,
+  buildCentroids,
+  type CentroidSet,
+  CentroidStore,
+  embedAll,
+  isCentroidSetFresh,
+} from "./centroid-store.js";
+import type { Embedder } from "./embedder.js";
+import { AbortError, ConfigError, DimensionMismatchError, UnknownExpertError } from "./errors.js";
+import type { Expert, ExpertSet } from "./expert.js";
+import type {
+  RankedExpert,
+  RouteInput,
+  RouteOptions,
+  RouterOptions,
+  RouterService,
+  RoutingDecision,
+  RoutingStrategy,
+} from "./routing.js";
+import { routingText } from "./routing-text.js";
+import { blendWeights } from "./weights.js";
+
+/** Everything a Router needs. */
+export interface RouterInit {
+  experts: ExpertSet;
+  embedder: Embedder;
+  index: CentroidIndex;
+  options?: RouterOptions;
+  /** Where centroids are stored per embedder (e.g. `experts/centroids`); without it they are rebuilt in memory. */
+  centroidsDir?: string;
+  /** How centroids are built when missing or stale (samples, seed, progress). */
+  build?: Omit<BuildCentroidsOptions, "signal">;
+}
+
+/** The collection names used for one embedder. */
+export function collectionNames(embedderId: string): { centroids: string; examples: string } {
+  return { centroids: `centroids-${embedderId}`, examples: `examples-${embedderId}` };
+}
+
+function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
+  const check = (ok: boolean, field: string, message: string) => {
+    if (!ok) throw new ConfigError(`${where}.${field} ${message}`, `${where}.${field}`);
+  };
+  if (o.topExperts !== undefined) {
+    check(
+      Number.isInteger(o.topExperts) && o.topExperts >= 1,
+      "topExperts",
+      `must be an integer >= 1, got ${o.topExperts}.`,
+    );
+  }
+  if (o.threshold !== undefined) {
+    check(
+      Number.isFinite(o.threshold) && o.threshold >= -1 && o.threshold <= 1,
+      "threshold",
+      "must be a similarity in [-1, 1].",
+    );
+  }
+  if (o.temperature !== undefined) {
+    check(Number.isFinite(o.temperature) && o.temperature > 0, "temperature", "must be a positive number.");
+  }
+  if (o.k !== undefined)
+    check(Number.isInteger(o.k) && o.k >= 1, "k", `must be an integer >= 1, got ${o.k}.`);
+  if (o.strategy !== undefined) {
+    check(
+      ["centroid", "knn"].includes(o.strategy),
+      "strategy",
+      `must be "centroid" or "knn", got "${o.strategy}".`,
+    );
+  }
+  if (o.weighting !== undefined) {
+    check(
+      ["inverse-distance", "softmax"].includes(o.weighting),
+      "weighting",
+      `must be "inverse-distance" or "softmax", got "${o.weighting}".`,
+    );
+  }
+}
+
+/**
+ * Picks the expert(s) for a prompt by the distance between its embedding and each expert's
+ * centroid (`centroid`, the original Herd) or the mean distance to each expert's k nearest
+ * example prompts (`knn`, airoboros LMoE). Centroids are built on first use when missing.
+ *
+ * @example
+ * const router = new Router({ experts, embedder: new HashingEmbedder(), index: new MemoryIndex() });
+ * const decision = await router.route("Write a haiku about the sea", { topExperts: 2 });
+ * decision.selected; // [{ name: "creative", weight: 0.6, ... }, ...]
+ */
+export class Router implements RouterService {
+  private expertSet: ExpertSet;
+  private readonly embedder: Embedder;
+  private readonly index: CentroidIndex;
+  private readonly options: Required<RouterOptions>;
+  private readonly store: CentroidStore | undefined;
+  private readonly buildOptions: Omit<BuildCentroidsOptions, "signal">;
+  private centroidsReady: Promise<void> | undefined;
+  private examplesReady: Promise<number> | undefined;
+
+  constructor(init: RouterInit) {
+    validateOptions(init.options ?? {}, "router");
+    this.expertSet = init.experts;
+    this.embedder = init.embedder;
+    this.index = init.index;
+    this.store = init.centroidsDir ? new CentroidStore(init.centroidsDir) : undefined;
+    this.buildOptions = init.build ?? {};
+    this.options = {
+      strategy: "centroid",
+      weighting: "inverse-distance",
+      temperature: 0.05,
+      topExperts: 1,
+      threshold: 0,
+      k: 5,
+      textMode: "last-user",
+      ...stripUndefined(init.options ?? {}),
+    };
+  }
+
+  /** The current expert set. */
+  get experts(): ExpertSet {
+    return this.expertSet;
+  }
+
+  /** The embedder id distances are computed with. */
+  get embedderId(): string {
+    return this.embedder.id;
+  }
+
+  /** The router's settings (defaults applied). */
+  get settings(): Readonly<Required<RouterOptions>> {
+    return this.options;
+  }
+
+  /** Makes sure the index holds fresh centroids (and examples when `knn` is the default strategy). */
+  async prepare(): Promise<void> {
+    await this.ensureCentroids();
+    if (this.options.strategy === "knn") await this.ensureExamples();
+  }
+
+  /** Routes a prompt or chat to its expert(s). */
+  async route(input: RouteInput, options: RouteOptions = {}): Promise<RoutingDecision> {
+    validateOptions(options, "route");
+    const started = performance.now();
+    const strategy: RoutingStrategy = options.strategy ?? this.options.strategy;
+    const weighting = options.weighting ?? this.options.weighting;
+    const base = {
+      strategy,
+      weighting,
+      embedder: this.embedder.id,
+      warnings: [] as string[],
+    };
+    if (options.baseOnly) {
+      return {
+        ...base,
+        ranked: [],
+        selected: [],
+        model: this.expertSet.baseModel,
+        reason: "base-only",
+        timings: zeroTimings(),
+      };
+    }
+    if (options.experts && options.experts.length > 0) {
+      return { ...base, ...this.forced(options.experts), timings: zeroTimings() };
+    }
+    const text = routingText(input, this.options.textMode);
+    if (options.signal?.aborted) throw new AbortError();
+    await this.ensureCentroids();
+    const exampleCount = strategy === "knn" ? await this.ensureExamples() : 0;
+
+    const t0 = performance.now();
+    const [vector] = await this.embedder.embed([text], { signal: options.signal });
+    const t1 = performance.now();
+    const distances =
+      strategy === "knn"
+        ? await this.knnDistances(vector!, exampleCount)
+        : await this.centroidDistances(vector!);
+    const t2 = performance.now();
+
+    const ranked: RankedExpert[] = [...distances.entries()]
+      .map(([name, distance]) => ({ name, distance, similarity: 1 - distance, weight: 0 }))
+      .sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name));
+    const timings = { embedMs: t1 - t0, queryMs: t2 - t1, totalMs: performance.now() - started };
+    const threshold = options.threshold ?? this.options.threshold;
+    const best = ranked[0];
+    if (!best || (threshold > 0 && best.similarity < threshold)) {
+      return {
+        ...base,
+        ranked,
+        selected: [],
+        model: this.expertSet.baseModel,
+        reason: "below-threshold",
+        timings,
+      };
+    }
+    const topExperts = Math.min(options.topExperts ?? this.options.topExperts, ranked.length);
+    const chosen = ranked.slice(0, topExperts);
+    const weights = blendWeights(
+      chosen.map((e) => e.distance),
+      weighting,
+      options.temperature ?? this.options.temperature,
+    );
+    chosen.forEach((e, i) => {
+      e.weight = weights[i]!;
+    });
+    return { ...base, ranked, selected: chosen, model: this.modelOf(best.name), reason: "routed", timings };
+  }
+
+  /** Rebuilds the centroids from the examples (stored and written to the index), whatever is there now. */
+  async rebuildCentroids(options: BuildCentroidsOptions = {}): Promise<CentroidSet> {
+    const set = await buildCentroids(this.expertSet.experts, this.embedder, {
+      ...this.buildOptions,
+      ...options,
+    });
+    if (this.store) await this.store.save(set);
+    await this.writeCentroids(set);
+    this.centroidsReady = Promise.resolve();
+    return set;
+  }
+
+  /** Replaces the expert set; centroids are brought up to date on the next route. */
+  setExperts(experts: ExpertSet): void {
+    this.expertSet = experts;
+    this.centroidsReady = undefined;
+    this.examplesReady = undefined;
+  }
+
+  /** Adds (or replaces) an expert without restarting. */
+  async addExpert(expert: Expert): Promise<void> {
+    const others = this.expertSet.experts.filter((e) => e.name !== expert.name);
+    this.setExperts({ ...this.expertSet, experts: [...others, expert] });
+    await this.prepare();
+  }
+
+  /** Removes an expert without restarting. */
+  async removeExpert(name: string): Promise<void> {
+    if (!this.expertSet.experts.some((e) => e.name === name)) {
+      throw new UnknownExpertError(
+        name,
+        this.expertSet.experts.map((e) => e.name),
+      );
+    }
+    this.setExperts({ ...this.expertSet, experts: this.expertSet.experts.filter((e) => e.name !== name) });
+    await this.prepare();
+  }
+
+  private forced(
+    names: readonly string[],
+  ): Pick<RoutingDecision, "ranked" | "selected" | "model" | "reason"> {
+    const known = this.expertSet.experts.map((e) => e.name);
+    for (const n of names) if (!known.includes(n)) throw new UnknownExpertError(n, known);
+    const selected = [...new Set(names)].map((name, _, all) => ({
+      name,
+      distance: 0,
+      similarity: 1,
+      weight: 1 / all.length,
+    }));
+    return { ranked: selected, selected, model: this.modelOf(selected[0]!.name), reason: "forced" };
+  }
+
+  private modelOf(name: string): string {
+    return this.expertSet.experts.find((e) => e.name === name)?.model ?? `herd-${name}`;
+  }
+
+  private async centroidDistances(vector: Float32Array): Promise<Map<string, number>> {
+    const names = collectionNames(this.embedder.id);
+    const hits = await this.index.query(names.centroids, vector, this.expertSet.experts.length);
+    const known = new Set(this.expertSet.experts.map((e) => e.name));
+    return new Map(hits.filter((h) => known.has(h.expert)).map((h) => [h.expert, h.distance]));
+  }
+
+  private async knnDistances(vector: Float32Array, exampleCount: number): Promise<Map<string, number>> {
+    const names = collectionNames(this.embedder.id);
+    const hits = await this.index.query(names.examples, vector, exampleCount);
+    const byExpert = new Map<string, number[]>();
+    for (const hit of hits) {
+      const list = byExpert.get(hit.expert) ?? [];
+      if (list.length < this.options.k) list.push(hit.distance);
+      byExpert.set(hit.expert, list);
+    }
+    const out = new Map<string, number>();
+    for (const e of this.expertSet.experts) {
+      const list = byExpert.get(e.name);
+      if (list && list.length > 0) out.set(e.name, list.reduce((a, b) => a + b, 0) / list.length);
+    }
+    return out;
+  }
+
+  private ensureCentroids(): Promise<void> {
+    this.centroidsReady ??= this.loadOrBuildCentroids().catch((error: unknown) => {
+      this.centroidsReady = undefined;
+      throw error;
+    });
+    return this.centroidsReady;
+  }
+
+  private async loadOrBuildCentroids(): Promise<void> {
+    const experts = this.expertSet.experts;
+    const dimension = await this.embedder.dimension();
+    let set = await this.store?.load(this.embedder.id);
+    if (set && set.manifest.dimension !== dimension) {
+      throw new DimensionMismatchError(
+        `Stored centroids for ${this.embedder.id} have dimension ${set.manifest.dimension} but the embedder gives ${dimension}. ` +
+          `Rebuild them with \`herd centroids --embedder ...\`.`,
+      );
+    }
+    if (!set || !isCentroidSetFresh(set, experts, this.buildOptions)) {
+      set = await buildCentroids(experts, this.embedder, this.buildOptions);
+      if (this.store) await this.store.save(set);
+    }
+    await this.writeCentroids(set);
+  }
+
+  private async writeCentroids(set: CentroidSet): Promise<void> {
+    const collection = collectionNames(this.embedder.id).centroids;
+    const entries: IndexEntry[] = this.expertSet.experts.map((e) => ({
+      id: e.name,
+      expert: e.name,
+      vector: set.centroids.get(e.name)!,
+      metadata: { model: e.model, description: e.description, embedder: this.embedder.id },
+    }));
+    const stale = (await this.index.list(collection)).map((e) => e.id).filter((id) => !set.centroids.has(id));
+    if (stale.length > 0) await this.index.remove(collection, stale);
+    await this.index.upsert(collection, entries);
+  }
+
+  private ensureExamples(): Promise<number> {
+    this.examplesReady ??= this.writeExamples().catch((error: unknown) => {
+      this.examplesReady = undefined;
+      throw error;
+    });
+    return this.examplesReady;
+  }
+
+  private async writeExamples(): Promise<number> {
+    const collection = collectionNames(this.embedder.id).examples;
+    const entries: IndexEntry[] = [];
+    const total = this.expertSet.experts.reduce((n, e) => n + e.examples.length, 0);
+    for (const e of this.expertSet.experts) {
+      const vectors = await embedAll(this.embedder, e.examples, {
+        ...this.buildOptions,
+        offset: entries.length,
+        total,
+      });
+      vectors.forEach((vector, i) => {
+        entries.push({ id: `${e.name}#${i}`, expert: e.name, vector });
+      });
+    }
+    await this.index.remove(collection);
+    await this.index.upsert(collection, entries);
+    return entries.length;
+  }
+}
+
+function zeroTimings(): RoutingDecision["timings"] {
+  return { embedMs: 0, queryMs: 0, totalMs: 0 };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,57 @@
+import type { CentroidIndex, IndexEntry, IndexHit } from "../../core/centroid-index.js";
+import { DimensionMismatchError } from "../../core/errors.js";
+import { cosineDistance } from "../../core/vector-math.js";
+
+/**
+ * The in-process centroid index (the embedded default): exact cosine search over a few
+ * thousand vectors at most, with nothing to install or start.
+ */
+export class MemoryIndex implements CentroidIndex {
+  readonly kind = "memory";
+  private readonly collections = new Map<string, Map<string, IndexEntry>>();
+
+  async upsert(collection: string, entries: readonly IndexEntry[]): Promise<void> {
+    const map = this.collections.get(collection) ?? new Map<string, IndexEntry>();
+    const dimension = map.values().next().value?.vector.length ?? entries[0]?.vector.length;
+    for (const entry of entries) {
+      if (entry.vector.length !== dimension) {
+        throw new DimensionMismatchError(
+          `Collection "${collection}" holds vectors of dimension ${dimension}; "${entry.id}" has ${entry.vector.length}.`,
+        );
+      }
+    }
+    for (const entry of entries) {
+      map.set(entry.id, { ...entry, vector: Float32Array.from(entry.vector) });
+    }
+    this.collections.set(collection, map);
+  }
+
+  async remove(collection: string, ids?: readonly string[]): Promise<void> {
+    if (!ids) {
+      this.collections.delete(collection);
+      return;
+    }
+    const map = this.collections.get(collection);
+    for (const id of ids) map?.delete(id);
+  }
+
+  async query(collection: string, vector: Float32Array, k: number): Promise<IndexHit[]> {
+    const map = this.collections.get(collection);
+    if (!map || k < 1) return [];
+    const hits: IndexHit[] = [];
+    for (const entry of map.values()) {
+      hits.push({ id: entry.id, expert: entry.expert, distance: cosineDistance(vector, entry.vector) });
+    }
+    hits.sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id));
+    return hits.slice(0, k);
+  }
+
+  async list(collection: string): Promise<IndexEntry[]> {
+    return [...(this.collections.get(collection)?.values() ?? [])].map((e) => ({
+      ...e,
+      vector: Float32Array.from(e.vector),
+    }));
+  }
+
+  async health(): Promise<void> {}
+}
