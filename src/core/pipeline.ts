@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
 import type {
+  BlendResolver,
   ChatChunk,
   ChatMessage,
+  ChatProvider,
   ChatRequest,
   FinishReason,
   GenerationParams,
+  GenerationTarget,
   ResolvedTarget,
   ResponseFormat,
   ToolCall,
@@ -11,8 +15,14 @@ import type {
   ToolDefinition,
   Usage,
 } from "./chat.js";
+import { ConcurrencyLimiter } from "./concurrency.js";
+import { AbortError, InvalidInputError, UnknownExpertError } from "./errors.js";
 import type { ExpertSet } from "./expert.js";
-import type { RouteOptions, RoutingDecision } from "./routing.js";
+import { isReported, markReported, normalizeError } from "./pipeline-errors.js";
+import { PipelineStream } from "./pipeline-stream.js";
+import type { Plugin } from "./plugin.js";
+import { type PluginLogger, PluginRunner } from "./plugin-runner.js";
+import type { RouteOptions, RouterService, RoutingDecision } from "./routing.js";
 
 /** Facts about a request that plugins key on. Free-form beyond the named fields. */
 export interface RequestMetadata {
@@ -100,7 +110,207 @@ export interface HerdStream extends AsyncIterable<ChatChunk> {
   readonly requestId: string;
   readonly decision: RoutingDecision;
   /** What runs: model name, adapter scales, base flag (after any fallback). */
-  readonly target: ResolvedTarget;
+  readonly target: GenerationTarget;
   /** Warnings so far; plugins may append more while streaming (read it again after the loop). */
   readonly warnings: readonly string[];
+  /** Stops the generation and frees its concurrency slot, whether or not iteration has started. */
+  cancel(): void;
+  /** Reads the rest of the stream and returns the whole answer. */
+  collect(): Promise<HerdResponse>;
+}
+
+/** Anything that runs Herd requests: the `Pipeline`, or a `Herd` that owns one. */
+export interface RequestPipeline {
+  stream(request: HerdRequest, options?: StreamOptions): Promise<HerdStream>;
+}
+
+/** Settings and collaborators of a `Pipeline`. */
+export interface PipelineOptions {
+  router: RouterService;
+  resolver: BlendResolver;
+  provider: ChatProvider;
+  /** The expert set, or a function returning the current one (when experts can change at run time). */
+  experts: ExpertSet | (() => ExpertSet);
+  /** Hooks around each request, run in `order`. @default [] */
+  plugins?: readonly Plugin[];
+  /** Generations running at once on the provider. @default 4 */
+  concurrency?: number;
+  /** Requests allowed to wait for a slot; one more fails with a retryable 503. @default Infinity */
+  queue?: number;
+  /** Receives non-fatal plugin failures. @default console */
+  logger?: PluginLogger;
+}
+
+/**
+ * The one path every request takes:
+ * plugins.onRequest -> router.route -> plugins.afterRouting -> resolver.resolve -> plugins.beforeGeneration
+ * -> provider.stream (-> onChunk per chunk) -> plugins.onResponse, or plugins.onError on failure.
+ *
+ * @example
+ * const pipeline = new Pipeline({ router, resolver, provider, experts });
+ * const stream = await pipeline.stream({ messages: [{ role: "user", content: "Write a haiku" }] });
+ * console.log(stream.decision.selected);
+ * for await (const chunk of stream) if (chunk.type === "text") process.stdout.write(chunk.text);
+ */
+export class Pipeline implements RequestPipeline {
+  readonly provider: ChatProvider;
+  private readonly router: RouterService;
+  private readonly resolver: BlendResolver;
+  private readonly expertSource: () => ExpertSet;
+  private readonly plugins: PluginRunner;
+  private readonly limiter: ConcurrencyLimiter;
+
+  constructor(options: PipelineOptions) {
+    this.router = options.router;
+    this.resolver = options.resolver;
+    this.provider = options.provider;
+    const experts = options.experts;
+    this.expertSource = typeof experts === "function" ? experts : () => experts;
+    this.plugins = new PluginRunner(options.plugins ?? [], options.logger ?? console);
+    this.limiter = new ConcurrencyLimiter({
+      limit: options.concurrency,
+      queue: options.queue,
+      label: `chat provider "${options.provider.name}"`,
+    });
+  }
+
+  /** The plugins, in the order their hooks run. */
+  get pluginList(): readonly Plugin[] {
+    return this.plugins.plugins;
+  }
+
+  /** Generations running and waiting right now. */
+  get load(): { running: number; queued: number } {
+    return { running: this.limiter.running, queued: this.limiter.queued };
+  }
+
+  /**
+   * Routes and starts generating. Resolves once the provider has sent its first chunk, so errors
+   * before streaming (model not found, backend down) reject here, after a fallback plugin had its chance.
+   */
+  async stream(request: HerdRequest, options: StreamOptions = {}): Promise<HerdStream> {
+    validateRequest(request);
+    const controller = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    const ctx: RequestContext = {
+      id: randomUUID(),
+      request,
+      routeOptions: { ...request.route, topExperts: request.topExperts ?? request.route?.topExperts },
+      warnings: [],
+      state: new Map(),
+      experts: this.expertSource(),
+      startedAt: Date.now(),
+      signal,
+    };
+    if (request.expert !== undefined) ctx.routeOptions.experts = [request.expert];
+    let release: (() => void) | undefined;
+    try {
+      await this.prepare(ctx);
+      release = await this.limiter.acquire(signal);
+      const { iterator, first } = await this.open(ctx);
+      return new PipelineStream(ctx, this.plugins, iterator, first, release, controller);
+    } catch (error) {
+      release?.();
+      const normalized = normalizeError(error, signal);
+      if (!isReported(normalized)) await this.plugins.error(ctx, normalized);
+      throw normalized;
+    }
+  }
+
+  /** Runs a request to the end and returns the whole answer. */
+  async generate(request: HerdRequest, options: StreamOptions = {}): Promise<HerdResponse> {
+    const stream = await this.stream(request, options);
+    return stream.collect();
+  }
+
+  /** Closes the plugins (timers, logs). The provider and router belong to the caller. */
+  async close(): Promise<void> {
+    await this.plugins.close();
+  }
+
+  private async prepare(ctx: RequestContext): Promise<void> {
+    await this.plugins.run("onRequest", ctx);
+    const known = ctx.experts.experts.map((e) => e.name);
+    for (const name of ctx.routeOptions.experts ?? []) {
+      if (!known.includes(name)) throw new UnknownExpertError(name, known);
+    }
+    ctx.signal?.throwIfAborted();
+    ctx.decision = await this.router.route(ctx.request.messages, { ...ctx.routeOptions, signal: ctx.signal });
+    await this.plugins.run("afterRouting", ctx);
+    const target = this.resolver.resolve(ctx.decision, ctx.experts, this.provider.capabilities);
+    ctx.warnings.push(...ctx.decision.warnings, ...target.warnings);
+    ctx.chatRequest = this.chatRequest(ctx, target);
+    await this.plugins.run("beforeGeneration", ctx);
+  }
+
+  /** Builds the provider request, turning settings the provider cannot honour into warnings. */
+  private chatRequest(ctx: RequestContext, target: ResolvedTarget): ChatRequest {
+    const { request } = ctx;
+    const caps = this.provider.capabilities;
+    const chat: ChatRequest = {
+      target: { model: target.model, adapters: target.adapters, base: target.base },
+      messages: request.messages,
+      params: { ...request.params },
+    };
+    if (request.tools && request.tools.length > 0) {
+      if (caps.tools) {
+        chat.tools = request.tools;
+        chat.toolChoice = request.toolChoice;
+      } else {
+        ctx.warnings.push(
+          `Chat provider "${this.provider.name}" cannot call tools; the tools were not sent.`,
+        );
+      }
+    }
+    let format = request.responseFormat;
+    if (format?.type === "json_schema" && !caps.jsonSchema) {
+      ctx.warnings.push(
+        `Chat provider "${this.provider.name}" cannot enforce a JSON schema; asking for plain JSON.`,
+      );
+      format = { type: "json" };
+    }
+    if (format) chat.responseFormat = format;
+    return chat;
+  }
+
+  /** Opens the provider stream and waits for its first chunk, retrying once when a plugin recovers. */
+  private async open(
+    ctx: RequestContext,
+  ): Promise<{ iterator: AsyncIterator<ChatChunk>; first: IteratorResult<ChatChunk> }> {
+    let recovered = false;
+    for (;;) {
+      const chatRequest = ctx.chatRequest!;
+      const iterator = this.provider.stream(chatRequest, { signal: ctx.signal })[Symbol.asyncIterator]();
+      try {
+        return { iterator, first: await iterator.next() };
+      } catch (error) {
+        const normalized = normalizeError(error, ctx.signal);
+        const recovery = await this.plugins.error(ctx, normalized);
+        if (!recovery || recovered || normalized instanceof AbortError) throw markReported(normalized);
+        recovered = true;
+        ctx.warnings.push(recovery.warning);
+        ctx.chatRequest = { ...chatRequest, target: recovery.retry };
+      }
+    }
+  }
+}
+
+function validateRequest(request: HerdRequest): void {
+  if (!Array.isArray(request.messages) || request.messages.length === 0) {
+    throw new InvalidInputError("messages must be a non-empty array of chat messages.", "messages");
+  }
+  for (const [i, message] of request.messages.entries()) {
+    if (!["system", "user", "assistant", "tool"].includes(message?.role)) {
+      throw new InvalidInputError(
+        `messages[${i}].role must be "system", "user", "assistant" or "tool", got ${JSON.stringify(message?.role)}.`,
+        `messages[${i}].role`,
+      );
+    }
+    if (typeof message.content !== "string") {
+      throw new InvalidInputError(`messages[${i}].content must be a string.`, `messages[${i}].content`);
+    }
+  }
+  if (request.expert !== undefined && (typeof request.expert !== "string" || request.expert === "")) {
+    throw new InvalidInputError("expert must be a non-empty expert name.", "expert");
+  }
 }

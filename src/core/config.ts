@@ -1,0 +1,120 @@
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const positiveInt = z.number().int().min(1);
+
+/** `{ name, ...settings }`: which implementation to use, and its own settings (passed through). */
+function component(defaultName: string) {
+  return z.looseObject({ name: z.string().min(1).default(defaultName) }).prefault({});
+}
+
+const routerSchema = z
+  .object({
+    strategy: z.enum(["centroid", "knn"]).optional(),
+    weighting: z.enum(["inverse-distance", "softmax"]).optional(),
+    temperature: z.number().positive().optional(),
+    topExperts: positiveInt.optional(),
+    threshold: z.number().min(-1).max(1).optional(),
+    k: positiveInt.optional(),
+    textMode: z.enum(["last-user", "all-user", "all"]).optional(),
+  })
+  .strict()
+  .prefault({});
+
+const pluginEntry = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((name) => ({ name, options: {} as Record<string, unknown> })),
+  z.object({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }).strict(),
+]);
+
+/** The zod schema of a Herd config (herd.json, or the object given to `createHerd`). */
+export const configSchema = z
+  .object({
+    /** The folder holding experts.json and the example prompts. Relative to the config file. */
+    expertsDir: z.string().min(1).default("experts"),
+    /** An inline expert set (same shape as experts.json) instead of `expertsDir`. */
+    experts: z.unknown().optional(),
+    /** Overrides the base model named by the expert set. */
+    baseModel: z.string().min(1).optional(),
+    /** Where centroids are cached per embedder. Relative to the config file. @default `<expertsDir>/centroids` */
+    centroidsDir: z.string().min(1).optional(),
+    embedder: component("hashing"),
+    index: component("memory"),
+    provider: component("ollama"),
+    /** The blend resolver; `auto` picks by the provider's capabilities. */
+    blend: component("auto"),
+    router: routerSchema,
+    plugins: z.array(pluginEntry).default([{ name: "expert-override", options: {} }]),
+    concurrency: z
+      .object({
+        /** Generations running at once on the chat backend; more wait in a queue. */
+        generation: positiveInt.default(4),
+        /** Requests allowed to wait; beyond it requests fail fast with a retryable 503. */
+        queue: z.number().int().min(0).default(256),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** The config as written (defaults optional). */
+export type HerdConfigInput = z.input<typeof configSchema>;
+/** The validated config with defaults applied. */
+export type HerdConfig = z.output<typeof configSchema>;
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+    .join("")
+    .replace(/^\./, "");
+}
+
+/**
+ * Validates a config object. Relative paths (`expertsDir`, `centroidsDir`) are resolved against
+ * `baseDir`. Throws `ConfigError` whose `field` is the dotted path of the first bad field.
+ */
+export function parseConfig(input: unknown, baseDir: string = process.cwd(), source = "config"): HerdConfig {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+    const path = keys.length > 0 ? [...issue.path, keys[0]!] : issue.path;
+    const field = fieldOf(path) || "(root)";
+    const why = keys.length > 0 ? `unknown field; remove it or check its spelling` : issue.message;
+    throw new ConfigError(`Invalid ${source}: ${field}: ${why}.`, field);
+  }
+  const config = parsed.data;
+  config.expertsDir = resolve(baseDir, config.expertsDir);
+  if (config.centroidsDir !== undefined) config.centroidsDir = resolve(baseDir, config.centroidsDir);
+  return config;
+}
+
+/** Reads and validates a JSON config file; relative paths in it are resolved against its folder. */
+export async function loadConfigFile(path: string): Promise<HerdConfig> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read the config file ${file}: ${(error as Error).message}. Check the path.`,
+      undefined,
+      {
+        cause: error,
+      },
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}.`, undefined, {
+      cause: error,
+    });
+  }
+  return parseConfig(data, dirname(file), file);
+}
