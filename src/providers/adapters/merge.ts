@@ -1,0 +1,199 @@
+import { stat } from "node:fs/promises";
+import { extname } from "node:path";
+import { ConfigError, InvalidInputError } from "../../core/errors.js";
+import { readGgufHeader } from "../gguf/index.js";
+import {
+  type AdapterModuleOutput,
+  type AdapterOutput,
+  writeGgufLora,
+  writePeftAdapter,
+} from "./adapter-writer.js";
+import type { FloatDType } from "./dtype.js";
+import type { AdapterFormat, LoraAdapter, LoraModule } from "./lora-adapter.js";
+import { openAdapter } from "./open-adapter.js";
+import { validateAgainstBaseModel, validateMergeInputs } from "./validate.js";
+
+/** One adapter of a merge and its weight (the scale it would have in a runtime blend). */
+export interface WeightedAdapter {
+  adapter: LoraAdapter;
+  weight: number;
+}
+
+/** Settings of a merge. */
+export interface MergeOptions {
+  /** The output format. @default from the output path: `.gguf` is GGUF, no extension or a folder is PEFT */
+  format?: AdapterFormat;
+  /** The output tensor encoding. F32 keeps the merge exact; F16/BF16 round once. @default "F32" */
+  dtype?: FloatDType;
+  /** A GGUF base model to check every adapter against (architecture and tensor shapes). */
+  baseModel?: string;
+  /** Called after each module is written. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What a merge wrote. */
+export interface MergeResult {
+  path: string;
+  format: AdapterFormat;
+  /** Number of adapted modules in the output. */
+  modules: number;
+  /** The largest rank of the output (the sum of the input ranks where all adapters target a module). */
+  rank: number;
+}
+
+/**
+ * The output format for a path: `--format` wins, then `.gguf` means GGUF, and an existing folder
+ * or a path without extension means a PEFT folder.
+ * @throws ConfigError when the path does not say and no format is given
+ */
+export async function outputFormatOf(path: string, format?: string): Promise<AdapterFormat> {
+  if (format !== undefined) {
+    if (format === "gguf" || format === "peft") return format;
+    throw new ConfigError(`Unknown adapter format "${format}": use "gguf" or "peft".`, "format");
+  }
+  const ext = extname(path).toLowerCase();
+  if (ext === ".gguf") return "gguf";
+  if (ext === "" || (await stat(path).catch(() => undefined))?.isDirectory()) return "peft";
+  throw new ConfigError(
+    `Cannot tell the adapter format of "${path}" from its name: use a .gguf file, a folder name for PEFT, or --format.`,
+    "format",
+  );
+}
+
+function checkWeights(inputs: readonly WeightedAdapter[]): void {
+  for (const { adapter, weight } of inputs) {
+    if (typeof weight !== "number" || !Number.isFinite(weight)) {
+      throw new InvalidInputError(
+        `The weight of "${adapter.path}" is ${weight}; weights must be finite numbers.`,
+        "weight",
+      );
+    }
+  }
+}
+
+/** The merged module: A' = rows c_i A_i stacked, B' = columns B_i side by side, c_i = w_i * scale_i. */
+function mergedModule(
+  name: string,
+  parts: { module: LoraModule; adapter: LoraAdapter; c: number }[],
+): AdapterModuleOutput {
+  const { inFeatures, outFeatures } = parts[0]!.module;
+  const rank = parts.reduce((n, p) => n + p.module.rank, 0);
+  return {
+    name,
+    rank,
+    inFeatures,
+    outFeatures,
+    async a() {
+      const out = new Float32Array(rank * inFeatures);
+      let row = 0;
+      for (const { module, adapter, c } of parts) {
+        const a = await adapter.readA(module.name);
+        for (let i = 0; i < a.length; i++) a[i]! *= c;
+        out.set(a, row * inFeatures);
+        row += module.rank;
+      }
+      return out;
+    },
+    async b() {
+      const out = new Float32Array(outFeatures * rank);
+      let column = 0;
+      for (const { module, adapter } of parts) {
+        const b = await adapter.readB(module.name);
+        const r = module.rank;
+        for (let o = 0; o < outFeatures; o++) out.set(b.subarray(o * r, (o + 1) * r), o * rank + column);
+        column += r;
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Plans the exact linear merge of opened adapters: for each module any of them adapts,
+ * delta' = sum_i w_i * scale_i * B_i A_i, written as ONE LoRA of rank sum_i r_i with the scales
+ * folded into A (so the output's own scale is 1). Modules adapted by only some inputs get only
+ * theirs; inputs with weight 0 are left out. Nothing is read until the output is written.
+ */
+export function planLinearMerge(inputs: readonly WeightedAdapter[]): AdapterOutput {
+  checkWeights(inputs);
+  const byModule = new Map<string, { module: LoraModule; adapter: LoraAdapter; c: number }[]>();
+  for (const { adapter, weight } of inputs) {
+    if (weight === 0) continue;
+    for (const module of adapter.modules) {
+      const parts = byModule.get(module.name) ?? [];
+      parts.push({ module, adapter, c: weight * module.scale });
+      byModule.set(module.name, parts);
+    }
+  }
+  const first = inputs[0]?.adapter;
+  return {
+    modules: [...byModule].map(([name, parts]) => mergedModule(name, parts)),
+    ...(first?.architecture ? { architecture: first.architecture } : {}),
+    ...(first?.baseModel ? { baseModel: first.baseModel } : {}),
+  };
+}
+
+/**
+ * Merges opened adapters into `out` (see {@link planLinearMerge}). Inputs are validated first;
+ * the output is written to a temporary path and renamed, so an error leaves nothing behind.
+ */
+export async function mergeAdapters(
+  out: string,
+  inputs: readonly WeightedAdapter[],
+  options: MergeOptions = {},
+): Promise<MergeResult> {
+  checkWeights(inputs);
+  const format = options.format ?? (await outputFormatOf(out));
+  validateMergeInputs(
+    inputs.map((i) => i.adapter),
+    format,
+  );
+  if (options.baseModel) {
+    const base = await readGgufHeader(options.baseModel);
+    for (const { adapter } of inputs) validateAgainstBaseModel(adapter, base);
+  }
+  const plan = planLinearMerge(inputs);
+  if (plan.modules.length === 0) {
+    throw new InvalidInputError("Nothing to merge: every adapter has weight 0.", "weight");
+  }
+  let done = 0;
+  const total = plan.modules.length;
+  const tracked: AdapterOutput = {
+    ...plan,
+    modules: plan.modules.map((m) => ({
+      ...m,
+      b: async () => {
+        const b = await m.b();
+        options.onProgress?.(++done, total);
+        return b;
+      },
+    })),
+  };
+  const dtype = options.dtype ?? "F32";
+  if (format === "gguf") await writeGgufLora(out, tracked, { dtype, alpha: 0, name: "herd merge" });
+  else await writePeftAdapter(out, tracked, { dtype });
+  return { path: out, format, modules: total, rank: Math.max(...plan.modules.map((m) => m.rank)) };
+}
+
+/**
+ * Opens adapter files or folders, merges them with the given weights and closes them again.
+ * @example
+ * await mergeAdapterFiles("blend.gguf", [{ path: "code.gguf", weight: 0.75 }, { path: "math.gguf", weight: 0.25 }]);
+ */
+export async function mergeAdapterFiles(
+  out: string,
+  sources: readonly { path: string; weight: number }[],
+  options: MergeOptions = {},
+): Promise<MergeResult> {
+  const opened: LoraAdapter[] = [];
+  try {
+    for (const source of sources) opened.push(await openAdapter(source.path));
+    return await mergeAdapters(
+      out,
+      opened.map((adapter, i) => ({ adapter, weight: sources[i]!.weight })),
+      options,
+    );
+  } finally {
+    await Promise.all(opened.map((a) => a.close()));
+  }
+}
