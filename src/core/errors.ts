@@ -126,7 +126,7 @@ export class ProviderUnavailableError extends HerdError {
 
 /** A backend answered with an error. Carries the backend's status and body text. */
 export class ProviderResponseError extends HerdError {
-  override readonly code = "provider_error";
+  override readonly code: string = "provider_error";
   constructor(
     message: string,
     /** The status the backend answered with. */
@@ -139,6 +139,20 @@ export class ProviderResponseError extends HerdError {
       isRetryable: providerStatus === undefined || providerStatus === 429 || providerStatus >= 500,
       ...options,
     });
+  }
+}
+
+/** The backend does not have the model a request named (an expert model that was never built, say). */
+export class ModelNotFoundError extends ProviderResponseError {
+  override readonly code = "model_not_found";
+  constructor(
+    /** The model name that was asked for. */
+    readonly model: string,
+    message: string,
+    url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, 404, url, { isRetryable: false, ...options });
   }
 }
 
