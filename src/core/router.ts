@@ -5,6 +5,7 @@ import {
   type CentroidSet,
   CentroidStore,
   embedAll,
+  examplesHash,
   isCentroidSetFresh,
 } from "./centroid-store.js";
 import type { Embedder } from "./embedder.js";
@@ -218,6 +219,55 @@ export class Router implements RouterService {
     return set;
   }
 
+  /**
+   * Uses centroids computed elsewhere (e.g. saved by the original Python Herd) for the current
+   * embedder: checks every expert has one of the embedder's dimension, stores them and writes the index.
+   */
+  async importCentroids(centroids: ReadonlyMap<string, Float32Array>): Promise<CentroidSet> {
+    const dimension = await this.embedder.dimension();
+    const manifest: CentroidSet["manifest"] = {
+      version: 1,
+      embedder: this.embedder.id,
+      dimension,
+      samples: this.buildOptions.samples ?? 100,
+      seed: this.buildOptions.seed ?? 42,
+      experts: {},
+      createdAt: new Date().toISOString(),
+    };
+    for (const expert of this.expertSet.experts) {
+      const vector = centroids.get(expert.name);
+      if (!vector) {
+        throw new UnknownExpertError(expert.name, [...centroids.keys()], {
+          cause: new Error(`No imported centroid for expert "${expert.name}".`),
+        });
+      }
+      if (vector.length !== dimension) {
+        throw new DimensionMismatchError(
+          `The imported centroid of "${expert.name}" has dimension ${vector.length} but embedder ${this.embedder.id} gives ${dimension}. ` +
+            "Import centroids made with the same embedding model, or rebuild them with `herd centroids`.",
+        );
+      }
+      manifest.experts[expert.name] = {
+        examples: expert.examples.length,
+        sampled: 0,
+        examplesHash: examplesHash(expert.examples),
+      };
+    }
+    const set: CentroidSet = {
+      manifest,
+      centroids: new Map(this.expertSet.experts.map((e) => [e.name, centroids.get(e.name)!])),
+    };
+    if (this.store) await this.store.save(set);
+    await this.writeCentroids(set);
+    this.centroidsReady = Promise.resolve();
+    return set;
+  }
+
+  /** The folder holding this embedder's stored centroids, when a centroids folder is configured. */
+  get centroidsFolder(): string | undefined {
+    return this.store?.folder(this.embedder.id);
+  }
+
   /** Replaces the expert set; centroids are brought up to date on the next route. */
   setExperts(experts: ExpertSet): void {
     this.expertSet = experts;
@@ -301,7 +351,7 @@ export class Router implements RouterService {
     if (set && set.manifest.dimension !== dimension) {
       throw new DimensionMismatchError(
         `Stored centroids for ${this.embedder.id} have dimension ${set.manifest.dimension} but the embedder gives ${dimension}. ` +
-          `Rebuild them with \`herd centroids --embedder ...\`.`,
+          "Rebuild them with `herd centroids --embedder ...`.",
       );
     }
     if (!set || !isCentroidSetFresh(set, experts, this.buildOptions)) {

@@ -220,6 +220,35 @@ describe("Router (centroid strategy)", () => {
     expect(new CentroidStore(dir).folder("same-id")).toBe(join(dir, "same-id"));
   });
 
+  it("imports centroids made elsewhere, checking experts and dimension", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-router-"));
+    const embedder = new KeywordEmbedder();
+    const router = new Router({ experts, embedder, index: new MemoryIndex(), centroidsDir: dir });
+    const axis = (i: number) => l2Normalize(Float32Array.from([0, 1, 2, 3].map((j) => (j === i ? 1 : 0))));
+    await router.importCentroids(
+      new Map([
+        ["code", axis(2)],
+        ["creative", axis(0)],
+        ["reasoning", axis(1)],
+      ]),
+    );
+    expect(embedder.calls).toBe(0);
+    // the imported vectors are swapped on purpose: routing follows them, not the examples
+    expect((await router.route("code code")).selected[0]!.name).toBe("creative");
+    expect(router.centroidsFolder).toBe(join(dir, "keywords-v1"));
+    await expect(router.importCentroids(new Map([["code", axis(0)]]))).rejects.toThrow(UnknownExpertError);
+    const wide = Float32Array.from([1, 0, 0, 0, 0]);
+    await expect(
+      router.importCentroids(
+        new Map([
+          ["code", wide],
+          ["creative", wide],
+          ["reasoning", wide],
+        ]),
+      ),
+    ).rejects.toThrow(/has dimension 5 but embedder keywords-v1 gives 4/);
+  });
+
   it("adds and removes experts without restarting", async () => {
     const index = new MemoryIndex();
     const embedder = new KeywordEmbedder();
