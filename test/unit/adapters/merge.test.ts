@@ -56,7 +56,7 @@ describe.each(["gguf", "peft"] as const)("linear merge of %s adapters", (format)
       },
       { path: join(dir, `three${ext}`), shapes: shapes(format, 2, ["q"]), alpha: 3, weight: -0.2, seed: 3 },
     ];
-    const written = [];
+    const written: Map<string, { a: Float32Array; b: Float32Array }>[] = [];
     for (const s of specs)
       written.push(await writeRandomAdapter(s.path, format, s.shapes, { seed: s.seed, alpha: s.alpha }));
 
