@@ -1,0 +1,105 @@
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { errorMessage } from "../core/errors.js";
+import { bearerAuth } from "./auth.js";
+import { chatCompletionsHandler } from "./chat-completions.js";
+import { ModelNotFoundError, RouteNotFoundError } from "./http-errors.js";
+import { servedModels } from "./models.js";
+import { toOpenAIError } from "./openai-error.js";
+import { routeHandler } from "./route-endpoint.js";
+import type { ServedHerd } from "./served-herd.js";
+
+/** Settings of the OpenAI-compatible facade. */
+export interface AppOptions {
+  /** When set, every `/v1` request must send `Authorization: Bearer <apiKey>`. @default undefined (open) */
+  apiKey?: string;
+  /** The largest request body accepted, in bytes; larger ones get 413. @default 4 MiB */
+  bodyLimit?: number;
+  /** Serve the base model only: no routing, experts are not offered (`herd serve --only-base`). @default false */
+  onlyBase?: boolean;
+  /** Where server-side failures are reported (a 5xx, an error after a stream started). @default console */
+  logger?: Pick<Console, "error">;
+}
+
+/** The default body limit: 4 MiB, room for long conversations, small enough to refuse floods. */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Builds the Express app of `herd serve`: an OpenAI-compatible API over a Herd. It does not listen;
+ * the CLI (or a test) does.
+ *
+ * - `POST /v1/chat/completions`: routed chat completions, JSON or server-sent events
+ * - `GET /v1/models`, `GET /v1/models/:id`: `herd`, `herd:<expert>` per expert, the base model
+ * - `POST /v1/route`: the routing decision alone
+ * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
+ *
+ * @example
+ * const herd = await createHerd({ provider: { name: "ollama" } });
+ * createApp(herd, { apiKey: process.env.HERD_API_KEY }).listen(8000, "127.0.0.1");
+ */
+export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const onlyBase = options.onlyBase ?? false;
+  const logger = options.logger ?? console;
+  const created = Math.floor(Date.now() / 1000);
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.get("/health", async (_req, res) => {
+    try {
+      const details = await herd.health();
+      res.json({ status: "ok", ...(isRecord(details) ? details : {}) });
+    } catch (error) {
+      const { status, body } = toOpenAIError(error);
+      res.status(status >= 500 ? status : 503).json({ status: "unavailable", ...body });
+    }
+  });
+
+  if (options.apiKey !== undefined && options.apiKey !== "") {
+    const check = bearerAuth(options.apiKey);
+    app.use("/v1", (req, _res, next) => {
+      check(req);
+      next();
+    });
+  }
+
+  app.post(
+    "/v1/chat/completions",
+    chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report }),
+  );
+  app.post("/v1/route", routeHandler(herd, { bodyLimit, onlyBase }));
+
+  const model = (id: string) => ({ id, object: "model", created, owned_by: "herd" });
+  app.get("/v1/models", (_req, res) => {
+    res.json({ object: "list", data: servedModels(herd, onlyBase).map(model) });
+  });
+  app.get("/v1/models/{*id}", (req, res) => {
+    const id = ([] as string[]).concat(req.params.id ?? []).join("/");
+    const served = servedModels(herd, onlyBase);
+    if (!served.includes(id)) throw new ModelNotFoundError(id, served);
+    res.json(model(id));
+  });
+
+  app.use((req, _res, next) => next(new RouteNotFoundError(req.method, req.path.slice(0, 200))));
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const { status, body } = toOpenAIError(error);
+    if (status >= 500) report(error);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json(body);
+  });
+
+  function report(error: unknown): void {
+    logger.error(`herd serve: ${errorMessage(error)}`);
+  }
+
+  return app;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

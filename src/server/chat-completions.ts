@@ -1,0 +1,116 @@
+import type { ServerResponse } from "node:http";
+import type { Request, Response } from "express";
+import type { HerdStream } from "../core/pipeline.js";
+import { resolveModel } from "./models.js";
+import { ChunkEncoder, CompletionBuilder, newIdentity } from "./openai-chunks.js";
+import { toOpenAIError } from "./openai-error.js";
+import { readJsonBody } from "./read-json-body.js";
+import { chatCompletionRequestSchema } from "./request-schema.js";
+import { routingHeaders, routingInfo } from "./routing-info.js";
+import type { ServedHerd } from "./served-herd.js";
+import { SseWriter } from "./sse-writer.js";
+import { translateChatRequest } from "./translate-request.js";
+import { unsupportedFieldWarnings } from "./unsupported-fields.js";
+import { validate } from "./validate.js";
+
+/** Settings the chat handler needs from the app. */
+export interface ChatHandlerOptions {
+  bodyLimit: number;
+  onlyBase: boolean;
+  /** Receives errors that happen after a stream started (the client sees an error event). */
+  onStreamError: (error: unknown) => void;
+}
+
+/**
+ * `POST /v1/chat/completions`: validates and translates the OpenAI request, routes it through Herd,
+ * and answers as one `chat.completion` or as server-sent `chat.completion.chunk` events. Errors before
+ * the first byte become OpenAI error responses (thrown to the app's error handler); errors after it
+ * become an error event that ends the stream. A client that disconnects aborts the backend request.
+ */
+export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOptions) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = await readJsonBody(req, { limit: options.bodyLimit });
+    const warnings =
+      typeof body === "object" && body !== null && !Array.isArray(body)
+        ? unsupportedFieldWarnings(body as Record<string, unknown>)
+        : [];
+    const parsed = validate(chatCompletionRequestSchema, body);
+    const translated = translateChatRequest(parsed);
+    const user = (body as { user?: unknown }).user;
+    if (typeof user === "string") translated.request.metadata = { user };
+    const choice = resolveModel(parsed.model, herd, options.onlyBase);
+    translated.request.model = parsed.model;
+    if (choice.kind === "base") translated.request.route = { baseOnly: true };
+    if (choice.kind === "expert") translated.request.expert = choice.expert;
+
+    const signal = abortOnDisconnect(res);
+    const startedAt = performance.now();
+    const stream = await herd.stream(translated.request, { signal });
+    if (translated.stream) {
+      await sendStream(stream, res, warnings, translated.includeUsage, options.onStreamError);
+    } else {
+      await sendCompletion(stream, res, warnings, startedAt);
+    }
+  };
+}
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function abortOnDisconnect(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+async function sendCompletion(
+  stream: HerdStream,
+  res: Response,
+  warnings: readonly string[],
+  startedAt: number,
+): Promise<void> {
+  const builder = new CompletionBuilder();
+  const generationStart = performance.now();
+  try {
+    for await (const chunk of stream) builder.add(chunk);
+  } finally {
+    stream.cancel();
+  }
+  const info = routingInfo(stream, warnings);
+  const now = performance.now();
+  info.timings.generation_ms = Math.round((now - generationStart) * 1000) / 1000;
+  info.timings.total_ms = Math.round((now - startedAt) * 1000) / 1000;
+  const body = builder.build(newIdentity(stream.target.model), info);
+  if (res.destroyed) return;
+  res.set(routingHeaders(info)).json(body);
+}
+
+async function sendStream(
+  stream: HerdStream,
+  res: Response,
+  warnings: readonly string[],
+  includeUsage: boolean,
+  onStreamError: (error: unknown) => void,
+): Promise<void> {
+  const info = routingInfo(stream, warnings);
+  const encoder = new ChunkEncoder(newIdentity(stream.target.model), includeUsage);
+  const sse = new SseWriter(res);
+  sse.open(routingHeaders(info));
+  try {
+    await sse.send(encoder.first(info));
+    for await (const chunk of stream) {
+      if (sse.closed) break;
+      for (const out of encoder.encode(chunk)) await sse.send(out);
+    }
+    const usage = encoder.usageChunk();
+    if (usage) await sse.send(usage);
+    sse.done();
+  } catch (error) {
+    if (sse.closed) return;
+    onStreamError(error);
+    await sse.send(toOpenAIError(error).body);
+    sse.end();
+  } finally {
+    stream.cancel();
+  }
+}

@@ -1,0 +1,59 @@
+import { HerdError, type HerdErrorOptions } from "../core/errors.js";
+
+/** The request has no API key or the wrong one (only when `herd serve --api-key` is set). */
+export class AuthenticationError extends HerdError {
+  override readonly code = "invalid_api_key";
+  constructor(message: string, options: HerdErrorOptions = {}) {
+    super(message, { status: 401, ...options });
+  }
+}
+
+/** The request names a model the facade does not serve. Lists the ones it does. */
+export class ModelNotFoundError extends HerdError {
+  override readonly code = "model_not_found";
+  constructor(
+    readonly model: string,
+    readonly known: readonly string[],
+    options: HerdErrorOptions = {},
+  ) {
+    const shown = model.length > 100 ? `${model.slice(0, 100)}...` : model;
+    const listed = known.length > 12 ? `${known.slice(0, 12).join(", ")}, ...` : known.join(", ");
+    super(`The model \`${shown}\` does not exist. Use one of: ${listed} (GET /v1/models lists them all).`, {
+      status: 404,
+      ...options,
+    });
+  }
+}
+
+/** The request body is larger than the server accepts. */
+export class PayloadTooLargeError extends HerdError {
+  override readonly code = "request_too_large";
+  constructor(
+    readonly limit: number,
+    options: HerdErrorOptions = {},
+  ) {
+    super(
+      `The request body is larger than the limit of ${limit} bytes. Send a shorter conversation or start the server with a larger body limit.`,
+      { status: 413, ...options },
+    );
+  }
+}
+
+/** No route matches the method and path. */
+export class RouteNotFoundError extends HerdError {
+  override readonly code = "unknown_url";
+  constructor(method: string, path: string, options: HerdErrorOptions = {}) {
+    super(
+      `Unknown request URL: ${method} ${path}. Herd serves POST /v1/chat/completions, GET /v1/models, POST /v1/route and GET /health.`,
+      { status: 404, ...options },
+    );
+  }
+}
+
+/** The server is shutting down or its queue is full; retry later or on another replica. */
+export class ServerBusyError extends HerdError {
+  override readonly code = "server_busy";
+  constructor(message: string, options: HerdErrorOptions = {}) {
+    super(message, { status: 503, isRetryable: true, ...options });
+  }
+}

@@ -1,0 +1,49 @@
+import type { Request, Response } from "express";
+import { InvalidInputError } from "../core/errors.js";
+import type { RouteOptions } from "../core/routing.js";
+import { ROUTED_MODEL, resolveModel } from "./models.js";
+import { readJsonBody } from "./read-json-body.js";
+import { routeRequestSchema } from "./request-schema.js";
+import type { ServedHerd } from "./served-herd.js";
+import { translateMessages } from "./translate-request.js";
+import { validate } from "./validate.js";
+
+/**
+ * `POST /v1/route`: the routing decision alone, for debugging routing without generating.
+ * Body: `{"messages": [...]}` (as for chat completions) or `{"input": "text"}`, plus optional
+ * `top_experts` and `model` (`herd:<expert>` forces, the base model skips routing).
+ */
+export function routeHandler(herd: ServedHerd, options: { bodyLimit: number; onlyBase: boolean }) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = validate(routeRequestSchema, await readJsonBody(req, { limit: options.bodyLimit }));
+    const input = body.messages ? translateMessages(body.messages) : body.input;
+    if (input == null || input === "") {
+      throw new InvalidInputError(
+        "Send 'messages' (an array of chat messages) or 'input' (a text) to route.",
+        "input",
+      );
+    }
+    const routeOptions: RouteOptions = {};
+    if (body.top_experts != null) routeOptions.topExperts = body.top_experts;
+    const choice = resolveModel(body.model ?? ROUTED_MODEL, herd, options.onlyBase);
+    if (choice.kind === "base") routeOptions.baseOnly = true;
+    if (choice.kind === "expert") routeOptions.experts = [choice.expert];
+    const decision = await herd.route(input, routeOptions);
+    res.json({
+      object: "herd.route",
+      model: decision.model,
+      reason: decision.reason,
+      selected: decision.selected.map((e) => ({ name: e.name, weight: e.weight })),
+      ranked: decision.ranked,
+      strategy: decision.strategy,
+      weighting: decision.weighting,
+      embedder: decision.embedder,
+      timings: {
+        embed_ms: decision.timings.embedMs,
+        query_ms: decision.timings.queryMs,
+        route_ms: decision.timings.totalMs,
+      },
+      warnings: decision.warnings,
+    });
+  };
+}
