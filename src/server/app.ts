@@ -2,7 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { errorMessage } from "../core/errors.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
-import { ModelNotFoundError, RouteNotFoundError } from "./http-errors.js";
+import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
 import { servedModels } from "./models.js";
 import { toOpenAIError } from "./openai-error.js";
 import { routeHandler } from "./route-endpoint.js";
@@ -77,7 +77,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   app.get("/v1/models/{*id}", (req, res) => {
     const id = ([] as string[]).concat(req.params.id ?? []).join("/");
     const served = servedModels(herd, onlyBase);
-    if (!served.includes(id)) throw new ModelNotFoundError(id, served);
+    if (!served.includes(id)) throw new UnknownModelError(id, served);
     res.json(model(id));
   });
 

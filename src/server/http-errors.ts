@@ -9,7 +9,7 @@ export class AuthenticationError extends HerdError {
 }
 
 /** The request names a model the facade does not serve. Lists the ones it does. */
-export class ModelNotFoundError extends HerdError {
+export class UnknownModelError extends HerdError {
   override readonly code = "model_not_found";
   constructor(
     readonly model: string,

@@ -1,4 +1,4 @@
-import { ModelNotFoundError } from "./http-errors.js";
+import { UnknownModelError } from "./http-errors.js";
 import type { ServedHerd } from "./served-herd.js";
 
 /** The model name that routes each request. */
@@ -21,7 +21,7 @@ export function servedModels(herd: ServedHerd, onlyBase: boolean): string[] {
  * Reads a requested model name: `herd` routes, `herd:<expert>` or an expert's own model name
  * (e.g. the Ollama tag `herd-code`) forces that expert, the base model name skips routing. With
  * `onlyBase` (`herd serve --only-base`) `herd` also means the base model and experts are not served.
- * Any other name throws `ModelNotFoundError` (404) listing the served names.
+ * Any other name throws `UnknownModelError` (404) listing the served names.
  */
 export function resolveModel(model: string, herd: ServedHerd, onlyBase: boolean): ModelChoice {
   if (model === herd.baseModel) return { kind: "base" };
@@ -31,5 +31,5 @@ export function resolveModel(model: string, herd: ServedHerd, onlyBase: boolean)
     const expert = herd.experts.find((e) => (name === undefined ? e.model === model : e.name === name));
     if (expert) return { kind: "expert", expert: expert.name };
   }
-  throw new ModelNotFoundError(model, servedModels(herd, onlyBase));
+  throw new UnknownModelError(model, servedModels(herd, onlyBase));
 }

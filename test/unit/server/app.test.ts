@@ -4,6 +4,10 @@ import { type AppOptions, createApp } from "../../../src/server/app.js";
 import { FakeHerd, textChunks } from "./fake-herd.js";
 import { listen } from "./listen.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: the assertions read arbitrary JSON bodies
+type Json = any;
+const json = (res: Response): Promise<Json> => res.json();
+
 let closeServer: (() => Promise<void>) | undefined;
 afterEach(async () => {
   await closeServer?.();
@@ -48,7 +52,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
     expect(res.headers.get("x-herd-model")).toBe("herd-code");
     expect(res.headers.get("x-herd-experts")).toBe("code=1.000");
     expect(res.headers.get("x-herd-routing")).toBe("routed");
-    const body = await res.json();
+    const body = await json(res);
     expect(body).toMatchObject({
       object: "chat.completion",
       model: "herd-code",
@@ -82,7 +86,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
       ],
     }));
     const { post } = await start(herd);
-    const body = await (await post("/v1/chat/completions", chat())).json();
+    const body = await json(await post("/v1/chat/completions", chat()));
     expect(body.choices[0]).toMatchObject({
       message: {
         content: null,
@@ -111,7 +115,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
 
     const unknown = await post("/v1/chat/completions", chat({ model: "gpt-4o" }));
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({
+    expect(await json(unknown)).toEqual({
       error: {
         message: expect.stringMatching(/`gpt-4o` does not exist.*herd, herd:code, herd:qa, llama3\.2/),
         type: "invalid_request_error",
@@ -141,7 +145,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
     expect(warning).toContain("Ignored unsupported fields: logprobs, frobnicate.");
     expect(warning).toContain("Ignored n=2");
     expect(warning).not.toContain("presence_penalty");
-    expect((await res.json()).herd.warnings).toHaveLength(2);
+    expect((await json(res)).herd.warnings).toHaveLength(2);
   });
 
   it("puts the user field into request metadata", async () => {
@@ -258,7 +262,7 @@ describe("POST /v1/chat/completions (stream)", () => {
     // The same failure without streaming is a plain 502, and the server keeps serving.
     const again = await post("/v1/chat/completions", chat());
     expect(again.status).toBe(502);
-    expect((await again.json()).error.code).toBe("provider_error");
+    expect((await json(again)).error.code).toBe("provider_error");
   });
 
   it("aborts the backend request when the client disconnects", async () => {
@@ -285,18 +289,18 @@ describe("errors", () => {
     const { post } = await start();
     const invalid = await post("/v1/chat/completions", "{not json");
     expect(invalid.status).toBe(400);
-    expect((await invalid.json()).error).toMatchObject({
+    expect((await json(invalid)).error).toMatchObject({
       type: "invalid_request_error",
       message: /not valid JSON/,
     });
 
     const field = await post("/v1/chat/completions", chat({ temperature: "hot" }));
     expect(field.status).toBe(400);
-    expect((await field.json()).error).toMatchObject({ param: "temperature", code: "invalid_input" });
+    expect((await json(field)).error).toMatchObject({ param: "temperature", code: "invalid_input" });
 
     const empty = await post("/v1/chat/completions", "");
     expect(empty.status).toBe(400);
-    expect((await empty.json()).error.message).toMatch(/empty/);
+    expect((await json(empty)).error.message).toMatch(/empty/);
   });
 
   it("refuses bodies over the limit with 413", async () => {
@@ -306,7 +310,7 @@ describe("errors", () => {
       chat({ messages: [{ role: "user", content: "x".repeat(2000) }] }),
     );
     expect(res.status).toBe(413);
-    expect((await res.json()).error).toMatchObject({ code: "request_too_large", message: /1000 bytes/ });
+    expect((await json(res)).error).toMatchObject({ code: "request_too_large", message: /1000 bytes/ });
   });
 
   it("maps an unreachable backend to 503 with its address", async () => {
@@ -320,7 +324,7 @@ describe("errors", () => {
     const { post } = await start(herd);
     const res = await post("/v1/chat/completions", chat({ stream: true }));
     expect(res.status).toBe(503);
-    expect((await res.json()).error).toEqual({
+    expect((await json(res)).error).toEqual({
       message: "Cannot reach Ollama. Start it with `ollama serve`. (backend: http://127.0.0.1:11434)",
       type: "server_error",
       param: null,
@@ -332,7 +336,7 @@ describe("errors", () => {
     const { url } = await start();
     const res = await fetch(`${url}/v1/completions`, { method: "POST" });
     expect(res.status).toBe(404);
-    expect((await res.json()).error.message).toMatch(/Unknown request URL: POST \/v1\/completions/);
+    expect((await json(res)).error.message).toMatch(/Unknown request URL: POST \/v1\/completions/);
   });
 });
 
@@ -341,13 +345,13 @@ describe("auth", () => {
     const { post, url } = await start(new FakeHerd(), { apiKey: "sk-secret-123" });
     const missing = await post("/v1/chat/completions", chat());
     expect(missing.status).toBe(401);
-    expect((await missing.json()).error).toMatchObject({
+    expect((await json(missing)).error).toMatchObject({
       type: "invalid_request_error",
       code: "invalid_api_key",
     });
     const wrong = await post("/v1/chat/completions", chat(), { authorization: "Bearer sk-wrong-456789" });
     expect(wrong.status).toBe(401);
-    const message = (await wrong.json()).error.message;
+    const message = (await json(wrong)).error.message;
     expect(message).toContain("sk-***789");
     expect(message).not.toContain("sk-wrong-456789");
     expect(
@@ -361,7 +365,7 @@ describe("auth", () => {
 describe("models, route and health", () => {
   it("lists herd, herd:<expert> and the base model", async () => {
     const { url } = await start();
-    const body = await (await fetch(`${url}/v1/models`)).json();
+    const body = await json(await fetch(`${url}/v1/models`));
     expect(body.object).toBe("list");
     expect(body.data.map((m: { id: string }) => m.id)).toEqual(["herd", "herd:code", "herd:qa", "llama3.2"]);
     expect(body.data[0]).toEqual({
@@ -370,17 +374,17 @@ describe("models, route and health", () => {
       created: expect.any(Number),
       owned_by: "herd",
     });
-    expect((await (await fetch(`${url}/v1/models/herd:qa`)).json()).id).toBe("herd:qa");
+    expect((await json(await fetch(`${url}/v1/models/herd:qa`))).id).toBe("herd:qa");
     expect((await fetch(`${url}/v1/models/gpt-4o`)).status).toBe(404);
   });
 
   it("returns the routing decision alone from /v1/route", async () => {
     const { post } = await start();
-    const routed = await (await post("/v1/route", { input: "Write a function" })).json();
+    const routed = await json(await post("/v1/route", { input: "Write a function" }));
     expect(routed).toMatchObject({ object: "herd.route", model: "herd-code", reason: "routed" });
-    const forced = await (
-      await post("/v1/route", { model: "herd:qa", messages: [{ role: "user", content: "x" }] })
-    ).json();
+    const forced = await json(
+      await post("/v1/route", { model: "herd:qa", messages: [{ role: "user", content: "x" }] }),
+    );
     expect(forced.selected).toEqual([{ name: "qa", weight: 1 }]);
     expect((await post("/v1/route", {})).status).toBe(400);
   });
@@ -388,10 +392,10 @@ describe("models, route and health", () => {
   it("reports 503 from /health when the backend is down", async () => {
     const herd = new FakeHerd();
     const { url } = await start(herd);
-    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: "ok", backend: "ok" });
+    expect(await json(await fetch(`${url}/health`))).toEqual({ status: "ok", backend: "ok" });
     herd.healthError = new ProviderUnavailableError("Cannot reach Ollama.", "http://127.0.0.1:11434");
     const res = await fetch(`${url}/health`);
     expect(res.status).toBe(503);
-    expect((await res.json()).error.message).toContain("http://127.0.0.1:11434");
+    expect((await json(res)).error.message).toContain("http://127.0.0.1:11434");
   });
 });

@@ -89,6 +89,19 @@ export class FakeHerd implements ServedHerd {
       cancel: () => {
         cancelled = true;
       },
+      async collect() {
+        let text = "";
+        for await (const chunk of this) if (chunk.type === "text") text += chunk.text;
+        return {
+          text,
+          toolCalls: [],
+          finishReason: "stop",
+          model: decision.model,
+          decision,
+          warnings,
+          durationMs: 0,
+        };
+      },
       async *[Symbol.asyncIterator]() {
         for (const chunk of plan.chunks) {
           if (plan.delayMs) await sleep(plan.delayMs, signal);
