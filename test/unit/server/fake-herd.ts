@@ -81,7 +81,7 @@ export class FakeHerd implements ServedHerd {
     const signal = options.signal;
     const warnings = [...(plan.warnings ?? [])];
     let cancelled = false;
-    return {
+    const stream: HerdStream = {
       requestId: `req-${this.requests.length}`,
       decision,
       target: { model: decision.model, adapters: [], base: decision.selected.length === 0 },
@@ -91,7 +91,7 @@ export class FakeHerd implements ServedHerd {
       },
       async collect() {
         let text = "";
-        for await (const chunk of this) if (chunk.type === "text") text += chunk.text;
+        for await (const chunk of stream) if (chunk.type === "text") text += chunk.text;
         return {
           text,
           toolCalls: [],
@@ -111,6 +111,7 @@ export class FakeHerd implements ServedHerd {
         }
       },
     };
+    return stream;
   }
 
   async route(_input: RouteInput, options: RouteOptions = {}): Promise<RoutingDecision> {
