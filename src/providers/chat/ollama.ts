@@ -1,0 +1,169 @@
+import { randomBytes } from "node:crypto";
+import type {
+  ChatCallOptions,
+  ChatChunk,
+  ChatProvider,
+  ChatProviderCapabilities,
+  ChatRequest,
+  FinishReason,
+} from "../../core/chat.js";
+import { ModelNotFoundError, ProviderResponseError } from "../../core/errors.js";
+import { ollamaBaseUrl } from "../embedders/ollama.js";
+import { parseNdjson } from "../http/ndjson.js";
+import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
+import { toOllamaChatBody } from "./ollama-messages.js";
+
+/** Settings of the Ollama chat provider. */
+export interface OllamaChatProviderOptions {
+  /** The Ollama server. @default env OLLAMA_HOST, then "http://127.0.0.1:11434" */
+  baseUrl?: string;
+  /** Ollama options sent with every request (e.g. `{ num_ctx: 8192 }`); per-request params win. @default {} */
+  options?: Record<string, unknown>;
+  /** How long Ollama keeps a model loaded after a request, e.g. "10m" or seconds. @default Ollama's default ("5m") */
+  keepAlive?: string | number;
+  /** Headers sent with every request (a proxy's auth, say). @default {} */
+  headers?: Record<string, string>;
+  /** The fetch to use (tests, proxies). @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/** One line of an /api/chat stream, as the Ollama docs describe it. */
+interface OllamaChatLine {
+  model?: string;
+  message?: {
+    role?: string;
+    content?: string;
+    thinking?: string;
+    tool_calls?: { id?: string; function?: { index?: number; name?: string; arguments?: unknown } }[];
+  };
+  done?: boolean;
+  done_reason?: string;
+  prompt_eval_count?: number;
+  eval_count?: number;
+  error?: unknown;
+}
+
+/**
+ * Generates with an Ollama server through POST /api/chat, streaming NDJSON. Each expert is an Ollama
+ * model (the base plus one adapter, built by `herd build`), so the routing decision's model name is
+ * all Ollama needs; blends use prebuilt merged variants.
+ *
+ * @example
+ * const provider = new OllamaChatProvider({ baseUrl: "http://127.0.0.1:11434" });
+ * for await (const chunk of provider.stream({
+ *   target: { model: "herd-code", adapters: [], base: false },
+ *   messages: [{ role: "user", content: "Reverse a list in Python" }],
+ *   params: { temperature: 0.2 },
+ * })) if (chunk.type === "text") process.stdout.write(chunk.text);
+ */
+export class OllamaChatProvider implements ChatProvider {
+  readonly name = "ollama";
+  readonly capabilities: ChatProviderCapabilities = { nativeBlend: false, tools: true, jsonSchema: true };
+  readonly baseUrl: string;
+  private readonly settings: OllamaChatProviderOptions;
+  private readonly backend: BackendInfo;
+
+  constructor(options: OllamaChatProviderOptions = {}) {
+    this.settings = options;
+    this.baseUrl = ollamaBaseUrl(options.baseUrl);
+    this.backend = {
+      service: "Ollama",
+      baseUrl: this.baseUrl,
+      unreachableHint: "Start it with `ollama serve`, or point provider.url (or OLLAMA_HOST) at your server.",
+      fetch: options.fetch,
+    };
+  }
+
+  async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
+    const body = toOllamaChatBody(request, {
+      options: this.settings.options,
+      keepAlive: this.settings.keepAlive,
+    });
+    const response = await this.post(body, request.target.model, options.signal);
+    if (!response.body)
+      throw new ProviderResponseError(
+        "Ollama sent an empty reply to /api/chat.",
+        response.status,
+        this.baseUrl,
+      );
+
+    let toolIndex = 0;
+    const invalid = (line: string) =>
+      new ProviderResponseError(
+        `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
+        undefined,
+        this.baseUrl,
+      );
+    for await (const value of parseNdjson(response.body, { signal: options.signal, onInvalid: invalid })) {
+      const line = value as OllamaChatLine;
+      if (line.error !== undefined) {
+        throw new ProviderResponseError(
+          `Ollama failed while generating with "${request.target.model}": ${String(line.error)}`,
+          undefined,
+          this.baseUrl,
+        );
+      }
+      const message = line.message;
+      if (message?.content) yield { type: "text", text: message.content };
+      for (const call of message?.tool_calls ?? []) {
+        yield {
+          type: "tool-call",
+          index: toolIndex++,
+          id: call.id ?? `call_${randomBytes(4).toString("hex")}`,
+          name: call.function?.name ?? "",
+          argumentsDelta: JSON.stringify(call.function?.arguments ?? {}),
+        };
+      }
+      if (line.done) {
+        const finishReason: FinishReason =
+          toolIndex > 0 ? "tool_calls" : line.done_reason === "length" ? "length" : "stop";
+        const usage =
+          line.prompt_eval_count !== undefined || line.eval_count !== undefined
+            ? { inputTokens: line.prompt_eval_count ?? 0, outputTokens: line.eval_count ?? 0 }
+            : undefined;
+        yield usage ? { type: "finish", finishReason, usage } : { type: "finish", finishReason };
+        return;
+      }
+    }
+    throw new ProviderResponseError(
+      `Ollama closed the /api/chat stream for "${request.target.model}" before its final "done" line.`,
+      undefined,
+      this.baseUrl,
+    );
+  }
+
+  /** Checks that Ollama answers `GET /`. */
+  async health(): Promise<void> {
+    const response = await providerFetch(this.backend, "/", {
+      method: "GET",
+      headers: this.settings.headers,
+    });
+    await response.text();
+  }
+
+  private async post(body: unknown, model: string, signal?: AbortSignal): Promise<Response> {
+    try {
+      return await providerFetch(this.backend, "/api/chat", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...this.settings.headers },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      if (
+        error instanceof ProviderResponseError &&
+        error.providerStatus === 404 &&
+        /not found/i.test(error.message)
+      ) {
+        throw new ModelNotFoundError(
+          model,
+          `Ollama at ${this.baseUrl} has no model "${model}". Build the expert models with \`herd build\` ` +
+            `(or \`ollama pull ${model}\` for a base model), then retry.`,
+          this.baseUrl,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}
