@@ -1,0 +1,440 @@
+import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import type {
+  ChatHistoryItem,
+  ChatWrapper,
+  Llama,
+  LlamaChat,
+  LlamaContext,
+  LlamaGrammar,
+  LlamaModel,
+} from "node-llama-cpp";
+import type {
+  ChatCallOptions,
+  ChatChunk,
+  ChatMessage,
+  ChatProvider,
+  ChatProviderCapabilities,
+  ChatRequest,
+  FinishReason,
+  GenerationTarget,
+  ResponseFormat,
+} from "../../core/chat.js";
+import {
+  AbortError,
+  FileFormatError,
+  HerdError,
+  InvalidInputError,
+  ProviderResponseError,
+  UnknownExpertError,
+} from "../../core/errors.js";
+import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
+import { validateLoraAdapter } from "./adapter-validation.js";
+import { ContextPool } from "./context-pool.js";
+import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
+import { PushIterator } from "./push-iterator.js";
+
+/** Settings of {@link LlamaCppChatProvider}. */
+export interface LlamaCppChatProviderOptions {
+  /** The base model, a GGUF file. */
+  modelPath: string;
+  /**
+   * Expert name to GGUF LoRA file. Name files by content (llama.cpp caches adapters by path for
+   * the model's lifetime). See `ggufAdaptersFromExperts` to derive this from experts.json.
+   * @default {}
+   */
+  adapters?: Readonly<Record<string, string>>;
+  /** Threads per context. @default 1 on machines with up to 2 cores, else cores - 1 */
+  threads?: number;
+  /** Context size in tokens. @default the model's training context, at most 4096 */
+  contextSize?: number;
+  /** Contexts kept, one per adapter set (LRU; evicted contexts are disposed). @default 4 */
+  maxContexts?: number;
+  /** A Jinja chat template that overrides the model's. */
+  chatTemplate?: string;
+  /**
+   * A node-llama-cpp chat wrapper that overrides both the model's template and `chatTemplate`.
+   * Without either, the model's template is used, or node-llama-cpp's GeneralChatWrapper when the
+   * model has none.
+   */
+  chatWrapper?: ChatWrapper;
+  /**
+   * Adapter scales are rounded to this step, so routing weights that differ in the last digits
+   * share one cached context. 0 keeps them exact. @default 0.01
+   */
+  scaleStep?: number;
+  /**
+   * Keep the context's tokens between requests and reuse a shared prefix (faster multi-turn chats).
+   * Off by default so a request's output never depends on earlier requests. @default false
+   */
+  reusePrefix?: boolean;
+  /** A node-llama-cpp `Llama` to share (e.g. with `LlamaCppEmbedder`); not disposed by `close()`. */
+  llama?: Llama;
+  /** The registry name. @default "llamacpp" */
+  name?: string;
+}
+
+/** One cached context: its only sequence, wrapped for chat. */
+interface PooledContext {
+  context: LlamaContext;
+  chat: LlamaChat;
+}
+
+/** The loaded runtime. */
+interface Runtime {
+  lib: NodeLlamaCpp;
+  llama: Llama;
+  model: LlamaModel;
+  chatWrapper: ChatWrapper;
+  contextSize: number;
+  threads: number;
+  pool: ContextPool<PooledContext>;
+  grammars: Map<string, Promise<LlamaGrammar>>;
+}
+
+/** An adapter file and its scale in a context. */
+interface AdapterScale {
+  filePath: string;
+  scale: number;
+}
+
+const MAX_CACHED_GRAMMARS = 32;
+
+/**
+ * Runs one GGUF base model with GGUF LoRA experts in process (node-llama-cpp, an optional peer).
+ * Blends are native: each expert's adapter is applied with its routing weight as the scale, in a
+ * context cached per adapter set. Requests on the same adapter set queue; different sets run in
+ * separate contexts.
+ * @example
+ * const provider = new LlamaCppChatProvider({ modelPath: "base.gguf", adapters: { code: "code.gguf" } });
+ * const target = { model: "base", base: false, adapters: [{ expert: "code", scale: 1 }] };
+ * for await (const chunk of provider.stream({ target, messages: [{ role: "user", content: "Hi" }], params: {} })) {
+ *   if (chunk.type === "text") process.stdout.write(chunk.text);
+ * }
+ * await provider.close();
+ */
+export class LlamaCppChatProvider implements ChatProvider {
+  readonly name: string;
+  readonly capabilities: ChatProviderCapabilities = { nativeBlend: true, tools: false, jsonSchema: true };
+  private readonly adapterPaths: ReadonlyMap<string, string>;
+  private runtime: Promise<Runtime> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LlamaCppChatProviderOptions) {
+    this.name = options.name ?? "llamacpp";
+    this.adapterPaths = new Map(
+      Object.entries(options.adapters ?? {}).map(([expert, p]) => [expert, resolve(p)]),
+    );
+  }
+
+  /** Streams the answer: text chunks as llama.cpp produces them, then one finish chunk. */
+  async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    checkRequest(request);
+    const rt = await this.load();
+    const adapters = this.adapterSet(request.target);
+    const grammar = await this.grammarFor(rt, request.responseFormat);
+    const lease = await rt.pool.acquire(contextKey(adapters), signal);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const texts = new PushIterator<string>();
+    let finished = false;
+    const { chat } = lease.value;
+    const generation = (async () => {
+      if (!this.options.reusePrefix) await chat.sequence.clearHistory();
+      const history = toHistory(request.messages);
+      const inputTokens = chat.chatWrapper
+        .generateContextState({ chatHistory: history })
+        .contextText.tokenize(rt.model.tokenizer).length;
+      const p = request.params;
+      const meter = chat.sequence.tokenMeter.getState();
+      const result = await chat.generateResponse(history, {
+        signal: stop.signal,
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => texts.push(text),
+        maxTokens: p.maxTokens ?? Math.max(1, rt.contextSize - inputTokens),
+        temperature: p.temperature,
+        topK: p.topK,
+        topP: p.topP,
+        seed: p.seed,
+        repeatPenalty: p.repetitionPenalty === undefined ? undefined : { penalty: p.repetitionPenalty },
+        customStopTriggers: p.stop?.filter((s) => s.length > 0),
+        grammar,
+      });
+      const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
+      return { stopReason: result.metadata.stopReason, inputTokens, outputTokens };
+    })();
+    generation.then(
+      () => texts.end(),
+      (error: unknown) => texts.fail(error),
+    );
+    try {
+      for await (const text of texts) if (text.length > 0) yield { type: "text", text };
+      const { stopReason, inputTokens, outputTokens } = await generation;
+      throwIfAborted(signal);
+      finished = true;
+      const finishReason: FinishReason = stopReason === "maxTokens" ? "length" : "stop";
+      yield { type: "finish", finishReason, usage: { inputTokens, outputTokens } };
+    } catch (error) {
+      throwIfAborted(signal);
+      if (HerdError.isInstance(error)) throw error;
+      throw new ProviderResponseError(
+        `llama.cpp generation failed: ${(error as Error).message}`,
+        undefined,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      // The consumer stopped early (or failed): stop llama.cpp before handing the context on.
+      if (!finished) stop.abort();
+      await generation.catch(() => {});
+      lease.release();
+    }
+  }
+
+  /**
+   * The next-token probability distribution after `text` (raw text, no chat template) with the
+   * given adapters and scales: token id to probability. For checking blends and adapters.
+   */
+  async nextTokenProbabilities(
+    adapters: GenerationTarget["adapters"],
+    text: string,
+    options: ChatCallOptions = {},
+  ): Promise<Map<number, number>> {
+    const rt = await this.load();
+    const set = this.adapterSet({ model: "", base: adapters.length === 0, adapters });
+    const lease = await rt.pool.acquire(contextKey(set), options.signal);
+    try {
+      const sequence = lease.value.chat.sequence;
+      await sequence.clearHistory();
+      const tokens = rt.model.tokenize(text);
+      if (tokens.length === 0) throw new InvalidInputError("Cannot evaluate an empty text.", "text");
+      const last = tokens[tokens.length - 1]!;
+      const results = await sequence.controlledEvaluate([
+        ...tokens.slice(0, -1),
+        [last, { generateNext: { probabilities: true } }],
+      ]);
+      const probabilities = results[results.length - 1]?.next?.probabilities;
+      if (!probabilities) throw new ProviderResponseError("llama.cpp returned no probabilities.");
+      await sequence.clearHistory();
+      return probabilities;
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Loads the model (and validates the adapters) if needed. Throws the load error when it fails. */
+  async health(): Promise<void> {
+    await this.load();
+  }
+
+  /** Disposes the contexts, the model and (when this provider created it) the llama runtime. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const runtime = this.runtime;
+    this.runtime = undefined;
+    const rt = await runtime?.catch(() => undefined);
+    if (!rt) return;
+    await rt.pool.close();
+    await rt.model.dispose();
+    if (!this.options.llama) await rt.llama.dispose();
+  }
+
+  private load(): Promise<Runtime> {
+    if (this.closed) return Promise.reject(new InvalidInputError("The llamacpp chat provider is closed."));
+    if (!this.runtime) {
+      this.runtime = this.loadRuntime();
+      // A failed load is retried on the next call (the user may fix the file meanwhile).
+      this.runtime.catch(() => {
+        this.runtime = undefined;
+      });
+    }
+    return this.runtime;
+  }
+
+  private async loadRuntime(): Promise<Runtime> {
+    const modelPath = resolve(this.options.modelPath);
+    await assertModelFile(modelPath);
+    const header = await readGgufHeader(modelPath);
+    if (ggufString(header, "general.type") === "adapter") {
+      throw new FileFormatError(
+        `"${modelPath}" is a LoRA adapter, not a model. Pass the base model as modelPath and the adapter under adapters.`,
+        modelPath,
+      );
+    }
+    for (const path of new Set(this.adapterPaths.values())) await validateLoraAdapter(path, header);
+
+    const lib = await loadNodeLlamaCpp("The llamacpp chat provider");
+    const threads = this.options.threads ?? defaultThreads(availableParallelism());
+    const llama =
+      this.options.llama ?? (await lib.getLlama({ gpu: false, build: "never", maxThreads: threads }));
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({ modelPath });
+    } catch (error) {
+      if (!this.options.llama) await llama.dispose();
+      throw new FileFormatError(
+        `llama.cpp could not load the model "${modelPath}": ${(error as Error).message}`,
+        modelPath,
+        {
+          cause: error,
+        },
+      );
+    }
+    const contextSize = this.options.contextSize ?? Math.min(model.trainContextSize, 4096);
+    const chatWrapper = this.resolveChatWrapper(lib, model, header);
+    const pool = new ContextPool<PooledContext>({
+      maxSize: this.options.maxContexts ?? 4,
+      create: (key) =>
+        createPooledContext(lib, model, chatWrapper, contextSize, threads, parseContextKey(key)),
+      dispose: async ({ chat, context }) => {
+        chat.dispose();
+        await context.dispose();
+      },
+    });
+    return { lib, llama, model, chatWrapper, contextSize, threads, pool, grammars: new Map() };
+  }
+
+  private resolveChatWrapper(lib: NodeLlamaCpp, model: LlamaModel, header: GgufHeader): ChatWrapper {
+    if (this.options.chatWrapper) return this.options.chatWrapper;
+    if (this.options.chatTemplate)
+      return new lib.JinjaTemplateChatWrapper({ template: this.options.chatTemplate });
+    if (ggufString(header, "tokenizer.chat_template")) return lib.resolveChatWrapper(model);
+    return new lib.GeneralChatWrapper();
+  }
+
+  /** Adapter files and scales for a target: scales summed per file, rounded, zeros dropped, sorted. */
+  private adapterSet(target: GenerationTarget): AdapterScale[] {
+    if (target.base) return [];
+    const step = this.options.scaleStep ?? 0.01;
+    const byPath = new Map<string, number>();
+    for (const { expert, scale } of target.adapters) {
+      const path = this.adapterPaths.get(expert);
+      if (path === undefined) throw new UnknownExpertError(expert, [...this.adapterPaths.keys()]);
+      if (!Number.isFinite(scale))
+        throw new InvalidInputError(`Adapter scale for "${expert}" is ${scale}.`, "scale");
+      byPath.set(path, (byPath.get(path) ?? 0) + scale);
+    }
+    return [...byPath]
+      .map(([filePath, scale]) => ({ filePath, scale: step > 0 ? Math.round(scale / step) * step : scale }))
+      .map((a) => ({ ...a, scale: Number(a.scale.toFixed(10)) }))
+      .filter((a) => a.scale !== 0)
+      .sort((a, b) => (a.filePath < b.filePath ? -1 : 1));
+  }
+
+  private async grammarFor(
+    rt: Runtime,
+    format: ResponseFormat | undefined,
+  ): Promise<LlamaGrammar | undefined> {
+    if (!format || format.type === "text") return undefined;
+    const key = format.type === "json" ? "json" : JSON.stringify(format.schema);
+    let grammar = rt.grammars.get(key);
+    if (!grammar) {
+      grammar =
+        format.type === "json"
+          ? rt.llama.getGrammarFor("json")
+          : rt.llama.createGrammarForJsonSchema(
+              format.schema as Parameters<Llama["createGrammarForJsonSchema"]>[0],
+            );
+      if (rt.grammars.size >= MAX_CACHED_GRAMMARS) rt.grammars.delete(rt.grammars.keys().next().value!);
+      rt.grammars.set(key, grammar);
+      grammar.catch(() => rt.grammars.delete(key));
+    }
+    try {
+      return await grammar;
+    } catch (error) {
+      throw new InvalidInputError(
+        `The JSON schema cannot be turned into a llama.cpp grammar: ${(error as Error).message}`,
+        "response_format",
+        { cause: error },
+      );
+    }
+  }
+}
+
+async function assertModelFile(modelPath: string): Promise<void> {
+  const info = await stat(modelPath).catch(() => undefined);
+  if (!info?.isFile()) {
+    throw new FileFormatError(
+      `Model file "${modelPath}" ${info ? "is not a file" : "does not exist"}. Point modelPath at a GGUF model (herd serve --demo generates a tiny one).`,
+      modelPath,
+    );
+  }
+}
+
+async function createPooledContext(
+  lib: NodeLlamaCpp,
+  model: LlamaModel,
+  chatWrapper: ChatWrapper,
+  contextSize: number,
+  threads: number,
+  adapters: AdapterScale[],
+): Promise<PooledContext> {
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      contextSize,
+      threads,
+      sequences: 1,
+      ...(adapters.length > 0 ? { lora: { adapters } } : {}),
+    });
+  } catch (error) {
+    const files = adapters.map((a) => a.filePath).join(", ");
+    throw new FileFormatError(
+      `llama.cpp could not create a context${files ? ` with adapters ${files}` : ""}: ${(error as Error).message}`,
+      adapters[0]?.filePath,
+      { cause: error },
+    );
+  }
+  return { context, chat: new lib.LlamaChat({ contextSequence: context.getSequence(), chatWrapper }) };
+}
+
+function contextKey(adapters: AdapterScale[]): string {
+  return JSON.stringify(adapters.map((a) => [a.filePath, a.scale]));
+}
+
+function parseContextKey(key: string): AdapterScale[] {
+  return (JSON.parse(key) as [string, number][]).map(([filePath, scale]) => ({ filePath, scale }));
+}
+
+function checkRequest(request: ChatRequest): void {
+  if (request.tools && request.tools.length > 0) {
+    throw new InvalidInputError(
+      "The llamacpp provider does not support tools (capabilities.tools is false). Remove the tools or use another provider.",
+      "tools",
+    );
+  }
+  if (request.messages.length === 0)
+    throw new InvalidInputError("At least one message is needed.", "messages");
+  request.messages.forEach((m, i) => {
+    if (m.role === "tool") {
+      throw new InvalidInputError(
+        "The llamacpp provider does not support tool messages.",
+        `messages[${i}].role`,
+      );
+    }
+  });
+}
+
+/** Maps chat messages to node-llama-cpp's history, ending with the model turn to generate. */
+function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = messages.map((m) =>
+    m.role === "system"
+      ? { type: "system", text: m.content }
+      : m.role === "user"
+        ? { type: "user", text: m.content }
+        : { type: "model", response: [m.content] },
+  );
+  if (history[history.length - 1]?.type !== "model") history.push({ type: "model", response: [] });
+  return history;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError("The llama.cpp generation was aborted.");
+}
