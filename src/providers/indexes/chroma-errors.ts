@@ -8,7 +8,7 @@ import {
 /** The HTTP status behind each error class of the chromadb client (it keeps only the class). */
 const STATUS_BY_NAME: Record<string, number> = {
   ChromaClientError: 400,
-  ChromaUnauthorizedError: 401,
+  ChromaAuthError: 401, // ChromaUnauthorizedError's name
   ChromaForbiddenError: 403,
   ChromaNotFoundError: 404,
   ChromaUniqueError: 409,
