@@ -268,6 +268,7 @@ export class LlamaCppChatProvider implements ChatProvider {
         modelPath,
       );
     }
+    assertModelMetadata(header);
     for (const path of new Set(this.adapterPaths.values())) await validateLoraAdapter(path, header);
 
     const lib = await loadNodeLlamaCpp("The llamacpp chat provider");
@@ -364,6 +365,31 @@ async function assertModelFile(modelPath: string): Promise<void> {
     throw new FileFormatError(
       `Model file "${modelPath}" ${info ? "is not a file" : "does not exist"}. Point modelPath at a GGUF model (herd serve --demo generates a tiny one).`,
       modelPath,
+    );
+  }
+}
+
+/** Keys whose absence makes llama.cpp abort the whole process (GGML_ASSERT) instead of throwing. */
+const REQUIRED_LLAMA_KEYS = [
+  "llama.context_length",
+  "llama.embedding_length",
+  "llama.block_count",
+  "llama.feed_forward_length",
+  "llama.attention.head_count",
+];
+
+function assertModelMetadata(header: GgufHeader): void {
+  const architecture = ggufString(header, "general.architecture");
+  const missing =
+    architecture === undefined
+      ? ["general.architecture"]
+      : architecture === "llama"
+        ? REQUIRED_LLAMA_KEYS.filter((key) => !header.metadata.has(key))
+        : [];
+  if (missing.length > 0) {
+    throw new FileFormatError(
+      `Model "${header.path}" lacks metadata ${missing.join(", ")}; llama.cpp cannot load it. Re-convert the model with a recent llama.cpp.`,
+      header.path,
     );
   }
 }

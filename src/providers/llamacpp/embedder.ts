@@ -81,7 +81,8 @@ export class LlamaCppEmbedder implements Embedder {
     const vectors: Float32Array[] = [];
     for (const text of texts) {
       if (signal?.aborted) throw new AbortError("The embedding was aborted.");
-      let tokens = model.tokenize(text).slice(0, contextSize);
+      // Room for the BOS/EOS tokens llama.cpp adds; the input must stay shorter than the context.
+      let tokens = model.tokenize(text).slice(0, contextSize - 3);
       if (tokens.length === 0 && model.tokens.bos !== null) tokens = [model.tokens.bos];
       const { vector } = await context.getEmbeddingFor(tokens);
       vectors.push(normalize(vector));
