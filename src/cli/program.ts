@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../core/errors.js";
+import { registerBuildCommand } from "./commands/build.js";
+import { registerMergeCommand } from "./commands/merge.js";
 
 /**
  * Builds the `herd` command. Each subcommand lives in ./commands/<name>.ts and exports
@@ -11,6 +13,8 @@ export function createProgram(): Command {
     .description("Serve one base LLM with many expert LoRA adapters, routed per prompt.")
     .showHelpAfterError()
     .exitOverride();
+  registerMergeCommand(program);
+  registerBuildCommand(program);
   return program;
 }
 

@@ -23,8 +23,11 @@ export interface WeightedAdapter {
 export interface MergeOptions {
   /** The output format. @default from the output path: `.gguf` is GGUF, no extension or a folder is PEFT */
   format?: AdapterFormat;
-  /** The output tensor encoding. F32 keeps the merge exact; F16/BF16 round once. @default "F32" */
-  dtype?: FloatDType;
+  /**
+   * The output tensor encoding. F32 keeps the merge exact; F16/BF16 round once and halve the size;
+   * "auto" keeps the inputs' encoding when they share one (else F32). @default "F32"
+   */
+  dtype?: FloatDType | "auto";
   /** A GGUF base model to check every adapter against (architecture and tensor shapes). */
   baseModel?: string;
   /** Called after each module is written. */
@@ -58,6 +61,12 @@ export async function outputFormatOf(path: string, format?: string): Promise<Ada
     `Cannot tell the adapter format of "${path}" from its name: use a .gguf file, a folder name for PEFT, or --format.`,
     "format",
   );
+}
+
+/** The inputs' float encoding when they all share one, else F32 (which holds F16 and BF16 exactly). */
+function widestDType(inputs: readonly WeightedAdapter[]): FloatDType {
+  const all = new Set(inputs.flatMap((i) => i.adapter.modules.flatMap((m) => [m.dtypeA, m.dtypeB])));
+  return all.size === 1 ? [...all][0]! : "F32";
 }
 
 function checkWeights(inputs: readonly WeightedAdapter[]): void {
@@ -169,7 +178,7 @@ export async function mergeAdapters(
       },
     })),
   };
-  const dtype = options.dtype ?? "F32";
+  const dtype = options.dtype === "auto" ? widestDType(inputs) : (options.dtype ?? "F32");
   if (format === "gguf") await writeGgufLora(out, tracked, { dtype, alpha: 0, name: "herd merge" });
   else await writePeftAdapter(out, tracked, { dtype });
   return { path: out, format, modules: total, rank: Math.max(...plan.modules.map((m) => m.rank)) };

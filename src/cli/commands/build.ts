@@ -1,0 +1,129 @@
+import { relative } from "node:path";
+import type { Command } from "commander";
+import { ConfigError } from "../../core/errors.js";
+import { loadExpertSet } from "../../core/experts.js";
+import { isFloatDType } from "../../providers/adapters/dtype.js";
+import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
+import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
+
+interface BuildFlags {
+  dryRun?: boolean;
+  grid: string;
+  pairs?: string;
+  ollamaUrl?: string;
+  expertsDir: string;
+  out: string;
+  mergedDir?: string;
+  dtype: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** Parses `a+b,c+d` into expert pairs. @throws ConfigError on anything else */
+export function parsePairs(text: string): [string, string][] {
+  return text.split(",").map((pair) => {
+    const names = pair.split("+").map((n) => n.trim());
+    if (names.length !== 2 || names.some((n) => n === "") || names[0] === names[1]) {
+      throw new ConfigError(
+        `--pairs takes two different experts per pair, like code+reasoning; got "${pair}".`,
+        "pairs",
+      );
+    }
+    return names as [string, string];
+  });
+}
+
+/** Prints build progress on stderr: one line per step, upload progress in 25% steps. */
+export function printBuildEvent(write: (line: string) => void = (l) => process.stderr.write(l)) {
+  const lastPercent = new Map<string, number>();
+  return (event: BuildEvent): void => {
+    switch (event.type) {
+      case "modelfile":
+        if (event.changed) write(`wrote ${relative(process.cwd(), event.path)}\n`);
+        return;
+      case "merge":
+        write(`merging ${event.model} (${event.done}/${event.total})\n`);
+        return;
+      case "unchanged":
+        write(`${event.model}: unchanged\n`);
+        return;
+      case "created":
+        write(`${event.model}: created\n`);
+        return;
+      case "progress": {
+        const { status, total, completed } = event.progress;
+        if (total && completed !== undefined) {
+          const key = `${event.model} ${status}`;
+          const pct = Math.floor((completed / total) * 100);
+          if (Math.floor(pct / 25) === Math.floor((lastPercent.get(key) ?? -25) / 25) && pct !== 100) return;
+          lastPercent.set(key, pct);
+          write(`${event.model}: ${status} ${pct}%\n`);
+        } else {
+          write(`${event.model}: ${status}\n`);
+        }
+      }
+    }
+  };
+}
+
+/** `herd build`: Modelfiles, merged blend adapters and Ollama models for the expert set. */
+export function registerBuildCommand(program: Command): void {
+  program
+    .command("build")
+    .description(
+      "write Modelfiles for the base, each expert and each two-expert blend, merge the blend adapters and create the models in Ollama",
+    )
+    .option("--dry-run", "only write the Modelfiles and list missing adapter files")
+    .option("--grid <step>", "blend weight grid step (0.5, 0.25, 0.1, ...)", "0.25")
+    .option(
+      "--pairs <list>",
+      "only blend these expert pairs, e.g. code+reasoning,qa+general (default: every pair)",
+    )
+    .option("--ollama-url <url>", "the Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
+    .option("--experts-dir <dir>", "the folder holding experts.json", "experts")
+    .option("--out <dir>", "where to write the Modelfiles", "Modelfiles")
+    .option("--merged-dir <dir>", "where merged blend adapters go (default: <experts-dir>/adapters/merged)")
+    .option("--dtype <dtype>", "encoding of merged adapters: auto | f32 | f16 | bf16", "auto")
+    .option("--force", "merge and create again even when nothing changed")
+    .option("--json", "print the build report as JSON")
+    .action(async (flags: BuildFlags) => {
+      const grid = Number(flags.grid);
+      if (!Number.isFinite(grid))
+        throw new ConfigError(`--grid must be a number, got "${flags.grid}".`, "grid");
+      const dtype = flags.dtype === "auto" ? "auto" : flags.dtype.toUpperCase();
+      if (dtype !== "auto" && !isFloatDType(dtype)) {
+        throw new ConfigError(`--dtype must be auto, f32, f16 or bf16, got "${flags.dtype}".`, "dtype");
+      }
+      const experts = await loadExpertSet(flags.expertsDir);
+      const report = await buildOllamaModels(experts, {
+        expertsDir: flags.expertsDir,
+        outDir: flags.out,
+        grid,
+        ...(flags.pairs ? { pairs: parsePairs(flags.pairs) } : {}),
+        chat: await loadChatSettings(flags.expertsDir),
+        dryRun: flags.dryRun ?? false,
+        dtype,
+        force: flags.force ?? false,
+        ...(flags.mergedDir ? { mergedDir: flags.mergedDir } : {}),
+        ...(flags.ollamaUrl ? { ollamaUrl: flags.ollamaUrl } : {}),
+        onEvent: printBuildEvent(),
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+        return;
+      }
+      const lines = [`${report.modelfiles.length} Modelfiles in ${flags.out}`];
+      if (report.missing.length > 0) {
+        lines.push(
+          `missing adapter files (${report.missing.length}):`,
+          ...report.missing.map((m) => `  ${relative(process.cwd(), m)}`),
+        );
+      }
+      if (!report.dryRun) {
+        lines.push(
+          `merged ${report.merged.length} blend adapters; created ${report.created.length} models, ${report.unchanged.length} unchanged`,
+        );
+      }
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}
