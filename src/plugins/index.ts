@@ -1,0 +1,10 @@
+export { builtinPlugins } from "./builtin.js";
+export { type ExpertOverrideOptions, ExpertOverridePlugin } from "./expert-override.js";
+export { type FallbackOptions, FallbackPlugin } from "./fallback.js";
+export { LruMap } from "./lru-map.js";
+export {
+  type RequestLoggingOptions,
+  RequestLoggingPlugin,
+  type RequestLogRecord,
+} from "./request-logging.js";
+export { type StickyRoutingOptions, StickyRoutingPlugin } from "./sticky-routing.js";
