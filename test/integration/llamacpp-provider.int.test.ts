@@ -216,6 +216,24 @@ describe("generation", () => {
     expect(new Set(alone.slice(0, 4)).size).toBe(4);
   });
 
+  it("more concurrent adapter sets than maxContexts wait for a context and still get their own answers", async () => {
+    const targets = [expert("code"), expert("math"), blend(0.5, 0.5)];
+    const alone: string[] = [];
+    for (const t of targets) alone.push((await run(request(t))).text);
+    const small = new LlamaCppChatProvider({
+      modelPath: assets.modelPath,
+      adapters: assets.adapters,
+      threads: 1,
+      maxContexts: 1,
+    });
+    try {
+      const together = await Promise.all(targets.map((t) => collect(small.stream(request(t)))));
+      expect(together.map((r) => r.text)).toEqual(alone);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("a JSON schema constrains the output", async () => {
     const schema = {
       type: "object",

@@ -49,7 +49,10 @@ export interface LlamaCppChatProviderOptions {
   threads?: number;
   /** Context size in tokens. @default the model's training context, at most 4096 */
   contextSize?: number;
-  /** Contexts kept, one per adapter set (LRU; evicted contexts are disposed). @default 4 */
+  /**
+   * Most contexts, one per adapter set (each holds a KV cache). A hard cap: a new adapter set
+   * evicts the least recently used idle context, or waits while all are busy. @default 4
+   */
   maxContexts?: number;
   /** A Jinja chat template that overrides the model's. */
   chatTemplate?: string;

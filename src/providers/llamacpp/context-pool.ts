@@ -27,11 +27,13 @@ interface Entry<T> {
 /**
  * An LRU cache of expensive values (llama.cpp contexts, one per adapter set) handed out one user
  * at a time: a second user of the same key waits in FIFO order, so two requests never share a
- * context sequence and their output never mixes. Busy values are never evicted; the pool may
- * exceed `maxSize` while all values are busy and shrinks back as they are released.
+ * context sequence and their output never mixes. `maxSize` is a hard cap (contexts hold the KV
+ * cache memory): a new key evicts the least recently used idle value, and waits when every value
+ * is in use.
  */
 export class ContextPool<T> {
   private readonly entries = new Map<string, Entry<T>>();
+  private roomWaiters: (() => void)[] = [];
   private closed = false;
 
   constructor(private readonly options: ContextPoolOptions<T>) {
@@ -55,30 +57,54 @@ export class ContextPool<T> {
    * @throws AbortError when `signal` aborts while waiting; the create error when creation fails
    */
   async acquire(key: string, signal?: AbortSignal): Promise<Lease<T>> {
-    if (this.closed) throw new Error("The context pool is closed.");
-    signal?.throwIfAborted();
-    let entry = this.entries.get(key);
-    const created = entry === undefined;
-    if (entry === undefined) {
-      entry = { value: this.options.create(key), busy: false, waiters: [] };
-      // Failed creations are dropped so the next acquire retries.
-      entry.value.catch(() => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
-      });
+    for (;;) {
+      if (this.closed) throw new Error("The context pool is closed.");
+      throwIfAborted(signal);
+      let entry = this.entries.get(key);
+      const created = entry === undefined;
+      if (entry === undefined) {
+        let room: Promise<void> = Promise.resolve();
+        if (this.entries.size >= this.options.maxSize) {
+          const freed = this.evictOne();
+          if (!freed) {
+            await waitFor(this.roomWaiters, signal);
+            continue;
+          }
+          room = freed;
+        }
+        // The entry takes its slot now; the value is created once the evicted one is freed.
+        entry = { value: room.then(() => this.options.create(key)), busy: false, waiters: [] };
+        const e = entry;
+        e.value.catch(() => {
+          // Failed creations are dropped so the next acquire retries.
+          if (this.entries.get(key) === e) this.entries.delete(key);
+          this.wakeRoomWaiters();
+        });
+      }
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      return this.lease(entry, created, signal);
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    const e = entry;
-    if (e.busy) await waitTurn(e, signal);
-    e.busy = true;
+  }
+
+  /** Disposes every value. Values in use are disposed when released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const idle = [...this.entries].filter(([, e]) => !e.busy && e.waiters.length === 0);
+    await Promise.all(idle.map(([key]) => this.remove(key)));
+    this.wakeRoomWaiters();
+  }
+
+  private async lease(entry: Entry<T>, created: boolean, signal?: AbortSignal): Promise<Lease<T>> {
+    if (entry.busy) await waitFor(entry.waiters, signal);
+    entry.busy = true;
     let value: T;
     try {
-      value = await e.value;
+      value = await entry.value;
     } catch (error) {
-      this.release(e);
+      this.release(entry);
       throw error;
     }
-    void this.evict();
     let released = false;
     return {
       value,
@@ -86,49 +112,63 @@ export class ContextPool<T> {
       release: () => {
         if (released) return;
         released = true;
-        this.release(e);
+        this.release(entry);
       },
     };
   }
 
-  /** Disposes every value. Values in use are disposed when released. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.evict(true);
-  }
-
   private release(entry: Entry<T>): void {
     const next = entry.waiters.shift();
-    if (next) next();
-    else entry.busy = false;
-    void this.evict(this.closed);
+    if (next) {
+      next();
+      return;
+    }
+    entry.busy = false;
+    if (this.closed) {
+      for (const [key, e] of this.entries) if (e === entry) void this.remove(key);
+    }
+    this.wakeRoomWaiters();
   }
 
-  private async evict(all = false): Promise<void> {
-    const disposals: Promise<void>[] = [];
+  /** Evicts the least recently used idle value; undefined when every value is in use. */
+  private evictOne(): Promise<void> | undefined {
     for (const [key, entry] of this.entries) {
-      if (!all && this.entries.size <= this.options.maxSize) break;
-      if (entry.busy || entry.waiters.length > 0) continue;
-      this.entries.delete(key);
-      // A value that failed to create has nothing to free; a failed disposal leaves nothing to retry.
-      disposals.push(entry.value.then((v) => this.options.dispose(v)).catch(() => {}));
+      if (!entry.busy && entry.waiters.length === 0) return this.remove(key);
     }
-    await Promise.all(disposals);
+    return undefined;
+  }
+
+  private remove(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    this.entries.delete(key);
+    // A value that failed to create has nothing to free; a failed disposal leaves nothing to retry.
+    return entry ? entry.value.then((v) => this.options.dispose(v)).catch(() => {}) : Promise.resolve();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 }
 
-function waitTurn(entry: Entry<unknown>, signal?: AbortSignal): Promise<void> {
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError("The request was aborted while waiting for a llama.cpp context.");
+}
+
+/** Queues a wake-up callback in `queue`; rejects with AbortError (leaving the queue) on abort. */
+function waitFor(queue: (() => void)[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      const i = entry.waiters.indexOf(turn);
-      if (i >= 0) entry.waiters.splice(i, 1);
+      const i = queue.indexOf(turn);
+      if (i >= 0) queue.splice(i, 1);
       reject(new AbortError("The request was aborted while waiting for a llama.cpp context."));
     };
     const turn = () => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     };
-    entry.waiters.push(turn);
+    queue.push(turn);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

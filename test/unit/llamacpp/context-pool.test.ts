@@ -26,7 +26,7 @@ describe("ContextPool", () => {
     const { p, log } = pool(2);
     for (const key of ["a", "b", "a", "c"]) (await p.acquire(key)).release();
     await tick();
-    expect(log).toEqual(["create a", "create b", "create c", "dispose b"]);
+    expect(log).toEqual(["create a", "create b", "dispose b", "create c"]);
     expect(p.keys()).toEqual(["a", "c"]);
     const lease = await p.acquire("a");
     expect(lease.created).toBe(false);
@@ -53,16 +53,31 @@ describe("ContextPool", () => {
     expect(order).toEqual(["second", "third"]);
   });
 
-  it("never evicts a value in use, and shrinks back once it is released", async () => {
+  it("is a hard cap: a new key waits while every value is in use, then replaces the idle one", async () => {
     const { p, log } = pool(1);
     const a = await p.acquire("a");
-    const b = await p.acquire("b");
-    expect(p.size).toBe(2);
-    a.release();
+    let gotB = false;
+    const b = p.acquire("b").then((l) => {
+      gotB = true;
+      return l;
+    });
     await tick();
-    expect(log).toContain("dispose a");
-    expect(log).not.toContain("dispose b");
-    b.release();
+    expect(gotB).toBe(false);
+    expect(p.size).toBe(1);
+    a.release();
+    (await b).release();
+    expect(log).toEqual(["create a", "dispose a", "create b"]);
+    expect(p.keys()).toEqual(["b"]);
+  });
+
+  it("a waiter for room that aborts gets an AbortError", async () => {
+    const { p } = pool(1);
+    const a = await p.acquire("a");
+    const controller = new AbortController();
+    const waiting = p.acquire("b", controller.signal);
+    controller.abort();
+    await expect(waiting).rejects.toThrow(AbortError);
+    a.release();
   });
 
   it("a waiter that aborts leaves the queue with an AbortError", async () => {
