@@ -341,3 +341,17 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
     }
   }
 }
+
+/**
+ * The routing decision attached to a HerdChatModel reply (`response_metadata.herd`), typed.
+ *
+ * @example
+ * const reply = await model.invoke("Prove that sqrt(2) is irrational");
+ * routingOf(reply)?.experts[0]?.name; // "math"
+ */
+export function routingOf(message: {
+  response_metadata?: Record<string, unknown>;
+}): HerdRoutingInfo | undefined {
+  const herd = message.response_metadata?.herd;
+  return herd && typeof herd === "object" ? (herd as HerdRoutingInfo) : undefined;
+}
