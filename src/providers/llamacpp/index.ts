@@ -10,7 +10,7 @@ export type { LlamaCppEmbedderOptions } from "./embedder.js";
 export { LlamaCppEmbedder } from "./embedder.js";
 export { ggufAdaptersFromExperts } from "./experts-adapters.js";
 export type { NodeLlamaCpp } from "./load-node-llama-cpp.js";
-export { defaultThreads, loadNodeLlamaCpp } from "./load-node-llama-cpp.js";
+export { defaultThreads, importOptional, loadNodeLlamaCpp } from "./load-node-llama-cpp.js";
 export type { SeededRandom } from "./seeded-random.js";
 export { hashSeed, seededRandom } from "./seeded-random.js";
 export type { TinyLoraOptions, TinyModelConfig, TinyModelOptions } from "./tiny-model.js";

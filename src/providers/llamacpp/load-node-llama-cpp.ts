@@ -9,13 +9,25 @@ export type NodeLlamaCpp = typeof import("node-llama-cpp");
  * @param purpose what needs it, for the error message, e.g. `The llamacpp chat provider`
  * @throws MissingDependencyError naming the package when it is not installed
  */
-export async function loadNodeLlamaCpp(purpose: string): Promise<NodeLlamaCpp> {
+export function loadNodeLlamaCpp(purpose: string): Promise<NodeLlamaCpp> {
+  return importOptional("node-llama-cpp", purpose, () => import("node-llama-cpp"));
+}
+
+/**
+ * Runs `load` (a dynamic import of `packageName`) and turns "package not found" into a
+ * MissingDependencyError that names the package to install; other errors pass through.
+ */
+export async function importOptional<T>(
+  packageName: string,
+  purpose: string,
+  load: () => Promise<T>,
+): Promise<T> {
   try {
-    return await import("node-llama-cpp");
+    return await load();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes("node-llama-cpp")) {
-      throw new MissingDependencyError("node-llama-cpp", purpose, { cause: error });
+    if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(packageName)) {
+      throw new MissingDependencyError(packageName, purpose, { cause: error });
     }
     throw error;
   }

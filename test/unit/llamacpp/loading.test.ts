@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ExpertConfigError } from "../../../src/core/errors.js";
+import { ExpertConfigError, MissingDependencyError } from "../../../src/core/errors.js";
 import type { ExpertSet } from "../../../src/core/expert.js";
-import { defaultThreads, ggufAdaptersFromExperts } from "../../../src/providers/llamacpp/index.js";
+import {
+  defaultThreads,
+  ggufAdaptersFromExperts,
+  importOptional,
+  loadNodeLlamaCpp,
+} from "../../../src/providers/llamacpp/index.js";
 
 const expert = (name: string, adapter: string) => ({
   name,
@@ -36,5 +41,28 @@ describe("ggufAdaptersFromExperts", () => {
 describe("defaultThreads", () => {
   it("uses one thread on small machines and leaves a core free on larger ones", () => {
     expect([1, 2, 4, 16].map(defaultThreads)).toEqual([1, 1, 3, 15]);
+  });
+});
+
+describe("optional node-llama-cpp", () => {
+  it("a missing package becomes a MissingDependencyError naming it and the install command", async () => {
+    const name = "herd-package-that-is-not-installed";
+    const error = await importOptional(name, "The llamacpp chat provider", () => import(name)).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MissingDependencyError);
+    expect((error as MissingDependencyError).packageName).toBe(name);
+    expect((error as Error).message).toBe(
+      `The llamacpp chat provider needs the optional package "${name}". Install it with: npm install ${name}`,
+    );
+  });
+
+  it("other load errors pass through unchanged", async () => {
+    const boom = new Error("native binding failed");
+    await expect(importOptional("x", "y", () => Promise.reject(boom))).rejects.toBe(boom);
+  });
+
+  it("loads node-llama-cpp when it is installed", async () => {
+    expect(typeof (await loadNodeLlamaCpp("test")).getLlama).toBe("function");
   });
 });
