@@ -1,12 +1,13 @@
 import type { ServerResponse } from "node:http";
 import type { Request, Response } from "express";
 import type { HerdStream } from "../core/pipeline.js";
+import { type HerdRoutingInfo, routingInfo } from "../core/routing-info.js";
 import { resolveModel } from "./models.js";
 import { ChunkEncoder, CompletionBuilder, newIdentity } from "./openai-chunks.js";
 import { toOpenAIError } from "./openai-error.js";
 import { readJsonBody } from "./read-json-body.js";
 import { chatCompletionRequestSchema } from "./request-schema.js";
-import { routingHeaders, routingInfo } from "./routing-info.js";
+import { routingHeaders } from "./routing-headers.js";
 import type { ServedHerd } from "./served-herd.js";
 import { SseWriter } from "./sse-writer.js";
 import { translateChatRequest } from "./translate-request.js";
@@ -70,16 +71,12 @@ async function sendCompletion(
   startedAt: number,
 ): Promise<void> {
   const builder = new CompletionBuilder();
-  const generationStart = performance.now();
   try {
     for await (const chunk of stream) builder.add(chunk);
   } finally {
     stream.cancel();
   }
-  const info = routingInfo(stream, warnings);
-  const now = performance.now();
-  info.timings.generation_ms = Math.round((now - generationStart) * 1000) / 1000;
-  info.timings.total_ms = Math.round((now - startedAt) * 1000) / 1000;
+  const info = { ...infoOf(stream, warnings), durationMs: round(performance.now() - startedAt) };
   const body = builder.build(newIdentity(stream.target.model), info);
   if (res.destroyed) return;
   res.set(routingHeaders(info)).json(body);
@@ -92,7 +89,7 @@ async function sendStream(
   includeUsage: boolean,
   onStreamError: (error: unknown) => void,
 ): Promise<void> {
-  const info = routingInfo(stream, warnings);
+  const info = infoOf(stream, warnings);
   const encoder = new ChunkEncoder(newIdentity(stream.target.model), includeUsage);
   const sse = new SseWriter(res);
   sse.open(routingHeaders(info));
@@ -114,3 +111,11 @@ async function sendStream(
     stream.cancel();
   }
 }
+
+/** The `herd` object: the routing decision, the target, and every warning so far (request fields first). */
+function infoOf(stream: HerdStream, warnings: readonly string[]): HerdRoutingInfo {
+  const all = [...new Set([...warnings, ...stream.warnings])];
+  return routingInfo(stream.requestId, stream.decision, stream.target, all);
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChatChunk, FinishReason, Usage } from "../core/chat.js";
-import type { HerdRoutingInfo } from "./routing-info.js";
+import type { HerdRoutingInfo } from "../core/routing-info.js";
 
 /** The fields every chunk and completion of one response shares. */
 export interface CompletionIdentity {
@@ -142,7 +142,7 @@ export class CompletionBuilder {
   }
 
   /** The `chat.completion` object, with the `herd` routing object. */
-  build(identity: CompletionIdentity, herd: HerdRoutingInfo): object {
+  build(identity: CompletionIdentity, herd: HerdRoutingInfo & { durationMs?: number }): object {
     const calls = [...this.#calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
     const message: Record<string, unknown> = {
       role: "assistant",

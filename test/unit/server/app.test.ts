@@ -65,11 +65,12 @@ describe("POST /v1/chat/completions (JSON)", () => {
         },
       ],
       usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 },
-      herd: { model: "herd-code", reason: "routed", selected: [{ name: "code", weight: 1 }] },
+      herd: { model: "herd-code", reason: "routed", base: false, experts: [{ name: "code", weight: 1 }] },
     });
     expect(body.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
     expect(body.herd.ranked.map((e: { name: string }) => e.name)).toEqual(["code", "qa"]);
-    expect(body.herd.timings.total_ms).toBeGreaterThanOrEqual(0);
+    expect(body.herd.timings).toEqual({ embedMs: 0.5, queryMs: 0.1, totalMs: 0.7 });
+    expect(body.herd.durationMs).toBeGreaterThanOrEqual(0);
   });
 
   it("returns tool calls with string arguments and finish_reason tool_calls", async () => {
@@ -175,7 +176,7 @@ describe("POST /v1/chat/completions (stream)", () => {
       {},
     ]);
     expect(chunks.map((c) => c.choices[0].finish_reason)).toEqual([null, null, null, "stop"]);
-    expect(chunks[0].herd).toMatchObject({ model: "herd-code", selected: [{ name: "code", weight: 1 }] });
+    expect(chunks[0].herd).toMatchObject({ model: "herd-code", experts: [{ name: "code", weight: 1 }] });
     expect(chunks[1].herd).toBeUndefined();
     expect(chunks[0]).not.toHaveProperty("usage");
     expect(Object.keys(chunks[1])).toEqual(["id", "object", "created", "model", "choices"]);
