@@ -167,9 +167,10 @@ function downloadLibc6(root: string, log: (line: string) => void): void {
   rmSync(work, { recursive: true, force: true });
 }
 
+/** Runs a tool; fails with its most telling output line. apt-get update exits 0 after a failed fetch, hence `W: Failed`. */
 function run(command: string, args: string[], cwd: string, failure: string): void {
   const result = spawnSync(command, args, { cwd, encoding: "utf8" });
-  if (result.status === 0) return;
+  if (result.status === 0 && !/^W: Failed to fetch/m.test(result.stderr ?? "")) return;
   const lines = `${result.error?.message ?? ""}\n${result.stderr ?? ""}\n${result.stdout ?? ""}`
     .split("\n")
     .map((line) => line.trim())
