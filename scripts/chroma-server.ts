@@ -21,7 +21,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { prepareChromaRuntime, REPO_ROOT } from "./chroma-runtime.js";
@@ -71,7 +71,7 @@ export async function startChroma(options: StartChromaOptions = {}): Promise<Run
   const dataDir = resolve(options.path ?? ".chroma-data");
   mkdirSync(dataDir, { recursive: true });
   const logFile = options.logFile ?? join(cacheDir, "chroma", `chroma-${port}.log`);
-  mkdirSync(resolve(logFile, ".."), { recursive: true });
+  mkdirSync(dirname(logFile), { recursive: true });
   const out = openSync(logFile, "w");
   const args = [...runtime.args, "run", "--path", dataDir, "--port", String(port), "--host", CHROMA_HOST];
   const child = spawn(runtime.command, args, {

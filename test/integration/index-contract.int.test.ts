@@ -95,6 +95,8 @@ describe.each(implementations)("CentroidIndex contract: $kind", ({ kind, create 
     const hits = await index.query(collection, Float32Array.from([1, 0, 0]), 1000);
     expect(hits.map((h) => h.id)).toEqual(["east", "north-east", "north", "west"]);
     expect(hits[3]!.distance).toBeCloseTo(2, 5);
+    const all = await index.query(collection, Float32Array.from([1, 0, 0]), Number.POSITIVE_INFINITY);
+    expect(all.map((h) => h.id)).toEqual(hits.map((h) => h.id));
     expect(await index.query(collection, Float32Array.from([1, 0, 0]), 0)).toEqual([]);
   });
 

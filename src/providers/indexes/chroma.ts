@@ -23,6 +23,9 @@ export interface ChromaIndexOptions {
   fetchOptions?: RequestInit;
 }
 
+/** The largest n_results sent; any larger k (up to Infinity) means "all". */
+const MAX_RESULTS = 2 ** 31 - 1;
+
 /** Metadata key holding the expert name of a stored vector. */
 const EXPERT_KEY = "herd.expert";
 
@@ -101,10 +104,10 @@ export class ChromaIndex implements CentroidIndex {
   }
 
   async query(collection: string, vector: Float32Array, k: number): Promise<IndexHit[]> {
-    const n = Math.floor(k);
+    // Chroma takes n_results as a u32 and clamps it to the collection size itself.
+    const n = Math.min(Math.floor(k), MAX_RESULTS);
     if (!(n >= 1)) return [];
     const result = await this.withCollection(collection, "querying", false, (handle) =>
-      // Chroma clamps n_results to the collection size itself.
       handle.query({
         queryEmbeddings: [Array.from(vector)],
         nResults: n,
