@@ -125,5 +125,9 @@ export interface ResolvedTarget extends GenerationTarget {
 
 /** Maps a routing decision to what the provider runs (expert model, blend variant, adapter scales, base). */
 export interface BlendResolver {
-  resolve(decision: RoutingDecision, experts: ExpertSet, capabilities: ChatProviderCapabilities): ResolvedTarget;
+  resolve(
+    decision: RoutingDecision,
+    experts: ExpertSet,
+    capabilities: ChatProviderCapabilities,
+  ): ResolvedTarget;
 }

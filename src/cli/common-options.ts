@@ -1,0 +1,113 @@
+import type { Command } from "commander";
+import type { HerdConfigInput } from "../core/config.js";
+import { loadConfigFile } from "../core/config.js";
+import { ConfigError } from "../core/errors.js";
+
+/** Flags shared by the commands that route: where the experts are and which embedder/index to use. */
+export interface RoutingFlags {
+  configFile?: string;
+  expertsDir?: string;
+  embedder?: string;
+  index?: string;
+  chromaUrl?: string;
+  ollamaUrl?: string;
+  strategy?: string;
+}
+
+/** Adds the routing flags to a command. */
+export function addRoutingFlags(command: Command): Command {
+  return command
+    .option("--config-file <file>", "a Herd config file (JSON); flags override it")
+    .option(
+      "--experts-dir <dir>",
+      "the folder holding experts.json (default: ./experts, else the bundled experts)",
+    )
+    .option("--embedder <name>", "hashing | ollama[:MODEL] | llamacpp:MODEL.gguf (default: hashing, offline)")
+    .option("--index <name>", "memory | chroma (default: memory)")
+    .option("--chroma-url <url>", "the Chroma server for --index chroma (default: http://127.0.0.1:8000)")
+    .option("--ollama-url <url>", "the Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
+    .option("--strategy <name>", "centroid | knn (default: centroid)");
+}
+
+/** Splits `name:setting` (e.g. `ollama:nomic-embed-text`). */
+function splitSpec(spec: string): [string, string | undefined] {
+  const i = spec.indexOf(":");
+  return i < 0 ? [spec, undefined] : [spec.slice(0, i), spec.slice(i + 1)];
+}
+
+/** Builds a Herd config from a config file (if any) and the flags; flags win. */
+export async function configFromFlags(
+  flags: RoutingFlags,
+  defaultExpertsDir: string,
+): Promise<HerdConfigInput> {
+  const base: HerdConfigInput = flags.configFile
+    ? await loadConfigFile(flags.configFile)
+    : { expertsDir: defaultExpertsDir };
+  const config: HerdConfigInput = { ...base };
+  if (flags.expertsDir) config.expertsDir = flags.expertsDir;
+  if (flags.embedder) {
+    const [name, setting] = splitSpec(flags.embedder);
+    const embedder: Record<string, unknown> = { name };
+    if (name === "ollama") {
+      if (setting) embedder.model = setting;
+      if (flags.ollamaUrl) embedder.baseUrl = flags.ollamaUrl;
+    } else if (name === "llamacpp") {
+      if (!setting) {
+        throw new ConfigError(
+          "--embedder llamacpp needs a model file: --embedder llamacpp:path/to/model.gguf",
+          "embedder",
+        );
+      }
+      embedder.modelPath = setting;
+    } else if (setting) {
+      throw new ConfigError(`--embedder ${name} takes no ":${setting}" setting.`, "embedder");
+    }
+    config.embedder = embedder as HerdConfigInput["embedder"];
+  } else if (flags.ollamaUrl && (base.embedder as { name?: string } | undefined)?.name === "ollama") {
+    config.embedder = {
+      ...(base.embedder as object),
+      baseUrl: flags.ollamaUrl,
+    } as HerdConfigInput["embedder"];
+  }
+  if (flags.index || flags.chromaUrl) {
+    const index: Record<string, unknown> = { ...((base.index as object | undefined) ?? {}) };
+    if (flags.index) index.name = flags.index;
+    if (flags.chromaUrl) index.url = flags.chromaUrl;
+    config.index = index as HerdConfigInput["index"];
+  }
+  if (flags.ollamaUrl) {
+    const provider = (base.provider as Record<string, unknown> | undefined) ?? {};
+    if ((provider.name ?? "ollama") === "ollama")
+      config.provider = { ...provider, name: "ollama", baseUrl: flags.ollamaUrl };
+  }
+  if (flags.strategy) {
+    config.router = {
+      ...((base.router as object | undefined) ?? {}),
+      strategy: flags.strategy as "centroid" | "knn",
+    };
+  }
+  return config;
+}
+
+/** Parses a positive integer flag or throws a ConfigError naming it. */
+export function positiveInt(flag: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new ConfigError(`${flag} must be a positive integer, got "${value}".`, flag);
+    return n;
+  };
+}
+
+/** Writes a progress line to stderr (overwritten in place on a terminal). */
+export function progress(label: string): (done: number, total: number) => void {
+  let last = -1;
+  return (done, total) => {
+    const pct = Math.floor((done / total) * 100);
+    if (pct === last && done !== total) return;
+    last = pct;
+    if (process.stderr.isTTY)
+      process.stderr.write(`\r${label} ${done}/${total} (${pct}%)${done === total ? "\n" : ""}`);
+    else if (done === total || pct % 25 === 0) process.stderr.write(`${label} ${done}/${total} (${pct}%)\n`);
+  };
+}
