@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mergeAdapterFiles } from "../../src/providers/adapters/merge.js";
+import { type MergeOptions, mergeAdapterFiles } from "../../src/providers/adapters/merge.js";
 import { writeTinyLora, writeTinyModel } from "../../src/providers/llamacpp/tiny-model.js";
 
 /**
@@ -15,12 +15,13 @@ import { writeTinyLora, writeTinyModel } from "../../src/providers/llamacpp/tiny
 let dir: string;
 let llama: Llama;
 let model: LlamaModel;
+let modelPath: string;
 const adapters: Record<string, string> = {};
 const PROMPT = "the quick brown fox";
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "herd-merge-llamacpp-"));
-  const modelPath = join(dir, "tiny.gguf");
+  modelPath = join(dir, "tiny.gguf");
   await writeTinyModel(modelPath);
   // Different ranks and alphas, partially overlapping targets.
   const specs = {
@@ -42,11 +43,12 @@ afterAll(async () => {
 });
 
 /** Merges, then names the file by its content hash: llama.cpp caches adapters by path. */
-async function merged(weights: Record<string, number>): Promise<string> {
+async function merged(weights: Record<string, number>, options: MergeOptions = {}): Promise<string> {
   const temp = join(dir, "merged-tmp.gguf");
   await mergeAdapterFiles(
     temp,
     Object.entries(weights).map(([name, weight]) => ({ path: adapters[name]!, weight })),
+    options,
   );
   const hash = createHash("sha256")
     .update(await readFile(temp))
@@ -110,5 +112,18 @@ describe("a merged adapter on real llama.cpp", () => {
       { filePath: adapters.b!, scale: 0.125 },
     ]);
     expect(maxDifference(half, await nextToken([{ filePath: path, scale: 0.5 }]))).toBeLessThan(1e-4);
+  });
+
+  it("holds when one adapter comes as a PEFT folder (converted with the base model)", async () => {
+    await mergeAdapterFiles(join(dir, "a-peft"), [{ path: adapters.a!, weight: 1 }], {
+      baseModel: modelPath,
+    });
+    adapters["a-peft"] = join(dir, "a-peft");
+    const blend = await nextToken([
+      { filePath: adapters.a!, scale: 0.6 },
+      { filePath: adapters.b!, scale: 0.4 },
+    ]);
+    const path = await merged({ "a-peft": 0.6, b: 0.4 }, { baseModel: modelPath });
+    expect(maxDifference(blend, await nextToken([{ filePath: path, scale: 1 }]))).toBeLessThan(1e-4);
   });
 });

@@ -66,7 +66,10 @@ export function registerMergeCommand(program: Command): void {
     .requiredOption("--out <path>", "the merged adapter: a .gguf file, or a folder for PEFT")
     .option("--format <format>", "gguf | peft (default: from --out)")
     .option("--dtype <dtype>", "f32 | f16 | bf16; f32 keeps the merge exact (default: f32)")
-    .option("--base <model.gguf>", "check every adapter against this GGUF base model first")
+    .option(
+      "--base <model.gguf>",
+      "check every adapter against this GGUF base model; also converts between PEFT and GGUF",
+    )
     .option("--json", "print the result as JSON")
     .action(async (specs: string[], flags: MergeFlags) => {
       const dtype = (flags.dtype ?? "f32").toUpperCase();

@@ -6,6 +6,7 @@ export type {
 } from "./adapter-writer.js";
 export { writeGgufLora, writePeftAdapter } from "./adapter-writer.js";
 export { writeAtomically } from "./atomic-output.js";
+export { convertAdapter, convertModuleName, permuteHeads } from "./convert.js";
 export type { FloatDType } from "./dtype.js";
 export { decodeFloats, encodeFloats, FLOAT_DTYPES, isFloatDType } from "./dtype.js";
 export { GgufLoraAdapter } from "./gguf-lora-adapter.js";

@@ -8,6 +8,7 @@ import {
   writeGgufLora,
   writePeftAdapter,
 } from "./adapter-writer.js";
+import { convertAdapter } from "./convert.js";
 import type { FloatDType } from "./dtype.js";
 import type { AdapterFormat, LoraAdapter, LoraModule } from "./lora-adapter.js";
 import { openAdapter } from "./open-adapter.js";
@@ -28,7 +29,10 @@ export interface MergeOptions {
    * "auto" keeps the inputs' encoding when they share one (else F32). @default "F32"
    */
   dtype?: FloatDType | "auto";
-  /** A GGUF base model to check every adapter against (architecture and tensor shapes). */
+  /**
+   * A GGUF base model: every adapter is checked against it (architecture and tensor shapes), and
+   * adapters in the other format are converted (names, and q/k row order for llama).
+   */
   baseModel?: string;
   /** Called after each module is written. */
   onProgress?: (done: number, total: number) => void;
@@ -143,7 +147,8 @@ export function planLinearMerge(inputs: readonly WeightedAdapter[]): AdapterOutp
 }
 
 /**
- * Merges opened adapters into `out` (see {@link planLinearMerge}). Inputs are validated first;
+ * Merges opened adapters into `out` (see {@link planLinearMerge}). Inputs are validated first
+ * (and converted to the output format when `baseModel` is given);
  * the output is written to a temporary path and renamed, so an error leaves nothing behind.
  */
 export async function mergeAdapters(
@@ -153,15 +158,26 @@ export async function mergeAdapters(
 ): Promise<MergeResult> {
   checkWeights(inputs);
   const format = options.format ?? (await outputFormatOf(out));
+  const base = options.baseModel ? await readGgufHeader(options.baseModel) : undefined;
+  const converted = inputs.map((input) =>
+    base && input.adapter.format !== format
+      ? { ...input, adapter: convertAdapter(input.adapter, format, base) }
+      : input,
+  );
   validateMergeInputs(
-    inputs.map((i) => i.adapter),
+    converted.map((i) => i.adapter),
     format,
   );
-  if (options.baseModel) {
-    const base = await readGgufHeader(options.baseModel);
-    for (const { adapter } of inputs) validateAgainstBaseModel(adapter, base);
+  if (base) {
+    for (const [i, { adapter }] of converted.entries()) {
+      const original = inputs[i]!.adapter;
+      validateAgainstBaseModel(
+        adapter.format === "gguf" || original.format !== "gguf" ? adapter : original,
+        base,
+      );
+    }
   }
-  const plan = planLinearMerge(inputs);
+  const plan = planLinearMerge(converted);
   if (plan.modules.length === 0) {
     throw new InvalidInputError("Nothing to merge: every adapter has weight 0.", "weight");
   }

@@ -20,8 +20,8 @@ export function validateMergeInputs(adapters: readonly LoraAdapter[], format: Ad
     if (adapter.format !== format) {
       throw new FileFormatError(
         `Adapter "${adapter.path}" is ${adapter.format === "gguf" ? "a GGUF file" : "a PEFT folder"} but the output is ` +
-          `${format === "gguf" ? "GGUF" : "PEFT"}: merge adapters of one format (convert PEFT adapters with llama.cpp's ` +
-          "convert_lora_to_gguf.py) or choose the output format with --format.",
+          `${format === "gguf" ? "GGUF" : "PEFT"}: pass the GGUF base model (--base) so Herd can convert it, ` +
+          "or choose the output format with --format.",
         adapter.path,
       );
     }
