@@ -5,7 +5,10 @@ import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import type { FloatDType } from "../adapters/dtype.js";
 import { mergeAdapterFiles } from "../adapters/merge.js";
+import { openAdapter } from "../adapters/open-adapter.js";
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from "../adapters/peft-adapter.js";
+import { validateAgainstBaseModel } from "../adapters/validate.js";
+import { readGgufHeader } from "../gguf/index.js";
 import { BuildManifest, sha256Json } from "./build-manifest.js";
 import { type BuildPlanOptions, type PlannedModel, planOllamaBuild } from "./build-plan.js";
 import {
@@ -155,6 +158,8 @@ export async function buildOllamaModels(
       report.missing[0],
     );
   }
+  const baseFile = "file" in plan[0]!.base ? plan[0]!.base.file : undefined;
+  await checkExpertAdapters(plan, baseFile);
 
   const mergedDir = resolve(options.mergedDir ?? join(options.expertsDir, "adapters", "merged"));
   const manifest = await BuildManifest.load(join(mergedDir, "herd-build.json"));
@@ -184,7 +189,10 @@ export async function buildOllamaModels(
     if (!options.force && manifest.mergeInputs(adapter) === recipe && (await exists(adapter))) continue;
     emit({ type: "merge", model: planned.model, path: adapter, done: i + 1, total: blends.length });
     await mkdir(dirname(adapter), { recursive: true });
-    await mergeAdapterFiles(adapter, merge, { dtype: options.dtype ?? "auto" });
+    await mergeAdapterFiles(adapter, merge, {
+      dtype: options.dtype ?? "auto",
+      ...(baseFile ? { baseModel: baseFile } : {}),
+    });
     manifest.setMergeInputs(adapter, recipe);
     await manifest.save();
     report.merged.push(adapter);
@@ -229,6 +237,26 @@ export async function buildOllamaModels(
     emit({ type: "created", model: planned.model });
   }
   return report;
+}
+
+/**
+ * Opens every expert adapter (which validates it) and, with a GGUF base file, checks it against the
+ * base, so a bad adapter fails here with its name instead of inside Ollama.
+ */
+async function checkExpertAdapters(
+  plan: readonly PlannedModel[],
+  baseFile: string | undefined,
+): Promise<void> {
+  const base = baseFile ? await readGgufHeader(baseFile) : undefined;
+  for (const planned of plan) {
+    if (planned.kind !== "expert" || !planned.adapter) continue;
+    const adapter = await openAdapter(planned.adapter);
+    try {
+      if (base) validateAgainstBaseModel(adapter, base);
+    } finally {
+      await adapter.close();
+    }
+  }
 }
 
 function chatFields(planned: PlannedModel): Partial<CreateModelRequest> {

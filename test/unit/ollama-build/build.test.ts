@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpResponse, http, passthrough } from "msw";
@@ -12,6 +12,7 @@ import {
 } from "../../../src/core/errors.js";
 import type { ExpertSet } from "../../../src/core/expert.js";
 import { openAdapter } from "../../../src/providers/adapters/open-adapter.js";
+import { gguf, writeGguf } from "../../../src/providers/gguf/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../../src/providers/ollama-build/build.js";
 import { moduleDelta, relativeError, writeRandomAdapter } from "../adapters/random-adapters.js";
 import { MockOllama } from "./mock-ollama.js";
@@ -74,6 +75,14 @@ afterEach(async () => {
   server.resetHandlers();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A GGUF "base model" with the one tensor the test adapters change, [in, out] = [size, 8]. */
+async function writeBase(size: number) {
+  await writeGguf(join(expertsDir, "base.gguf"), {
+    metadata: new Map([["general.architecture", gguf.string("llama")]]),
+    tensors: [{ name: "blk.0.attn_q.weight", dims: [size, 8], data: new Float32Array(size * 8) }],
+  });
+}
 
 const sha = async (path: string) =>
   `sha256:${createHash("sha256")
@@ -237,7 +246,7 @@ describe("herd build against Ollama", () => {
 
   it("uploads a GGUF base model as a blob and builds FROM its file", async () => {
     await writeAdapters();
-    await writeFile(join(expertsDir, "base.gguf"), "GGUF pretend model bytes");
+    await writeBase(8);
     const report = await buildOllamaModels(
       { ...experts, baseModel: "base.gguf" },
       {
@@ -267,5 +276,19 @@ describe("herd build against Ollama", () => {
     expect(await readFile(join(dir, "Modelfiles", "Modelfile.base"), "utf8")).toContain(
       'FROM ../experts/base.gguf\nTEMPLATE """{{ .Prompt }}"""\nPARAMETER stop <|endoftext|>\nPARAMETER temperature 0.2\n',
     );
+  });
+
+  it("checks the expert adapters against a GGUF base before calling Ollama", async () => {
+    await writeAdapters();
+    await writeBase(16);
+    const error = await buildOllamaModels(
+      { ...experts, baseModel: "base.gguf" },
+      { expertsDir, outDir: join(dir, "Modelfiles"), ollamaUrl: URL },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FileFormatError);
+    expect((error as Error).message).toMatch(
+      /Adapter ".*code\.gguf" changes "blk\.0\.attn_q\.weight" as ne \[8, 8\] but the base model ".*base\.gguf" has ne \[16,8\]/,
+    );
+    expect(ollama.seen).toEqual([]);
   });
 });
