@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerBuildCommand } from "../../../src/cli/commands/build.js";
 import { ExpertConfigError } from "../../../src/core/errors.js";
+import { listBlendModels } from "../../../src/providers/ollama-build/build.js";
 
 let dir: string;
 let stderr: string;
@@ -99,6 +100,8 @@ describe("herd build --dry-run", () => {
     expect((await readdir(join(dir, "mf"))).filter((f) => f.includes("blend"))).toEqual([
       "Modelfile.blend-math-poetry-50-50",
     ]);
+    // What the Ollama blend resolver should be told exists.
+    expect(await listBlendModels(join(dir, "mf"))).toEqual(["herd-blend-math-poetry-50-50"]);
   });
 
   it("rejects a bad ollama section, a bad grid and unknown pairs", async () => {
