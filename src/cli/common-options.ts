@@ -50,7 +50,7 @@ export async function configFromFlags(
     const embedder: Record<string, unknown> = { name };
     if (name === "ollama") {
       if (setting) embedder.model = setting;
-      if (flags.ollamaUrl) embedder.baseUrl = flags.ollamaUrl;
+      if (flags.ollamaUrl) embedder.url = flags.ollamaUrl;
     } else if (name === "llamacpp") {
       if (!setting) {
         throw new ConfigError(
@@ -78,7 +78,7 @@ export async function configFromFlags(
   if (flags.ollamaUrl) {
     const provider = (base.provider as Record<string, unknown> | undefined) ?? {};
     if ((provider.name ?? "ollama") === "ollama")
-      config.provider = { ...provider, name: "ollama", baseUrl: flags.ollamaUrl };
+      config.provider = { ...provider, name: "ollama", url: flags.ollamaUrl };
   }
   if (flags.strategy) {
     config.router = {

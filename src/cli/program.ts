@@ -1,7 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../core/errors.js";
 import { registerBuildCommand } from "./commands/build.js";
+import { registerCentroidsCommand } from "./commands/centroids.js";
+import { registerEvalCommand } from "./commands/eval.js";
 import { registerMergeCommand } from "./commands/merge.js";
+import { registerRouteCommand } from "./commands/route.js";
 
 /**
  * Builds the `herd` command. Each subcommand lives in ./commands/<name>.ts and exports
@@ -13,6 +16,9 @@ export function createProgram(): Command {
     .description("Serve one base LLM with many expert LoRA adapters, routed per prompt.")
     .showHelpAfterError()
     .exitOverride();
+  registerRouteCommand(program);
+  registerCentroidsCommand(program);
+  registerEvalCommand(program);
   registerMergeCommand(program);
   registerBuildCommand(program);
   return program;

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { ContainerModule } from "inversify";
 import type { CentroidIndex } from "../core/centroid-index.js";
 import type { ChatProvider } from "../core/chat.js";
@@ -91,7 +92,7 @@ export function routerModule(config: HerdConfig): ContainerModule {
             embedder: ctx.get<Embedder>(TOKENS.Embedder),
             index: ctx.get<CentroidIndex>(TOKENS.CentroidIndex),
             options: config.router,
-            centroidsDir: config.centroidsDir,
+            centroidsDir: config.centroidsDir ?? join(config.expertsDir, "centroids"),
           }),
       )
       .inSingletonScope();

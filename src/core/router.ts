@@ -356,7 +356,14 @@ export class Router implements RouterService {
     }
     if (!set || !isCentroidSetFresh(set, experts, this.buildOptions)) {
       set = await buildCentroids(experts, this.embedder, this.buildOptions);
-      if (this.store) await this.store.save(set);
+      await this.store?.save(set).catch((error: unknown) => {
+        // Routing works from memory; only the cache is lost (e.g. a read-only experts folder).
+        process.emitWarning(
+          `Could not store centroids in ${this.store?.folder(this.embedder.id)}: ${(error as Error).message}. ` +
+            "They will be rebuilt on the next start; run `herd centroids` with a writable --experts-dir to keep them.",
+          { code: "HERD_CENTROIDS_NOT_STORED" },
+        );
+      });
     }
     await this.writeCentroids(set);
   }

@@ -1,0 +1,211 @@
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runHerd } from "../../helpers/run-cli.js";
+
+const EXPERTS = resolve("experts");
+
+async function expertsDir(experts: unknown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "herd-cli-"));
+  await writeFile(join(dir, "experts.json"), typeof experts === "string" ? experts : JSON.stringify(experts));
+  return dir;
+}
+
+const small = {
+  baseModel: "base",
+  experts: [
+    {
+      name: "code",
+      adapter: "a.gguf",
+      examples: ["write a python function", "fix this javascript bug", "sql query joins"],
+    },
+    {
+      name: "creative",
+      adapter: "b.gguf",
+      examples: ["write a poem about the sea", "a short story about a dragon"],
+    },
+  ],
+};
+
+describe("herd route", () => {
+  it("prints the ranked experts and the chosen model", async () => {
+    const run = await runHerd(
+      "route",
+      "--experts-dir",
+      EXPERTS,
+      "Write a Python function that parses CSV files",
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\* code /m);
+    expect(run.stdout).toMatch(/model herd-code \(routed\); strategy centroid/);
+  });
+
+  it("prints the decision as JSON with --json and blends with --top-experts", async () => {
+    const run = await runHerd(
+      "route",
+      "--experts-dir",
+      EXPERTS,
+      "--top-experts",
+      "2",
+      "--json",
+      "Write a poem about rain",
+    );
+    expect(run.code).toBe(0);
+    const decision = JSON.parse(run.stdout);
+    expect(decision.selected).toHaveLength(2);
+    expect(decision.selected[0].name).toBe("creative");
+    expect(decision.selected[0].weight + decision.selected[1].weight).toBeCloseTo(1, 9);
+    expect(decision.ranked).toHaveLength(6);
+    expect(decision.timings).toEqual({
+      embedMs: expect.any(Number),
+      queryMs: expect.any(Number),
+      totalMs: expect.any(Number),
+    });
+  });
+
+  it.each([
+    [["--embedder", "bert"], /^herd: .*Unknown embedder "bert"\. Known embedders: hashing, llamacpp, ollama/],
+    [["--index", "faiss"], /^herd: .*Unknown index "faiss"\. Known indexs?: chroma, memory/],
+    [["--top-experts", "0"], /^herd: --top-experts must be a positive integer, got "0"\./],
+    [["--embedder", "llamacpp"], /^herd: --embedder llamacpp needs a model file/],
+  ])("rejects %j with one readable line and a non-zero exit", async (flags, message) => {
+    const run = await runHerd("route", "--experts-dir", EXPERTS, ...flags, "hello");
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it("rejects an empty prompt", async () => {
+    const run = await runHerd("route", "--experts-dir", EXPERTS, "   ");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("herd: The prompt is empty: give some text to route.\n");
+  });
+
+  it("names the fix when Chroma or Ollama cannot be reached", async () => {
+    const chroma = await runHerd(
+      "route",
+      "--experts-dir",
+      EXPERTS,
+      "--index",
+      "chroma",
+      "--chroma-url",
+      "http://127.0.0.1:9",
+      "hi",
+    );
+    expect(chroma.code).toBe(1);
+    expect(chroma.stderr).toMatch(/^herd: .*127\.0\.0\.1:9.*(chroma run|--chroma-url)/);
+    const ollama = await runHerd(
+      "route",
+      "--experts-dir",
+      EXPERTS,
+      "--embedder",
+      "ollama",
+      "--ollama-url",
+      "http://127.0.0.1:9",
+      "hi",
+    );
+    expect(ollama.code).toBe(1);
+    expect(ollama.stderr).toMatch(/^herd: Cannot reach Ollama at http:\/\/127\.0\.0\.1:9 .*ollama serve/);
+  });
+
+  it("names the file and field of a malformed experts.json, and of an expert with no examples", async () => {
+    const broken = await runHerd("route", "--experts-dir", await expertsDir("{ not json"), "hi");
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^herd: .*experts\.json is not valid JSON/);
+    const noName = await runHerd(
+      "route",
+      "--experts-dir",
+      await expertsDir({ baseModel: "b", experts: [{ adapter: "x", examples: ["a"] }] }),
+      "hi",
+    );
+    expect(noName.stderr).toMatch(/experts\.json: experts\[0\]\.name: /);
+    const empty = await runHerd(
+      "route",
+      "--experts-dir",
+      await expertsDir({ baseModel: "b", experts: [{ name: "qa", adapter: "x", examples: [] }] }),
+      "hi",
+    );
+    expect(empty.stderr).toMatch(/expert "qa" has no example prompts/);
+  });
+});
+
+describe("herd centroids", () => {
+  it("builds and stores centroids per embedder, leaving nothing half-written", async () => {
+    const dir = await expertsDir(small);
+    const run = await runHerd("centroids", "--experts-dir", dir, "--samples", "2", "--json");
+    expect(run.code).toBe(0);
+    const manifest = JSON.parse(run.stdout);
+    expect(manifest).toMatchObject({
+      version: 1,
+      samples: 2,
+      seed: 42,
+      experts: { code: { examples: 3, sampled: 2 } },
+    });
+    expect(run.stderr).toMatch(/embedding examples 4\/4 \(100%\)/);
+    const folders = await readdir(join(dir, "centroids"));
+    expect(folders).toHaveLength(1);
+    expect((await readdir(join(dir, "centroids", folders[0]!))).sort()).toEqual([
+      "code.npy",
+      "creative.npy",
+      "manifest.json",
+    ]);
+  });
+
+  it("imports the original Python Herd's centroids and refuses a wrong dimension", async () => {
+    const dir = await expertsDir(small);
+    const py = join(dir, "python");
+    await mkdir(py);
+    const npy = (values: number[]) => {
+      let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${values.length},), }`;
+      header += " ".repeat(64 - ((10 + header.length + 1) % 64)) + "\n";
+      const head = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
+      head.writeUInt16LE(header.length, 8);
+      return Buffer.concat([
+        head,
+        Buffer.from(header, "latin1"),
+        Buffer.from(Float64Array.from(values).buffer),
+      ]);
+    };
+    await writeFile(join(py, "code.npy"), npy([1, 0, 0]));
+    await writeFile(join(py, "creative.npy"), npy([0, 1, 0]));
+    const run = await runHerd("centroids", "--experts-dir", dir, "--import", py);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/has dimension 3 but embedder hashing-.* gives \d+/);
+    expect(await readdir(dir)).not.toContain("centroids");
+  });
+});
+
+describe("herd eval", () => {
+  it("prints accuracy, per-expert scores and the confusion matrix as JSON", async () => {
+    const dir = await expertsDir(small);
+    const data = join(dir, "data.jsonl");
+    await writeFile(
+      data,
+      [
+        { prompt: "fix this python function", expert: "code" },
+        { prompt: "a short poem about the sea", expert: "creative" },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n"),
+    );
+    const run = await runHerd("eval", "--experts-dir", dir, "--data", data, "--json");
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({
+      n: 2,
+      accuracy: 1,
+      confusion: { code: { code: 1 }, creative: { creative: 1 } },
+    });
+    expect(Object.keys(report.perExpert)).toEqual(["code", "creative"]);
+  });
+
+  it("names the line of a bad data row", async () => {
+    const dir = await expertsDir(small);
+    const data = join(dir, "data.jsonl");
+    await writeFile(data, '{"prompt":"ok","expert":"code"}\n{"prompt": 3}\n');
+    const run = await runHerd("eval", "--experts-dir", dir, "--data", data);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`herd: ${data}:2: "prompt" must be a non-empty string.\n`);
+  });
+});
