@@ -1,0 +1,128 @@
+/**
+ * Text normalization and feature extraction for the hashing embedder: word n-grams and character
+ * n-grams, each feature named by a stable 32-bit hash.
+ */
+
+/** What the feature extractor produces, per feature group: feature hash -> count in the text. */
+export interface TextFeatures {
+  /** Word unigrams (minus stop words) and word n-grams (stop words kept: "how many", "write a"). */
+  words: Map<number, number>;
+  /** Character n-grams of each word (minus stop words), with `<` and `>` marking the word's edges. */
+  chars: Map<number, number>;
+}
+
+/** The resolved settings the extractor needs. */
+export interface FeatureSettings {
+  /** Smallest and largest word n-gram, e.g. [1, 2]. */
+  wordNgrams: readonly [number, number];
+  /** Smallest and largest character n-gram, or null for none. */
+  charNgrams: readonly [number, number] | null;
+  /** Lowercase words left out of unigrams and character n-grams. */
+  stopWords: ReadonlySet<string>;
+}
+
+/**
+ * A small English stop-word list (function words only; question and instruction words such as
+ * "what", "how", "which", "write" are not in it: they say what kind of task a prompt is).
+ */
+export const ENGLISH_STOP_WORDS: readonly string[] = `
+  a about above after again against all am an and any are as at be because been before being below
+  between both but by can could did do does doing down during each few for from further had has
+  have having he her here hers herself him himself his i if in into is it it's its itself just me
+  more most my myself no nor not now of off on once only or other our ours ourselves out over own
+  same she should so some such than that the their theirs them themselves then there these they
+  this those through to too under until up very was we were while with would you your yours
+  yourself yourselves
+`
+  .trim()
+  .split(/\s+/);
+
+/** FNV-1a, 32 bits, over UTF-16 code units: stable across machines and Node versions. */
+export function fnv1a(text: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The murmur3 finalizer: spreads a hash's bits so that index and sign bits are independent. */
+export function fmix32(hash: number): number {
+  let h = hash >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// A token is a word (letters, inner apostrophes), a number, or a run of symbols such as `()`, `=>`, `{"`.
+const TOKEN = /\p{L}[\p{L}\p{M}]*(?:['’]\p{L}+)*|\p{N}+(?:[.,]\p{N}+)*|[^\s\p{L}\p{N}]+/gu;
+const CAMEL = /(\p{Ll})(\p{Lu})/gu;
+const LETTER = /^\p{L}/u;
+const DIGIT = /^\p{N}/u;
+const MAX_SYMBOL_RUN = 3;
+const CHAR_PREFIX = fnv1a("c:");
+
+function count(map: Map<number, number>, key: number): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/** Splits a normalized text into tokens: words, `#<digits>` number classes and symbol runs. */
+export function tokenize(text: string): string[] {
+  const tokens: string[] = [];
+  for (const match of text.matchAll(TOKEN)) {
+    const token = match[0];
+    if (LETTER.test(token)) {
+      tokens.push(token.replaceAll("’", "'"));
+    } else if (DIGIT.test(token)) {
+      // Numbers become a class by length: "7" -> #1, "42" -> #2, "1998" -> #4.
+      const digits = token.replace(/[.,]/g, "").length;
+      tokens.push(`#${Math.min(digits, 4)}${token.includes(".") || token.includes(",") ? "." : ""}`);
+    } else {
+      for (let i = 0; i < token.length; i += MAX_SYMBOL_RUN) tokens.push(token.slice(i, i + MAX_SYMBOL_RUN));
+    }
+  }
+  return tokens;
+}
+
+/** Unicode NFKC, camelCase split into words, lowercase. */
+export function normalizeText(text: string): string {
+  return text.normalize("NFKC").replace(CAMEL, "$1 $2").toLowerCase();
+}
+
+/** Extracts the hashed features of one text. */
+export function extractFeatures(text: string, settings: FeatureSettings): TextFeatures {
+  const tokens = tokenize(normalizeText(text));
+  const words = new Map<number, number>();
+  const chars = new Map<number, number>();
+  const [wMin, wMax] = settings.wordNgrams;
+  for (let i = 0; i < tokens.length; i++) {
+    for (let n = wMin; n <= wMax && i + n <= tokens.length; n++) {
+      if (n === 1) {
+        const token = tokens[i]!;
+        if (!settings.stopWords.has(token)) count(words, fnv1a(`w:${token}`));
+      } else {
+        count(words, fnv1a(`w${n}:${tokens.slice(i, i + n).join(" ")}`));
+      }
+    }
+  }
+  if (settings.charNgrams) {
+    const [cMin, cMax] = settings.charNgrams;
+    for (const token of tokens) {
+      if (!LETTER.test(token) || settings.stopWords.has(token)) continue;
+      // Same values as fnv1a(`c:${gram}`) for every gram of `<token>`, without building the strings.
+      const padded = `<${token}>`;
+      for (let i = 0; i + cMin <= padded.length; i++) {
+        let h = CHAR_PREFIX;
+        for (let n = 1; n <= cMax && i + n <= padded.length; n++) {
+          h = Math.imul(h ^ padded.charCodeAt(i + n - 1), 0x01000193) >>> 0;
+          if (n >= cMin) count(chars, h);
+        }
+      }
+    }
+  }
+  return { words, chars };
+}
