@@ -1,6 +1,6 @@
 import type { CentroidIndex, IndexEntry, IndexHit } from "../../core/centroid-index.js";
 import { DimensionMismatchError } from "../../core/errors.js";
-import { cosineDistance } from "../../core/vector-math.js";
+import { norm } from "../../core/vector-math.js";
 
 /**
  * The in-process centroid index (the embedded default): exact cosine search over a few
@@ -8,10 +8,10 @@ import { cosineDistance } from "../../core/vector-math.js";
  */
 export class MemoryIndex implements CentroidIndex {
   readonly kind = "memory";
-  private readonly collections = new Map<string, Map<string, IndexEntry>>();
+  private readonly collections = new Map<string, Map<string, IndexEntry & { norm: number }>>();
 
   async upsert(collection: string, entries: readonly IndexEntry[]): Promise<void> {
-    const map = this.collections.get(collection) ?? new Map<string, IndexEntry>();
+    const map = this.collections.get(collection) ?? new Map<string, IndexEntry & { norm: number }>();
     const dimension = map.values().next().value?.vector.length ?? entries[0]?.vector.length;
     for (const entry of entries) {
       if (entry.vector.length !== dimension) {
@@ -21,7 +21,8 @@ export class MemoryIndex implements CentroidIndex {
       }
     }
     for (const entry of entries) {
-      map.set(entry.id, { ...entry, vector: Float32Array.from(entry.vector) });
+      const vector = Float32Array.from(entry.vector);
+      map.set(entry.id, { ...entry, vector, norm: norm(vector) });
     }
     this.collections.set(collection, map);
   }
@@ -38,9 +39,19 @@ export class MemoryIndex implements CentroidIndex {
   async query(collection: string, vector: Float32Array, k: number): Promise<IndexHit[]> {
     const map = this.collections.get(collection);
     if (!map || k < 1) return [];
+    const queryNorm = norm(vector);
     const hits: IndexHit[] = [];
     for (const entry of map.values()) {
-      hits.push({ id: entry.id, expert: entry.expert, distance: cosineDistance(vector, entry.vector) });
+      const stored = entry.vector;
+      if (stored.length !== vector.length) {
+        throw new DimensionMismatchError(
+          `Collection "${collection}" holds vectors of dimension ${stored.length}; the query has ${vector.length}.`,
+        );
+      }
+      let d = 0;
+      for (let i = 0; i < stored.length; i++) d += stored[i]! * vector[i]!;
+      const n = entry.norm * queryNorm;
+      hits.push({ id: entry.id, expert: entry.expert, distance: 1 - (n === 0 ? 0 : d / n) });
     }
     hits.sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id));
     return hits.slice(0, k);
