@@ -58,9 +58,9 @@ export class MemoryIndex implements CentroidIndex {
   }
 
   async list(collection: string): Promise<IndexEntry[]> {
-    return [...(this.collections.get(collection)?.values() ?? [])].map((e) => ({
-      ...e,
-      vector: Float32Array.from(e.vector),
+    return [...(this.collections.get(collection)?.values() ?? [])].map(({ norm: _norm, ...entry }) => ({
+      ...entry,
+      vector: Float32Array.from(entry.vector),
     }));
   }
 
