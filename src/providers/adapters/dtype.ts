@@ -1,3 +1,5 @@
+import { floatBitsToHalf, halfToFloat } from "../gguf/half.js";
+
 /** Float tensor encodings that adapters are stored in (safetensors and GGUF names agree). */
 export type FloatDType = "F32" | "F16" | "BF16";
 
@@ -20,39 +22,9 @@ let halfTable: Float32Array | undefined;
 function halfToFloatTable(): Float32Array {
   if (halfTable) return halfTable;
   const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const mantissa = h & 0x3ff;
-    if (exponent === 0) table[h] = sign * mantissa * 2 ** -24;
-    else if (exponent === 31) table[h] = mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-    else table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
+  for (let h = 0; h < 65536; h++) table[h] = halfToFloat(h);
   halfTable = table;
   return table;
-}
-
-/** Rounds one float32 bit pattern to the nearest half (ties to even). */
-function floatBitsToHalf(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const e = exponent - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    const half = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    return sign | (rest > midpoint || (rest === midpoint && half & 1) ? half + 1 : half);
-  }
-  let half = (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half += 1;
-  return sign | half;
 }
 
 /** Views little-endian bytes as elements of `T`, copying only when the bytes are not aligned. */

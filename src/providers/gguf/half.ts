@@ -19,7 +19,11 @@ export function halfToFloat(bits: number): number {
 /** Encodes a number as IEEE 754 half-precision bits, rounding to nearest even (as ggml does). */
 export function floatToHalf(value: number): number {
   f32[0] = value;
-  const x = u32[0]!;
+  return floatBitsToHalf(u32[0]!);
+}
+
+/** Rounds one float32 bit pattern to the nearest half-precision bits (ties to even). */
+export function floatBitsToHalf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exponent = (x >>> 23) & 0xff;
   let mantissa = x & 0x7fffff;

@@ -1,3 +1,5 @@
+import { seededRandom as mulberry32 } from "../../core/vector-math.js";
+
 /** A small seeded pseudo-random generator (mulberry32), so generated weights are reproducible. */
 export interface SeededRandom {
   /** A uniform number in [0, 1). */
@@ -19,14 +21,7 @@ export function hashSeed(seed: number | string): number {
 
 /** Creates a generator; the same seed always gives the same sequence. */
 export function seededRandom(seed: number | string): SeededRandom {
-  let state = hashSeed(seed);
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(hashSeed(seed));
   return {
     next,
     normal: () => {
