@@ -60,7 +60,15 @@ export interface HerdChatModelCallOptions extends BaseChatModelCallOptions, Herd
 export interface HerdChatModelInput extends BaseChatModelParams, HerdChatModelSettings {
   /** What runs requests: a `Herd` (from `createHerd`) or a `Pipeline`. */
   herd: RequestPipeline;
+  /**
+   * Retries of a failed call before its first token, with exponential backoff (errors that a retry
+   * cannot fix, such as a missing model or a bad option, fail at once). @default 2
+   */
+  maxRetries?: number;
 }
+
+/** Fewer than LangChain's 6: a local backend that is down stays down, and the caller should hear soon. */
+const DEFAULT_MAX_RETRIES = 2;
 
 const SETTING_KEYS = [
   "topExperts",
@@ -97,7 +105,7 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
   readonly settings: Readonly<HerdChatModelSettings>;
 
   constructor(fields: HerdChatModelInput) {
-    super(fields);
+    super({ ...fields, maxRetries: fields.maxRetries ?? DEFAULT_MAX_RETRIES });
     this.herd = fields.herd;
     const settings: HerdChatModelSettings = {};
     for (const key of SETTING_KEYS) {

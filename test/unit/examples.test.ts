@@ -1,0 +1,80 @@
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as providerExample from "../../examples/custom-provider.js";
+import * as routingExample from "../../examples/express-routing.js";
+import * as agentExample from "../../examples/langchain-agent.js";
+import * as chainExample from "../../examples/langchain-chain.js";
+import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "./../fixtures/ollama/ollama-mock.js";
+
+/**
+ * Runs every example against Ollama mocked from the documented /api/chat stream: plain questions
+ * get "Answer from <model>" in pieces; with tools, the model first calls get_weather, then answers
+ * from the tool's result.
+ */
+const mock = ollamaChatMock((body) => {
+  const last = body.messages.at(-1)!;
+  if (last.role === "tool") return ndjsonResponse(chatStream(["It is ", last.content, " in Tokyo."]));
+  if (body.tools?.length) {
+    return ndjsonResponse(
+      chatStream([], {
+        toolCalls: [{ id: "call_k3x9a1b2", name: "get_weather", arguments: { city: "Tokyo" } }],
+      }),
+    );
+  }
+  return ndjsonResponse(chatStream(["Answer", " from ", body.model]));
+});
+const server = setupServer(...mock.handlers);
+
+beforeAll(() =>
+  server.listen({
+    // The Express example talks to itself on an ephemeral localhost port: let that through.
+    onUnhandledRequest: (request, print) => {
+      if (new URL(request.url).origin !== OLLAMA_URL) return;
+      print.error();
+    },
+  }),
+);
+afterEach(() => {
+  mock.requests.length = 0;
+});
+afterAll(() => server.close());
+
+const quiet = { ollamaUrl: OLLAMA_URL, log: () => {} };
+
+describe("examples", () => {
+  it("langchain-chain: the code question goes to the code expert, the haiku streams", async () => {
+    const result = await chainExample.main(quiet);
+    expect(result.model).toBe("herd-code");
+    expect(result.answer).toBe("Answer from herd-code");
+    expect(result.streamed).toMatch(/^Answer from herd-/);
+    expect(mock.requests[0]!.messages[0]).toEqual({
+      role: "system",
+      content: "You are a concise assistant.",
+    });
+  });
+
+  it("langchain-agent: the agent calls the tool through Herd and answers from its result", async () => {
+    const result = await agentExample.main(quiet);
+    expect(result.toolCalls).toEqual([
+      expect.objectContaining({ name: "get_weather", args: { city: "Tokyo" } }),
+    ]);
+    expect(result.answer).toBe("It is 11 degrees celsius, clear in Tokyo.");
+    expect(mock.requests[0]!.tools?.[0]?.function.name).toBe("get_weather");
+    expect(mock.requests[1]!.messages.at(-1)).toMatchObject({ role: "tool", tool_name: "get_weather" });
+  });
+
+  it("express-routing: routes inside an Express app without generating", async () => {
+    const result = await routingExample.main(quiet);
+    expect(result.results.map((r) => r.expert)).toEqual(["code", "creative"]);
+    expect(result.results[0]!.experts).toHaveLength(2);
+    expect(result.badStatus).toBe(400);
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it("custom-provider: a rebound metering provider wraps Ollama; a provider registered by name answers offline", async () => {
+    const result = await providerExample.main(quiet);
+    expect(result.usage["herd-code"]).toEqual({ requests: 1, outputTokens: 3 });
+    expect(mock.requests).toHaveLength(2);
+    expect(result.templateAnswer).toMatch(/^\(herd-\w+\) You asked: Prove that 17 is prime\.$/);
+  });
+});
