@@ -19,7 +19,7 @@ import {
 export interface HashingFeatureWeights {
   /** Word unigrams and n-grams. @default 1 */
   words?: number;
-  /** Character n-grams (robust to typos, plurals and word forms). @default 0.6 */
+  /** Character n-grams (robust to typos, plurals and word forms). @default 0.8 */
   chars?: number;
 }
 
@@ -36,7 +36,7 @@ export interface HashingEmbedderOptions {
    * IDF already discounts them. @default "none"
    */
   stopWords?: "english" | "none" | readonly string[];
-  /** Feature group weights. @default { words: 1, chars: 0.6 } */
+  /** Feature group weights. @default { words: 1, chars: 0.8 } */
   weights?: HashingFeatureWeights;
   /**
    * Texts to fit on, typically every expert's example prompts. The fit gives features IDF weights,
@@ -57,7 +57,7 @@ export interface HashingEmbedderOptions {
 
 /** Bumped whenever feature extraction or weighting changes, so old centroids are not reused. */
 const VERSION = 1;
-const DEFAULT_WEIGHTS: Required<HashingFeatureWeights> = { words: 1, chars: 0.6 };
+const DEFAULT_WEIGHTS: Required<HashingFeatureWeights> = { words: 1, chars: 0.8 };
 
 function checkRange(value: readonly [number, number], field: string): readonly [number, number] {
   const [min, max] = value;
