@@ -24,7 +24,10 @@ export class PipelineStream implements HerdStream {
     private readonly first: IteratorResult<ChatChunk>,
     private readonly release: () => void,
     private readonly controller: AbortController,
-  ) {}
+  ) {
+    // A caller that gives up before reading must not keep the concurrency slot.
+    ctx.signal?.addEventListener("abort", () => this.started || this.finish(), { once: true });
+  }
 
   get requestId(): string {
     return this.ctx.id;

@@ -285,3 +285,15 @@ describe("Pipeline", () => {
     expect(provider.requests).toHaveLength(0);
   });
 });
+
+describe("Pipeline slots", () => {
+  it("frees the slot when the caller's signal fires before the stream is read", async () => {
+    const { pipeline } = setup({ concurrency: 1 });
+    const controller = new AbortController();
+    await pipeline.stream(ask("hi"), { signal: controller.signal });
+    expect(pipeline.load.running).toBe(1);
+    controller.abort();
+    expect(pipeline.load.running).toBe(0);
+    expect((await pipeline.generate(ask("Write a haiku"))).text).toContain("haiku");
+  });
+});
