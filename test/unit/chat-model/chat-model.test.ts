@@ -241,6 +241,20 @@ describe("HerdChatModel: errors, retries and fallback", () => {
     expect(mock.requests).toHaveLength(1);
   });
 
+  it("does not retry Herd errors marked not retryable, even with a 5xx status (a failing plugin)", async () => {
+    let calls = 0;
+    const broken = {
+      name: "broken",
+      onRequest: () => {
+        calls++;
+        throw new Error("bug");
+      },
+    };
+    const { chat } = model({ maxRetries: 2 }, [broken]);
+    await expect(chat.invoke("hi")).rejects.toThrow(/Plugin "broken" failed in onRequest: bug/);
+    expect(calls).toBe(1);
+  });
+
   it("with the fallback plugin, a failing expert model is answered by the base model with a warning", async () => {
     state.reply = (body) =>
       body.model === "herd-creative"
