@@ -11,7 +11,8 @@ import { validate } from "./validate.js";
 /**
  * `POST /v1/route`: the routing decision alone, for debugging routing without generating.
  * Body: `{"messages": [...]}` (as for chat completions) or `{"input": "text"}`, plus optional
- * `top_experts` and `model` (`herd:<expert>` forces, the base model skips routing).
+ * `top_experts` and `model` (`herd:<expert>` forces, the base model skips routing). Answers with the
+ * routing decision as `herd route --json` prints it, plus `"object": "herd.route"`.
  */
 export function routeHandler(herd: ServedHerd, options: { bodyLimit: number; onlyBase: boolean }) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -29,21 +30,6 @@ export function routeHandler(herd: ServedHerd, options: { bodyLimit: number; onl
     if (choice.kind === "base") routeOptions.baseOnly = true;
     if (choice.kind === "expert") routeOptions.experts = [choice.expert];
     const decision = await herd.route(input, routeOptions);
-    res.json({
-      object: "herd.route",
-      model: decision.model,
-      reason: decision.reason,
-      selected: decision.selected.map((e) => ({ name: e.name, weight: e.weight })),
-      ranked: decision.ranked,
-      strategy: decision.strategy,
-      weighting: decision.weighting,
-      embedder: decision.embedder,
-      timings: {
-        embed_ms: decision.timings.embedMs,
-        query_ms: decision.timings.queryMs,
-        route_ms: decision.timings.totalMs,
-      },
-      warnings: decision.warnings,
-    });
+    res.json({ object: "herd.route", ...decision });
   };
 }

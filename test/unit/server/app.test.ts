@@ -386,7 +386,8 @@ describe("models, route and health", () => {
     const forced = await json(
       await post("/v1/route", { model: "herd:qa", messages: [{ role: "user", content: "x" }] }),
     );
-    expect(forced.selected).toEqual([{ name: "qa", weight: 1 }]);
+    expect(forced.selected).toEqual([{ name: "qa", distance: 0.5, similarity: 0.5, weight: 1 }]);
+    expect(forced.reason).toBe("forced");
     expect((await post("/v1/route", {})).status).toBe(400);
   });
 

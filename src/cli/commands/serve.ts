@@ -1,0 +1,193 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Command } from "commander";
+import type { HerdConfigInput } from "../../core/config.js";
+import { ConfigError } from "../../core/errors.js";
+import { createHerd, type Herd } from "../../herd.js";
+import { createApp } from "../../server/app.js";
+import { trackShutdown } from "../../server/graceful-shutdown.js";
+import { addRoutingFlags, configFromFlags, positiveInt, type RoutingFlags } from "../common-options.js";
+import { defaultExpertsDir } from "../open-herd.js";
+import { DEMO_NOTICE, demoConfig } from "./serve-demo.js";
+
+interface ServeFlags extends RoutingFlags {
+  port: number;
+  host: string;
+  onlyBase?: boolean;
+  provider?: string;
+  apiKey?: string;
+  demo?: boolean;
+  concurrency?: number;
+  drainTimeout: number;
+}
+
+/** How long SIGINT/SIGTERM waits for in-flight requests before cutting them. */
+const DRAIN_SECONDS = 30;
+
+/**
+ * `herd serve`: the OpenAI-compatible server. Listens, prints where and what it routes to, and on
+ * SIGINT/SIGTERM stops accepting, lets in-flight requests finish, then exits.
+ */
+export function registerServeCommand(program: Command): void {
+  addRoutingFlags(
+    program
+      .command("serve")
+      .description(
+        "serve an OpenAI-compatible API (/v1/chat/completions) that routes each prompt to its expert",
+      )
+      .option("-p, --port <port>", "the port to listen on", portNumber, 8000)
+      .option("-i, --host <host>", "the address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
+      .option("--only-base", "no routing: every request goes to the base model")
+      .option("--provider <name>", "the chat backend: ollama | llamacpp:MODEL.gguf (default: ollama)")
+      .option("--api-key <key>", "require 'Authorization: Bearer <key>' on /v1 (default: $HERD_API_KEY)")
+      .option(
+        "--demo",
+        "offline demo: a generated tiny llama.cpp model with one LoRA per expert (gibberish text)",
+      )
+      .option(
+        "--concurrency <n>",
+        "generations run at once on the backend; more wait",
+        positiveInt("--concurrency"),
+      )
+      .option(
+        "--drain-timeout <seconds>",
+        "on SIGINT/SIGTERM, wait this long for requests",
+        positiveInt("--drain-timeout"),
+        DRAIN_SECONDS,
+      ),
+  ).action(async (flags: ServeFlags) => {
+    const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
+    if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
+    if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
+    const herd = await createHerd(config);
+    const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
+    const app = createApp(herd, { apiKey, onlyBase: flags.onlyBase });
+    let server: Server;
+    try {
+      server = await listen(app, flags.port, flags.host);
+    } catch (error) {
+      await herd.close();
+      throw error;
+    }
+    const tracker = trackShutdown(server);
+    process.stdout.write(startupMessage(herd, server, { ...flags, apiKey }));
+    await shutdownSignal();
+    process.stderr.write(
+      `herd serve: shutting down, finishing ${tracker.inFlight} in-flight request(s)...\n`,
+    );
+    const finished = await tracker.drain(flags.drainTimeout * 1000);
+    if (!finished) process.stderr.write("herd serve: cut requests still running after the drain timeout\n");
+    await herd.close();
+  });
+}
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`--port must be a whole number from 0 to 65535, got "${value}".`, "--port");
+  }
+  return port;
+}
+
+/** `--provider ollama` or `--provider llamacpp:path/to/model.gguf`. */
+function applyProvider(config: HerdConfigInput, spec: string): void {
+  const at = spec.indexOf(":");
+  const name = at < 0 ? spec : spec.slice(0, at);
+  const setting = at < 0 ? undefined : spec.slice(at + 1);
+  const provider: Record<string, unknown> = { ...((config.provider as object | undefined) ?? {}), name };
+  if (name === "llamacpp") {
+    if (!setting)
+      throw new ConfigError("--provider llamacpp needs a model: --provider llamacpp:base.gguf", "--provider");
+    provider.modelPath = setting;
+  } else if (setting) {
+    throw new ConfigError(`--provider ${name} takes no ":${setting}" setting.`, "--provider");
+  }
+  config.provider = provider as HerdConfigInput["provider"];
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once("listening", () => resolve(server));
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") {
+        reject(
+          new ConfigError(
+            `Port ${port} on ${host} is already in use: stop the other server or pick another port with --port.`,
+            "--port",
+          ),
+        );
+      } else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND") {
+        reject(
+          new ConfigError(
+            `Cannot listen on ${host}: it is not an address of this machine. Use --host 127.0.0.1 or 0.0.0.0.`,
+            "--host",
+          ),
+        );
+      } else {
+        reject(error);
+      }
+    });
+  });
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function shutdownSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const first = () => {
+      process.once("SIGINT", force);
+      process.once("SIGTERM", force);
+      resolve();
+    };
+    const force = () => {
+      process.stderr.write("herd serve: second signal, exiting now\n");
+      process.exit(130);
+    };
+    process.once("SIGINT", () => {
+      process.off("SIGTERM", first);
+      first();
+    });
+    process.once("SIGTERM", () => {
+      process.off("SIGINT", first);
+      first();
+    });
+  });
+}
+
+/** Where the server listens and what it routes to, plus a curl line to try. */
+function startupMessage(herd: Herd, server: Server, flags: ServeFlags & { apiKey?: string }): string {
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  const url = `http://${host}:${port}/v1`;
+  const experts = herd.experts.map((e) => e.name);
+  const lines = [
+    `Herd is serving an OpenAI-compatible API at ${url}`,
+    flags.onlyBase
+      ? `  routing: off (--only-base), every request goes to the base model ${herd.baseModel}`
+      : `  routing: ${experts.length} experts (${experts.join(", ")}) over the base model ${herd.baseModel}`,
+    `  ${backendLine(herd)}`,
+    `  models: herd (routed)${flags.onlyBase ? "" : ", herd:<expert> (forced)"}, ${herd.baseModel} (base only)`,
+    `  auth: ${flags.apiKey ? "Authorization: Bearer <your --api-key> required" : "none (pass --api-key to require a key)"}`,
+  ];
+  if (flags.demo) lines.push("", DEMO_NOTICE);
+  lines.push(
+    "",
+    `Try: curl ${url}/chat/completions -H 'content-type: application/json'${flags.apiKey ? " -H 'authorization: Bearer <key>'" : ""} \\`,
+    `       -d '{"model":"herd","messages":[{"role":"user","content":"Write a haiku about routers"}]}'`,
+    "Press Ctrl+C to stop (in-flight requests finish first).",
+    "",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/** The chat backend (and where it is), the embedder and the index. */
+function backendLine(herd: Herd): string {
+  const settings = herd.config.provider as Record<string, unknown>;
+  const where =
+    typeof settings.url === "string"
+      ? ` at ${settings.url}`
+      : typeof settings.modelPath === "string"
+        ? ` with ${settings.modelPath}`
+        : "";
+  return `backend: ${herd.provider.name}${where}; embedder ${herd.embedder.id}; index ${herd.index.kind}`;
+}
