@@ -5,6 +5,7 @@ import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
+import { registerServeCommand } from "./commands/serve.js";
 
 /**
  * Builds the `herd` command. Each subcommand lives in ./commands/<name>.ts and exports
@@ -21,6 +22,7 @@ export function createProgram(): Command {
   registerEvalCommand(program);
   registerMergeCommand(program);
   registerBuildCommand(program);
+  registerServeCommand(program);
   return program;
 }
 
