@@ -93,6 +93,7 @@ export function routerModule(config: HerdConfig): ContainerModule {
             index: ctx.get<CentroidIndex>(TOKENS.CentroidIndex),
             options: config.router,
             centroidsDir: config.centroidsDir ?? join(config.expertsDir, "centroids"),
+            build: config.centroids,
           }),
       )
       .inSingletonScope();

@@ -113,14 +113,19 @@ export async function buildCentroids(
   return { manifest, centroids };
 }
 
-/** True when the stored set matches these experts exactly (same names, same examples, same sampling). */
+/**
+ * True when the stored set matches these experts exactly (same names, same examples) and, where
+ * `samples` or `seed` are given, was sampled that way. Without them any sampling is accepted, so
+ * centroids built with `herd centroids --samples 500` are kept by later runs.
+ */
 export function isCentroidSetFresh(
   set: CentroidSet,
   experts: readonly Expert[],
   options: { samples?: number; seed?: number } = {},
 ): boolean {
   const m = set.manifest;
-  if (m.samples !== (options.samples ?? 100) || m.seed !== (options.seed ?? 42)) return false;
+  if (options.samples !== undefined && m.samples !== options.samples) return false;
+  if (options.seed !== undefined && m.seed !== options.seed) return false;
   if (Object.keys(m.experts).length !== experts.length) return false;
   return experts.every(
     (e) => m.experts[e.name]?.examplesHash === examplesHash(e.examples) && set.centroids.has(e.name),

@@ -48,6 +48,16 @@ export const configSchema = z
     /** The blend resolver; `auto` picks by the provider's capabilities. */
     blend: component("auto"),
     router: routerSchema,
+    /** How centroids are built when missing or stale. Unset: stored centroids are kept whatever their sampling. */
+    centroids: z
+      .object({
+        /** Example prompts sampled per expert (100 when building without a setting). */
+        samples: positiveInt.optional(),
+        /** The sampling seed (42 when building without a setting). */
+        seed: z.number().int().optional(),
+      })
+      .strict()
+      .prefault({}),
     plugins: z.array(pluginEntry).default([{ name: "expert-override", options: {} }]),
     concurrency: z
       .object({

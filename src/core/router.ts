@@ -211,7 +211,7 @@ export class Router implements RouterService {
   async rebuildCentroids(options: BuildCentroidsOptions = {}): Promise<CentroidSet> {
     const set = await buildCentroids(this.expertSet.experts, this.embedder, {
       ...this.buildOptions,
-      ...options,
+      ...stripUndefined(options),
     });
     if (this.store) await this.store.save(set);
     await this.writeCentroids(set);

@@ -201,6 +201,26 @@ describe("Router (centroid strategy)", () => {
     expect(third.calls).toBe(5 + 1);
   });
 
+  it("keeps centroids built with other sampling settings (herd centroids --samples N)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-router-"));
+    await new Router({
+      experts,
+      embedder: new KeywordEmbedder(),
+      index: new MemoryIndex(),
+      centroidsDir: dir,
+    }).rebuildCentroids({
+      samples: 1,
+      seed: 7,
+    });
+    const later = new KeywordEmbedder();
+    await new Router({ experts, embedder: later, index: new MemoryIndex(), centroidsDir: dir }).route("poem");
+    expect(later.calls).toBe(1);
+    expect((await new CentroidStore(dir).load("keywords-v1"))?.manifest).toMatchObject({
+      samples: 1,
+      seed: 7,
+    });
+  });
+
   it("refuses stored centroids whose dimension differs from the embedder's", async () => {
     const dir = await mkdtemp(join(tmpdir(), "herd-router-"));
     await new Router({
