@@ -8,8 +8,8 @@ import type {
   FinishReason,
 } from "../../core/chat.js";
 import { ModelNotFoundError, ProviderResponseError } from "../../core/errors.js";
-import { ollamaBaseUrl } from "../embedders/ollama.js";
 import { parseNdjson } from "../http/ndjson.js";
+import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 import { toOllamaChatBody } from "./ollama-messages.js";
 

@@ -1,6 +1,7 @@
 import type { Embedder, EmbedOptions } from "../../core/embedder.js";
 import { DimensionMismatchError, ProviderResponseError } from "../../core/errors.js";
 import { l2Normalize } from "../../core/vector-math.js";
+import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { providerFetch } from "../http/provider-fetch.js";
 
 /** Settings of the Ollama embedder. */
@@ -17,16 +18,6 @@ export interface OllamaEmbedderOptions {
   keepAlive?: string | number;
   /** The fetch to use (tests, proxies). @default globalThis.fetch */
   fetch?: typeof fetch;
-}
-
-/** Normalizes OLLAMA_HOST-style values (`host:port`, `0.0.0.0`) into a URL. */
-export function ollamaBaseUrl(value?: string): string {
-  const raw = (value ?? process.env.OLLAMA_HOST ?? "http://127.0.0.1:11434").trim();
-  const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
-  const url = new URL(withScheme);
-  if (url.hostname === "0.0.0.0") url.hostname = "127.0.0.1";
-  if (!url.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme) && url.protocol === "http:") url.port = "11434";
-  return url.toString().replace(/\/$/, "");
 }
 
 /**

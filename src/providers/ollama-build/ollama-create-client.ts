@@ -2,8 +2,8 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { ProviderResponseError } from "../../core/errors.js";
-import { ollamaBaseUrl } from "../embedders/ollama.js";
 import { parseNdjson } from "../http/ndjson.js";
+import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 
 /** Settings of {@link OllamaCreateClient}. */

@@ -3,7 +3,8 @@ import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProviderResponseError, ProviderUnavailableError } from "../../../src/core/errors.js";
 import { norm } from "../../../src/core/vector-math.js";
-import { OllamaEmbedder, ollamaBaseUrl } from "../../../src/providers/embedders/ollama.js";
+import { OllamaEmbedder } from "../../../src/providers/embedders/ollama.js";
+import { ollamaBaseUrl } from "../../../src/providers/http/ollama-base-url.js";
 
 const BASE = "http://127.0.0.1:11434";
 const requests: unknown[] = [];
