@@ -92,7 +92,10 @@ export function routerModule(config: HerdConfig): ContainerModule {
             embedder: ctx.get<Embedder>(TOKENS.Embedder),
             index: ctx.get<CentroidIndex>(TOKENS.CentroidIndex),
             options: config.router,
-            centroidsDir: config.centroidsDir ?? join(config.expertsDir, "centroids"),
+            // Stored next to experts.json; an inline expert set has no folder of its own, so none by default.
+            centroidsDir:
+              config.centroidsDir ??
+              (config.experts === undefined ? join(config.expertsDir, "centroids") : undefined),
             build: config.centroids,
           }),
       )
