@@ -26,7 +26,7 @@ function handBuilt(header: object, data: Uint8Array, lengthOverride?: number): B
 describe("SafetensorsFile", () => {
   it("reads tensors by offset from a file written to the format description", async () => {
     const data = Buffer.alloc(20);
-    [1.5, -2, 0.25, 8].forEach((v, i) => data.writeFloatLE(v, i * 4));
+    for (const [i, v] of [1.5, -2, 0.25, 8].entries()) data.writeFloatLE(v, i * 4);
     data.writeUInt16LE(0x3c00, 16); // F16 1.0
     data.writeUInt16LE(0xc000, 18); // F16 -2.0
     const path = join(dir, "a.safetensors");
