@@ -4,6 +4,9 @@ import { ConfigError, ProviderResponseError } from "../../core/errors.js";
 import { chromaCollectionName } from "./chroma-collection-name.js";
 import { isChromaNotFound, mapChromaError } from "./chroma-errors.js";
 
+/** Vector components per upsert request: about 10 MB of JSON, well under Chroma's body limit. */
+const MAX_NUMBERS_PER_UPSERT = 500_000;
+
 /** Settings of the Chroma centroid index. */
 export interface ChromaIndexOptions {
   /** The Chroma server. A missing port means 8000 (http) or 443 (https). @default env CHROMA_URL, then "http://127.0.0.1:8000" */
@@ -74,7 +77,9 @@ export class ChromaIndex implements CentroidIndex {
     if (entries.length === 0) return;
     await this.withCollection(collection, "upserting into", true, async (handle) => {
       const max = await this.client.getMaxBatchSize();
-      const batch = max > 0 ? max : entries.length;
+      // Chroma also caps the request body (413 Payload Too Large): bound the numbers sent at once.
+      const bySize = Math.max(1, Math.floor(MAX_NUMBERS_PER_UPSERT / (entries[0]?.vector.length || 1)));
+      const batch = Math.min(max > 0 ? max : entries.length, bySize);
       for (let start = 0; start < entries.length; start += batch) {
         const chunk = entries.slice(start, start + batch);
         await handle.upsert({
