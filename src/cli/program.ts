@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../core/errors.js";
 import { registerBuildCommand } from "./commands/build.js";
@@ -15,7 +16,12 @@ export function createProgram(): Command {
   const program = new Command()
     .name("herd")
     .description("Serve one base LLM with many expert LoRA adapters, routed per prompt.")
-    .showHelpAfterError()
+    .version(packageVersion(), "-v, --version")
+    .configureOutput({
+      // One readable line per usage error, with where to look next.
+      outputError: (message, write) =>
+        write(`${message.trim().replace(/^error: /, "herd: ")} (see herd --help)\n`),
+    })
     .exitOverride();
   registerRouteCommand(program);
   registerCentroidsCommand(program);
@@ -39,4 +45,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     process.stderr.write(`herd: ${errorMessage(error)}\n`);
     return 1;
   }
+}
+
+/** The version in package.json (two folders up from both src/cli and dist/cli). */
+function packageVersion(): string {
+  const file = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
 }

@@ -130,6 +130,16 @@ describe("herd route", () => {
   });
 });
 
+describe("usage errors", () => {
+  it("print one line naming the problem and exit 2", async () => {
+    for (const args of [["bogus"], ["route"], ["route", "--nope", "hi"]]) {
+      const run = await runHerd(...args);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^herd: .+ \(see herd --help\)\n$/);
+    }
+  });
+});
+
 describe("herd centroids", () => {
   it("builds and stores centroids per embedder, leaving nothing half-written", async () => {
     const dir = await expertsDir(small);
