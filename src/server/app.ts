@@ -1,5 +1,5 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { errorMessage } from "../core/errors.js";
+import { errorMessage, HerdError } from "../core/errors.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
@@ -86,6 +86,10 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = toOpenAIError(error);
     if (status >= 500) report(error);
+    // Overloaded or unreachable backends may recover: tell clients (the openai SDK honours it) when to retry.
+    if (HerdError.isInstance(error) && error.isRetryable && status >= 500 && !res.headersSent) {
+      res.setHeader("retry-after", "1");
+    }
     if (res.headersSent) {
       res.end();
       return;

@@ -3,12 +3,12 @@ import type { HerdRoutingInfo } from "../core/routing-info.js";
 /**
  * The routing response headers: `x-herd-model`, `x-herd-experts` (`name=weight` pairs, or `none`
  * when the base model answered), `x-herd-routing` (the reason), `x-herd-route-ms`,
- * `x-herd-request-id`, and `x-herd-warning` when there are warnings. Values are reduced to printable
+ * `x-request-id` (read by OpenAI clients as the request id), and `x-herd-warning` when there are warnings. Values are reduced to printable
  * ASCII so no input can break a header.
  */
 export function routingHeaders(info: HerdRoutingInfo): Record<string, string> {
   const headers: Record<string, string> = {
-    "x-herd-request-id": headerValue(info.requestId),
+    "x-request-id": headerValue(info.requestId),
     "x-herd-model": headerValue(info.model),
     "x-herd-experts":
       info.experts.length === 0

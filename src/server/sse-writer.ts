@@ -12,6 +12,10 @@ export class SseWriter {
     res.once("close", () => {
       this.#closed = true;
     });
+    // A write racing a disconnect reports an error on the response; the client is gone, nothing to do.
+    res.on("error", () => {
+      this.#closed = true;
+    });
   }
 
   /** True once the client has gone away (or the stream was ended). */

@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
-import { ConfigError } from "../../core/errors.js";
+import { ConfigError, errorMessage } from "../../core/errors.js";
 import { createHerd, type Herd } from "../../herd.js";
 import { createApp } from "../../server/app.js";
 import { trackShutdown } from "../../server/graceful-shutdown.js";
@@ -56,6 +56,7 @@ export function registerServeCommand(program: Command): void {
         DRAIN_SECONDS,
       ),
   ).action(async (flags: ServeFlags) => {
+    if (flags.demo) rejectDemoConflicts(flags);
     const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
     if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
@@ -71,6 +72,10 @@ export function registerServeCommand(program: Command): void {
     }
     const tracker = trackShutdown(server);
     process.stdout.write(startupMessage(herd, server, { ...flags, apiKey }));
+    // Not fatal: the backend may come up later, and /health keeps reporting.
+    herd.health().catch((error: unknown) => {
+      process.stderr.write(`herd serve: warning: ${errorMessage(error)}\n`);
+    });
     await shutdownSignal();
     process.stderr.write(
       `herd serve: shutting down, finishing ${tracker.inFlight} in-flight request(s)...\n`,
@@ -81,10 +86,31 @@ export function registerServeCommand(program: Command): void {
   });
 }
 
+/** The demo picks its own backend, embedder and index; say so rather than ignore a flag. */
+function rejectDemoConflicts(flags: ServeFlags): void {
+  const given = (
+    [
+      ["--provider", flags.provider],
+      ["--config-file", flags.configFile],
+      ["--embedder", flags.embedder],
+      ["--index", flags.index],
+      ["--chroma-url", flags.chromaUrl],
+      ["--ollama-url", flags.ollamaUrl],
+    ] as const
+  ).filter(([, value]) => value !== undefined);
+  if (given.length > 0) {
+    const names = given.map(([name]) => name).join(", ");
+    throw new ConfigError(
+      `--demo runs its own offline model, embedder and index; drop ${names}, or drop --demo to use them.`,
+      "--demo",
+    );
+  }
+}
+
 function portNumber(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`--port must be a whole number from 0 to 65535, got "${value}".`, "--port");
+    throw new InvalidArgumentError("the port must be a whole number from 0 to 65535.");
   }
   return port;
 }

@@ -52,6 +52,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
     expect(res.headers.get("x-herd-model")).toBe("herd-code");
     expect(res.headers.get("x-herd-experts")).toBe("code=1.000");
     expect(res.headers.get("x-herd-routing")).toBe("routed");
+    expect(res.headers.get("x-request-id")).toBe("req-1");
     const body = await json(res);
     expect(body).toMatchObject({
       object: "chat.completion",
@@ -325,6 +326,7 @@ describe("errors", () => {
     const { post } = await start(herd);
     const res = await post("/v1/chat/completions", chat({ stream: true }));
     expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
     expect((await json(res)).error).toEqual({
       message: "Cannot reach Ollama. Start it with `ollama serve`. (backend: http://127.0.0.1:11434)",
       type: "server_error",

@@ -247,6 +247,36 @@ describe("fuzz: malformed request bodies", () => {
     expect(ok.status).toBe(200);
   });
 
+  it("answers malformed URLs and methods with a 4xx", async () => {
+    const { request } = await import("node:http");
+    const raw = (method: string, path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(server.url);
+        const req = request({ host: url.hostname, port: url.port, method, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const cases: [string, string][] = [
+      ["GET", "/v1/models/%E0%A4%A"],
+      ["GET", "/v1/models/%"],
+      ["GET", "/%zz/../v1/models"],
+      ["GET", "/v1/chat/completions"],
+      ["DELETE", "/v1/models"],
+      ["PUT", "/v1/route"],
+      ["GET", `/v1/models/${"x".repeat(5000)}`],
+      ["POST", "/v1/models?x=%ff&y[z][w]=1"],
+    ];
+    for (const [method, path] of cases) {
+      const status = await raw(method, path);
+      expect(status, `${method} ${path.slice(0, 40)}`).toBeGreaterThanOrEqual(400);
+      expect(status, `${method} ${path.slice(0, 40)}`).toBeLessThan(500);
+    }
+    expect(errors).toEqual([]);
+  });
+
   it("refuses a body over the limit with 413, also when it is sent without a length", async () => {
     const big = text({ ...valid, messages: [{ role: "user", content: "x".repeat(3_000_000) }] });
     const declared = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", body: big });
