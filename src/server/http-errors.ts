@@ -49,11 +49,3 @@ export class RouteNotFoundError extends HerdError {
     );
   }
 }
-
-/** The server is shutting down or its queue is full; retry later or on another replica. */
-export class ServerBusyError extends HerdError {
-  override readonly code = "server_busy";
-  constructor(message: string, options: HerdErrorOptions = {}) {
-    super(message, { status: 503, isRetryable: true, ...options });
-  }
-}

@@ -1,0 +1,19 @@
+export { type AppOptions, createApp, DEFAULT_BODY_LIMIT } from "./app.js";
+export { type ShutdownTracker, trackShutdown } from "./graceful-shutdown.js";
+export {
+  AuthenticationError,
+  PayloadTooLargeError,
+  RouteNotFoundError,
+  UnknownModelError,
+} from "./http-errors.js";
+export { EXPERT_PREFIX, type ModelChoice, ROUTED_MODEL, resolveModel, servedModels } from "./models.js";
+export { type OpenAIError, type OpenAIErrorBody, toOpenAIError } from "./openai-error.js";
+export {
+  type ChatCompletionMessage,
+  type ChatCompletionRequestBody,
+  chatCompletionRequestSchema,
+  type RouteRequestBody,
+  routeRequestSchema,
+} from "./request-schema.js";
+export type { ServedHerd } from "./served-herd.js";
+export { FACADE_DEFAULTS, type TranslatedChatRequest, translateChatRequest } from "./translate-request.js";
