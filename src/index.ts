@@ -131,3 +131,14 @@ export {
   LlamaCppEmbedder,
   type LlamaCppEmbedderOptions,
 } from "./providers/llamacpp/index.js";
+export {
+  type AppOptions,
+  AuthenticationError,
+  createApp,
+  PayloadTooLargeError,
+  type ServedHerd,
+  type ShutdownTracker,
+  toOpenAIError,
+  trackShutdown,
+  UnknownModelError,
+} from "./server/index.js";
