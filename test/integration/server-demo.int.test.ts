@@ -5,7 +5,7 @@ import { DEMO_BASE_MODEL, demoConfig } from "../../src/cli/commands/serve-demo.j
 import type { HerdRoutingInfo } from "../../src/core/routing-info.js";
 import { createHerd, type Herd } from "../../src/herd.js";
 import { createApp } from "../../src/server/app.js";
-import { listen } from "../unit/server/listen.js";
+import { listen } from "../helpers/listen.js";
 
 /**
  * `herd serve --demo` end to end: a generated tiny llama model and one real LoRA adapter per expert

@@ -15,7 +15,7 @@ import {
   ollamaChatMock,
   readFixture,
 } from "../fixtures/ollama/ollama-mock.js";
-import { listen } from "../unit/server/listen.js";
+import { listen } from "../helpers/listen.js";
 
 /**
  * End to end: the official `openai` client and LangChain's ChatOpenAI against a listening `herd serve`

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderResponseError, ProviderUnavailableError } from "../../../src/core/errors.js";
 import { type AppOptions, createApp } from "../../../src/server/app.js";
+import { listen } from "../../helpers/listen.js";
 import { FakeHerd, textChunks } from "./fake-herd.js";
-import { listen } from "./listen.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read arbitrary JSON bodies
 type Json = any;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../../src/server/app.js";
+import { listen } from "../../helpers/listen.js";
 import { FakeHerd, textChunks } from "./fake-herd.js";
-import { listen } from "./listen.js";
 
 describe("concurrent streams", () => {
   // Each request's tokens name the request, with 1-3 ms between tokens so the streams interleave.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../../src/server/app.js";
+import { listen } from "../../helpers/listen.js";
 import { FakeHerd } from "./fake-herd.js";
-import { listen } from "./listen.js";
 
 /** A small seeded PRNG (mulberry32), so a failing body can be reproduced. */
 function random(seed: number) {
