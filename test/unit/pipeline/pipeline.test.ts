@@ -250,7 +250,7 @@ describe("Pipeline", () => {
     const first = await pipeline.stream(ask("Write a haiku"));
     const error = await pipeline.stream(ask("again")).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderResponseError);
-    expect(error).toMatchObject({ providerStatus: 503, isRetryable: true });
+    expect(error).toMatchObject({ providerStatus: 503, status: 503, isRetryable: true });
     first.cancel();
   });
 
