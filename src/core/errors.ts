@@ -136,7 +136,8 @@ export class ProviderResponseError extends HerdError {
   ) {
     super(message, {
       // 404 (no such model), 429 and 503 (busy: retry later) keep their meaning; other failures are a bad gateway.
-      status: providerStatus === 404 || providerStatus === 429 || providerStatus === 503 ? providerStatus : 502,
+      status:
+        providerStatus === 404 || providerStatus === 429 || providerStatus === 503 ? providerStatus : 502,
       isRetryable: providerStatus === undefined || providerStatus === 429 || providerStatus >= 500,
       ...options,
     });

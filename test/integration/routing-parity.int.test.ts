@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExpertSet } from "../../src/core/expert.js";
 import { loadExpertSet } from "../../src/core/experts.js";
-import type { RoutingDecision } from "../../src/core/routing.js";
 import { Router } from "../../src/core/router.js";
+import type { RoutingDecision } from "../../src/core/routing.js";
 import { HashingEmbedder } from "../../src/providers/embedders/hashing.js";
 import { ChromaIndex } from "../../src/providers/indexes/chroma.js";
 import { MemoryIndex } from "../../src/providers/indexes/memory.js";
@@ -55,7 +55,12 @@ describe("memory and Chroma indexes give the same routing decisions", () => {
 
   it.each(["centroid", "knn"] as const)("%s strategy, top-1 and top-2 blends", async (strategy) => {
     const embedder = HashingEmbedder.fit(experts.experts.flatMap((e) => e.examples));
-    const viaMemory = new Router({ experts, embedder, index: new MemoryIndex(), options: { strategy, k: 5 } });
+    const viaMemory = new Router({
+      experts,
+      embedder,
+      index: new MemoryIndex(),
+      options: { strategy, k: 5 },
+    });
     const viaChroma = new Router({ experts, embedder, index: chroma, options: { strategy, k: 5 } });
     for (const prompt of await prompts()) {
       for (const topExperts of [1, 2]) {
