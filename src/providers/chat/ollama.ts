@@ -23,7 +23,7 @@ export interface OllamaChatProviderOptions {
   keepAlive?: string | number;
   /** Headers sent with every request (a proxy's auth, say). @default {} */
   headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default globalThis.fetch */
+  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
   fetch?: typeof fetch;
 }
 

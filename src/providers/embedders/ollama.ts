@@ -16,7 +16,7 @@ export interface OllamaEmbedderOptions {
   truncate?: boolean;
   /** How long Ollama keeps the model loaded, e.g. "5m". @default Ollama's default */
   keepAlive?: string | number;
-  /** The fetch to use (tests, proxies). @default globalThis.fetch */
+  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
   fetch?: typeof fetch;
 }
 

@@ -1,4 +1,5 @@
 import { AbortError, ProviderResponseError, ProviderUnavailableError } from "../../core/errors.js";
+import { keepAliveFetch } from "./keep-alive-fetch.js";
 
 /** Describes the backend behind a URL, for error messages that say how to fix the problem. */
 export interface BackendInfo {
@@ -8,7 +9,7 @@ export interface BackendInfo {
   baseUrl: string;
   /** What to do when the backend cannot be reached, e.g. "Start it with `ollama serve` or pass --ollama-url." */
   unreachableHint: string;
-  /** The fetch to use. @default globalThis.fetch */
+  /** The fetch to use. @default keepAliveFetch (http.request with keep-alive agents) */
   fetch?: typeof fetch;
 }
 
@@ -30,7 +31,7 @@ function connectionCode(error: unknown): string | undefined {
     if (typeof code === "string" && CONNECTION_CODES.has(code)) return code;
     e = (e as { cause?: unknown }).cause;
   }
-  if (error instanceof TypeError && /fetch failed|Failed to fetch|NetworkError/i.test(error.message))
+  if (error instanceof TypeError && /fetch failed|Failed to fetch|network ?error/i.test(error.message))
     return "network error";
   return undefined;
 }
@@ -70,7 +71,7 @@ export async function providerFetch(
   ).toString();
   let response: Response;
   try {
-    response = await (backend.fetch ?? globalThis.fetch)(url, init);
+    response = await (backend.fetch ?? keepAliveFetch)(url, init);
   } catch (error) {
     if (init.signal?.aborted || (error as { name?: string })?.name === "AbortError") {
       throw new AbortError(`The request to ${backend.service} was aborted.`, { cause: error });

@@ -24,7 +24,7 @@ export interface OllamaBuildOptions extends BuildPlanOptions {
   dryRun?: boolean;
   /** The Ollama server. @default env OLLAMA_HOST, then "http://127.0.0.1:11434" */
   ollamaUrl?: string;
-  /** The fetch to use (tests, proxies). @default globalThis.fetch */
+  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
   fetch?: typeof fetch;
   /** Encoding of merged blend adapters. @default "auto" (the experts' encoding) */
   dtype?: FloatDType | "auto";
