@@ -108,7 +108,10 @@ export class Herd implements RequestPipeline {
   /** Builds the centroids now (the router would on its first request), so startup errors surface early. */
   async prepare(): Promise<void> {
     const router = this.router as Partial<Preparable>;
-    if (typeof router.prepare === "function") await router.prepare();
+    await Promise.all([
+      typeof router.prepare === "function" ? router.prepare() : undefined,
+      this.resolver.prepare?.(this.provider),
+    ]);
   }
 
   /** The routing decision alone: no plugins, no generation (e.g. to route inside your own app). */

@@ -1,4 +1,4 @@
-import type { BlendResolver, ChatProviderCapabilities, ResolvedTarget } from "./chat.js";
+import type { BlendResolver, ChatProvider, ChatProviderCapabilities, ResolvedTarget } from "./chat.js";
 import { ConfigError } from "./errors.js";
 import type { ExpertSet } from "./expert.js";
 import type { RankedExpert, RoutingDecision } from "./routing.js";
@@ -14,6 +14,9 @@ import type { RankedExpert, RoutingDecision } from "./routing.js";
  * `Modelfile.blend-code-reasoning-75-25`, plus `Modelfile.base`.
  */
 export const MODEL_PREFIX = "herd-";
+
+/** The prefix of every blend variant's model name. */
+const BLEND_PREFIX = `${MODEL_PREFIX}blend-`;
 
 /** The blend grid step `herd build` uses when none is given. */
 export const DEFAULT_BLEND_GRID = 0.25;
@@ -42,7 +45,7 @@ export function blendModelName(parts: readonly [BlendPart, BlendPart]): string {
     BlendPart,
   ];
   const percent = (w: number) => String(Math.round(w * 100));
-  return `${MODEL_PREFIX}blend-${a.expert}-${b.expert}-${percent(a.weight)}-${percent(b.weight)}`;
+  return `${BLEND_PREFIX}${a.expert}-${b.expert}-${percent(a.weight)}-${percent(b.weight)}`;
 }
 
 /**
@@ -139,12 +142,31 @@ export interface OllamaBlendResolverOptions {
  */
 export class OllamaBlendResolver implements BlendResolver {
   private readonly grid: number;
-  private readonly variants: ReadonlySet<string> | undefined;
+  private variants: ReadonlySet<string> | undefined;
+  private readonly configured: boolean;
 
   constructor(options: OllamaBlendResolverOptions = {}) {
     this.grid = options.grid ?? DEFAULT_BLEND_GRID;
     blendGrid(this.grid);
     this.variants = options.variants ? new Set(options.variants) : undefined;
+    this.configured = options.variants !== undefined;
+  }
+
+  /**
+   * Unless `variants` were configured, asks the provider which models exist and from then on
+   * picks only blend variants that are built (others fall back to the top expert with a warning).
+   * When the provider cannot list models or is down, every variant on the grid is assumed built.
+   */
+  async prepare(provider: ChatProvider): Promise<void> {
+    if (this.configured || !provider.listModels) return;
+    try {
+      const models = await provider.listModels();
+      this.variants = new Set(
+        models.map((m) => m.replace(/:latest$/, "")).filter((m) => m.startsWith(BLEND_PREFIX)),
+      );
+    } catch {
+      this.variants = undefined;
+    }
   }
 
   resolve(
@@ -204,6 +226,11 @@ export interface NativeBlendResolverOptions {
  */
 export class NativeBlendResolver implements BlendResolver {
   constructor(private readonly options: NativeBlendResolverOptions = {}) {}
+
+  /** Prepares the fallback resolver, which serves providers that cannot blend. */
+  async prepare(provider: ChatProvider): Promise<void> {
+    if (!provider.capabilities.nativeBlend) await this.options.fallback?.prepare?.(provider);
+  }
 
   resolve(
     decision: RoutingDecision,

@@ -115,6 +115,8 @@ export interface ChatProvider {
   stream(request: ChatRequest, options?: ChatCallOptions): AsyncIterable<ChatChunk>;
   /** Checks the backend is reachable; throws ProviderUnavailableError with its address when not. */
   health(): Promise<void>;
+  /** The model names the backend serves now (name-selecting backends), e.g. to find built blend variants. */
+  listModels?(options?: ChatCallOptions): Promise<string[]>;
   close?(): Promise<void>;
 }
 
@@ -130,4 +132,6 @@ export interface BlendResolver {
     experts: ExpertSet,
     capabilities: ChatProviderCapabilities,
   ): ResolvedTarget;
+  /** Learns what the provider can serve (e.g. which blend variants exist) before the first request. */
+  prepare?(provider: ChatProvider): Promise<void>;
 }

@@ -6,7 +6,7 @@ import {
   NativeBlendResolver,
   OllamaBlendResolver,
 } from "../../src/core/blend-resolver.js";
-import type { ChatProviderCapabilities } from "../../src/core/chat.js";
+import type { ChatProvider, ChatProviderCapabilities } from "../../src/core/chat.js";
 import type { ExpertSet } from "../../src/core/expert.js";
 import type { RoutingDecision } from "../../src/core/routing.js";
 
@@ -144,5 +144,49 @@ describe("NativeBlendResolver", () => {
     const bare = new NativeBlendResolver().resolve(decision({ code: 0.62, qa: 0.38 }), experts, ollama);
     expect(bare.model).toBe("herd-code");
     expect(bare.warnings[0]).toMatch(/cannot blend adapters/);
+  });
+});
+
+describe("blend variant discovery", () => {
+  const provider = (models: string[] | Error, nativeBlend = false): ChatProvider => ({
+    name: "fake",
+    capabilities: { nativeBlend, tools: false, jsonSchema: false },
+    stream: () => {
+      throw new Error("not used");
+    },
+    health: async () => {},
+    listModels: async () => {
+      if (models instanceof Error) throw models;
+      return models;
+    },
+  });
+  const blend = decision({ code: 0.75, reasoning: 0.25 });
+
+  it("uses only the variants the provider lists", async () => {
+    const resolver = new OllamaBlendResolver();
+    await resolver.prepare(provider(["herd-code:latest", "herd-blend-code-reasoning-75-25:latest"]));
+    expect(resolver.resolve(blend, experts, ollama).model).toBe("herd-blend-code-reasoning-75-25");
+    const other = decision({ code: 0.5, reasoning: 0.5 });
+    const resolved = resolver.resolve(other, experts, ollama);
+    expect(resolved.model).toBe(experts.experts.find((e) => e.name === "code")!.model);
+    expect(resolved.warnings[0]).toMatch(/not built/);
+  });
+
+  it("assumes every variant is built when the provider cannot say, and keeps configured variants", async () => {
+    const down = new OllamaBlendResolver();
+    await down.prepare(provider(new Error("connection refused")));
+    expect(down.resolve(blend, experts, ollama).model).toBe("herd-blend-code-reasoning-75-25");
+    const configured = new OllamaBlendResolver({ variants: ["herd-blend-code-reasoning-75-25"] });
+    await configured.prepare(provider([]));
+    expect(configured.resolve(blend, experts, ollama).model).toBe("herd-blend-code-reasoning-75-25");
+  });
+
+  it("the native resolver prepares its fallback only for providers that cannot blend", async () => {
+    const fallback = new OllamaBlendResolver();
+    const native = new NativeBlendResolver({ fallback });
+    await native.prepare(provider([], true));
+    expect(native.resolve(blend, experts, llamacpp).adapters).toHaveLength(2);
+    await native.prepare(provider([]));
+    expect(native.resolve(blend, experts, ollama).warnings[0]).toMatch(/not built/);
   });
 });

@@ -132,6 +132,17 @@ export class OllamaChatProvider implements ChatProvider {
     );
   }
 
+  /** The models Ollama has (`GET /api/tags`), e.g. `herd-code:latest`. */
+  async listModels(options: ChatCallOptions = {}): Promise<string[]> {
+    const response = await providerFetch(this.backend, "api/tags", {
+      method: "GET",
+      headers: this.settings.headers,
+      signal: options.signal,
+    });
+    const data = (await response.json()) as { models?: { name?: unknown; model?: unknown }[] };
+    return (data.models ?? []).map((m) => String(m.name ?? m.model));
+  }
+
   /** Checks that Ollama answers `GET /`. */
   async health(): Promise<void> {
     const response = await providerFetch(this.backend, "/", {

@@ -19,7 +19,11 @@ import { createHerd, Herd } from "../../../src/herd.js";
 import { FakeRouter, ScriptedProvider } from "../../fixtures/herd/fakes.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "../../fixtures/ollama/ollama-mock.js";
 
-const mock = ollamaChatMock((body) => ndjsonResponse(chatStream([`Answer from ${body.model}`])));
+const mock = ollamaChatMock((body) => ndjsonResponse(chatStream([`Answer from ${body.model}`])), OLLAMA_URL, [
+  "herd-code",
+  "herd-creative",
+  "herd-blend-code-creative-75-25",
+]);
 const server = setupServer(...mock.handlers);
 beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
 afterEach(() => {
@@ -174,6 +178,24 @@ describe("createHerd", () => {
       ],
     });
     expect(mock.requests[0]!.model).toBe("herd-blend-code-creative-75-25");
+    await herd.close();
+  });
+
+  it("learns the built blend variants from Ollama and falls back to the top expert for others", async () => {
+    const herd = await createHerd(config({ router: { topExperts: 2 } }), {
+      configure: (c) =>
+        c
+          .rebind<RouterService>(TOKENS.Router)
+          .toConstantValue(new FakeRouter(experts as never, () => ({ code: 0.5, creative: 0.5 }))),
+    });
+    const stream = await herd.stream({
+      messages: [{ role: "user", content: "Write a poem about a Python function" }],
+      topExperts: 2,
+    });
+    await stream.collect();
+    // equal distances give a 50/50 blend, which Ollama does not have: the top expert answers alone
+    expect(stream.target.model).toBe("herd-code");
+    expect(stream.warnings.join(" ")).toMatch(/Blend variant "herd-blend-code-creative-50-50" is not built/);
     await herd.close();
   });
 

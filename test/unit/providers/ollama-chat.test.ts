@@ -21,7 +21,10 @@ import {
 } from "../../fixtures/ollama/ollama-mock.js";
 
 let reply: ChatReply = () => ndjsonResponse(readFixture("chat-stream.ndjson"));
-const mock = ollamaChatMock((body, request) => reply(body, request));
+const mock = ollamaChatMock((body, request) => reply(body, request), OLLAMA_URL, [
+  "herd-code",
+  "llama3.2:3b",
+]);
 const server = setupServer(...mock.handlers);
 
 beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
@@ -197,6 +200,10 @@ describe("OllamaChatProvider", () => {
     reply = () => ndjsonResponse(readFixture("chat-length.ndjson"));
     const chunks = await collect(provider.stream(request({ params: { maxTokens: 1 } })));
     expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "length" });
+  });
+
+  it("lists the models Ollama has from GET /api/tags", async () => {
+    expect(await provider.listModels()).toEqual(["herd-code:latest", "llama3.2:3b"]);
   });
 
   it("throws ModelNotFoundError naming the model and `herd build` on a 404", async () => {
