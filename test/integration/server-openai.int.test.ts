@@ -1,3 +1,5 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { ChatOpenAI } from "@langchain/openai";
 import { HttpResponse } from "msw";
 import { setupServer } from "msw/node";
@@ -204,21 +206,49 @@ describe("openai client", () => {
   });
 
   it("aborts the Ollama request when the client stops reading a stream", async () => {
-    let upstream: AbortSignal | undefined;
-    reply = (_body, request) => {
-      upstream = request.signal;
-      const held = new Promise((resolve) => request.signal.addEventListener("abort", resolve));
-      return ndjsonResponse(`${chatStream(["first"]).split("\n")[0]}\n`, { holdOpen: held });
-    };
-    const stream = await client.chat.completions.create({
-      model: "herd",
-      messages: [{ role: "user", content: "Tell me a very long story." }],
-      stream: true,
+    // A real Ollama stand-in on loopback (not msw), so the test sees the upstream connection close.
+    let closed!: () => void;
+    const upstreamClosed = new Promise<void>((resolve) => {
+      closed = resolve;
     });
-    for await (const chunk of stream) {
-      if (chunk.choices[0]?.delta.content === "first") break;
+    const fake = http.createServer((req, res) => {
+      if (req.url !== "/api/chat") {
+        res.end("Ollama is running");
+        return;
+      }
+      res.setHeader("content-type", "application/x-ndjson");
+      res.write(`${chatStream(["first"]).split("\n")[0]}\n`);
+      res.on("close", closed);
+    });
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+    const port = (fake.address() as AddressInfo).port;
+    const local = await createHerd({
+      provider: { name: "ollama", url: `http://127.0.0.1:${port}` },
+      plugins: [],
+    });
+    const app = await listen(createApp(local, { logger: { error: () => {} } }));
+    try {
+      const own = new OpenAI({
+        baseURL: `${app.url}/v1`,
+        apiKey: "sk-test",
+        maxRetries: 0,
+        fetch: realFetch,
+      });
+      const stream = await own.chat.completions.create({
+        model: "herd",
+        messages: [{ role: "user", content: "Tell me a very long story." }],
+        stream: true,
+      });
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta.content === "first") break;
+      }
+      await upstreamClosed;
+    } finally {
+      await app.close();
+      await local.close();
+      fake.closeAllConnections();
+      await new Promise((resolve) => fake.close(resolve));
     }
-    await expect.poll(() => upstream?.aborted, { timeout: 5000 }).toBe(true);
   });
 
   it("requires the API key when one is configured", async () => {
