@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { HttpResponse, http } from "msw";
+import { tagEntry } from "../../fixtures/ollama/ollama-mock.js";
 
 /** A request the mock received, for assertions. */
 export interface SeenRequest {
@@ -69,21 +70,7 @@ export class MockOllama {
       http.get(`${this.baseUrl}/api/tags`, () => {
         this.seen.push({ method: "GET", path: "/api/tags" });
         return HttpResponse.json({
-          models: [...this.models.keys()].map((name) => ({
-            name,
-            model: name,
-            modified_at: "2025-05-04T17:37:44.706015396-07:00",
-            size: 2019393189,
-            digest: "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
-            details: {
-              parent_model: "",
-              format: "gguf",
-              family: "llama",
-              families: ["llama"],
-              parameter_size: "3.2B",
-              quantization_level: "Q4_K_M",
-            },
-          })),
+          models: [...this.models.keys()].map(tagEntry),
         });
       }),
     ];
