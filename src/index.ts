@@ -23,6 +23,15 @@ export {
 } from "./core/blend-resolver.js";
 
 export type { CentroidIndex, IndexEntry, IndexHit } from "./core/centroid-index.js";
+export {
+  type BuildCentroidsOptions,
+  buildCentroids,
+  type CentroidManifest,
+  type CentroidSet,
+  CentroidStore,
+  readCentroidFile,
+  readCentroidFolder,
+} from "./core/centroid-store.js";
 export type {
   BlendResolver,
   ChatCallOptions,
@@ -76,8 +85,18 @@ export {
   UnknownExpertError,
   UnknownNameError,
 } from "./core/errors.js";
+export {
+  type EvaluationReport,
+  type ExpertScore,
+  evaluateRouter,
+  formatReport,
+  type LabeledPrompt,
+  parseLabeledData,
+  readLabeledData,
+} from "./core/evaluation.js";
 export type { Expert, ExpertSet } from "./core/expert.js";
 export { type ExpertDefinition, getExpert, loadExpertSet, parseExpertSet } from "./core/experts.js";
+export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
   type HerdRequest,
   type HerdResponse,
@@ -91,7 +110,7 @@ export {
 } from "./core/pipeline.js";
 export { type ErrorRecovery, orderPlugins, type Plugin, type PluginFactory } from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
-export { Router, type RouterInit } from "./core/router.js";
+export { collectionNames, Router, type RouterInit } from "./core/router.js";
 export type {
   RankedExpert,
   RouteInput,
@@ -106,6 +125,8 @@ export type {
 } from "./core/routing.js";
 export { type HerdRoutingInfo, routingInfo } from "./core/routing-info.js";
 export { TOKENS, type Token } from "./core/tokens.js";
+export { cosineDistance, cosineSimilarity, l2Normalize } from "./core/vector-math.js";
+export { blendWeights } from "./core/weights.js";
 export { type CreateHerdOptions, createHerd, Herd, type HerdHealth } from "./herd.js";
 export {
   builtinPlugins,
@@ -136,6 +157,7 @@ export {
   AuthenticationError,
   createApp,
   PayloadTooLargeError,
+  RouteNotFoundError,
   type ServedHerd,
   type ShutdownTracker,
   toOpenAIError,
