@@ -51,6 +51,30 @@ async function failure(adapterPath: string, modelPath = assets.modelPath): Promi
 }
 
 describe("llamacpp provider file errors", () => {
+  it("reports every broken expert adapter at once, by expert, with the fix", async () => {
+    const provider = new LlamaCppChatProvider({
+      modelPath: assets.modelPath,
+      adapters: {
+        code: assets.adapters.code!,
+        qa: join(dir, "missing-qa.gguf"),
+        general: join(dir, "missing-general.gguf"),
+      },
+      threads: 1,
+    });
+    try {
+      const error = await provider.health().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FileFormatError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/^2 of 3 expert adapters cannot be used with /);
+      expect(message).toMatch(/expert "qa": GGUF file "[^"]*missing-qa\.gguf" does not exist/);
+      expect(message).toMatch(/expert "general": GGUF file "[^"]*missing-general\.gguf" does not exist/);
+      expect(message).toMatch(/Fix each expert's "adapter" in experts\.json/);
+      expect(message).not.toMatch(/\n/);
+    } finally {
+      await provider.close();
+    }
+  });
+
   it("a corrupt adapter (not GGUF) names the file", async () => {
     const path = join(dir, "corrupt.gguf");
     await writeFile(path, "this is not a gguf file at all");

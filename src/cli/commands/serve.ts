@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { basename } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
 import { ConfigError, errorMessage } from "../../core/errors.js";
@@ -125,6 +126,8 @@ function applyProvider(config: HerdConfigInput, spec: string): void {
     if (!setting)
       throw new ConfigError("--provider llamacpp needs a model: --provider llamacpp:base.gguf", "--provider");
     provider.modelPath = setting;
+    // The base model is this file: name it so (experts.json's baseModel is usually an Ollama tag).
+    config.baseModel ??= basename(setting).replace(/\.gguf$/i, "");
   } else if (setting) {
     throw new ConfigError(`--provider ${name} takes no ":${setting}" setting.`, "--provider");
   }

@@ -35,7 +35,7 @@ export async function validateLoraAdapter(
     fail(
       adapterPath,
       `is not an adapter (general.type is ${type === undefined ? "missing" : `"${type}"`}, expected "adapter")`,
-      "Pass a GGUF LoRA file (convert PEFT adapters with llama.cpp's convert_lora_to_gguf.py).",
+      "Pass a GGUF LoRA file (convert a PEFT adapter with `herd merge --base <model.gguf> --out <adapter.gguf> <peft folder>`).",
     );
   }
   const adapterType = ggufString(header, "adapter.type");

@@ -261,6 +261,32 @@ export class LlamaCppChatProvider implements ChatProvider {
     return this.runtime;
   }
 
+  /** Validates every expert's adapter and reports all the broken ones in one error, by expert. */
+  private async validateAdapters(modelPath: string, header: GgufHeader): Promise<void> {
+    const problems: string[] = [];
+    const checked = new Map<string, string | undefined>();
+    for (const [expert, path] of this.adapterPaths) {
+      if (!checked.has(path)) {
+        checked.set(
+          path,
+          await validateLoraAdapter(path, header).then(
+            () => undefined,
+            (error: unknown) => (error as Error).message,
+          ),
+        );
+      }
+      const problem = checked.get(path);
+      if (problem) problems.push(`expert "${expert}": ${problem.replace(/\.\s*$/, "")}`);
+    }
+    if (problems.length === 0) return;
+    throw new FileFormatError(
+      `${problems.length} of ${this.adapterPaths.size} expert adapters cannot be used with "${modelPath}": ` +
+        `${problems.join("; ")}. Fix each expert's "adapter" in experts.json (relative to the experts folder); ` +
+        "a PEFT adapter converts to GGUF with `herd merge --base <model.gguf> --out <adapter.gguf> <peft folder>`.",
+      [...checked.entries()].find(([, p]) => p)?.[0],
+    );
+  }
+
   private async loadRuntime(): Promise<Runtime> {
     const modelPath = resolve(this.options.modelPath);
     await assertModelFile(modelPath);
@@ -272,7 +298,7 @@ export class LlamaCppChatProvider implements ChatProvider {
       );
     }
     assertModelMetadata(header);
-    for (const path of new Set(this.adapterPaths.values())) await validateLoraAdapter(path, header);
+    await this.validateAdapters(modelPath, header);
 
     const lib = await loadNodeLlamaCpp("The llamacpp chat provider");
     const threads = this.options.threads ?? defaultThreads(availableParallelism());
