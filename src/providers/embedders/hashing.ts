@@ -77,13 +77,6 @@ function checkWeight(value: number, field: string): number {
   return value;
 }
 
-function normalizeInPlace(vector: Float32Array | Float64Array): void {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
-}
-
 /** What fitting on a corpus produced. */
 interface Fit {
   df: DocumentFrequencies;
@@ -93,6 +86,8 @@ interface Fit {
   minDf: number;
   /** The mean of the corpus's (uncentered) vectors, or undefined when not centering. */
   mean: Float64Array | undefined;
+  /** |mean|^2, so centering costs one pass over the dense vector. */
+  meanSquared: number;
 }
 
 /**
@@ -159,8 +154,12 @@ export class HashingEmbedder implements Embedder {
       const df = countDocumentFrequencies(texts, this.settings);
       const known = new Map<number, number>();
       for (const [hash, count] of df.counts) if (count >= minDf) known.set(hash, idfWeight(df, hash));
-      this.fitted = { df, known, minDf, mean: undefined };
-      if (center) this.fitted.mean = this.corpusMean(texts);
+      this.fitted = { df, known, minDf, mean: undefined, meanSquared: 0 };
+      if (center) {
+        const mean = this.corpusMean(texts);
+        this.fitted.mean = mean;
+        for (let i = 0; i < mean.length; i++) this.fitted.meanSquared += mean[i]! * mean[i]!;
+      }
     }
     this.corpusSize = this.fitted?.df.documentCount ?? 0;
 
@@ -208,27 +207,46 @@ export class HashingEmbedder implements Embedder {
     return vectors;
   }
 
-  /** Embeds one non-empty text synchronously (the work is pure CPU). */
+  /**
+   * Embeds one non-empty text synchronously (the work is pure CPU). Works on the sparse features and
+   * touches the dense vector once: |raw - mean|^2 = |raw|^2 - 2 raw.mean + |mean|^2.
+   */
   embedOne(text: string): Float32Array {
-    const raw = this.rawVector(text);
+    const raw = this.rawFeatures(text);
+    const out = new Float32Array(this.dim);
     const mean = this.fitted?.mean;
-    if (mean) for (let i = 0; i < raw.length; i++) raw[i]! -= mean[i]!;
-    normalizeInPlace(raw);
-    return Float32Array.from(raw);
+    if (!mean) {
+      for (const [i, v] of raw) out[i] = v;
+      return out;
+    }
+    let rawSquared = 0;
+    let rawDotMean = 0;
+    for (const [i, v] of raw) {
+      rawSquared += v * v;
+      rawDotMean += v * mean[i]!;
+    }
+    const squared = rawSquared - 2 * rawDotMean + this.fitted!.meanSquared;
+    const scale = squared > 0 ? 1 / Math.sqrt(squared) : 0;
+    for (let i = 0; i < out.length; i++) out[i] = -mean[i]! * scale;
+    for (const [i, v] of raw) out[i] = (v - mean[i]!) * scale;
+    return out;
   }
 
-  /** The uncentered, L2-normalized vector of a text. */
-  private rawVector(text: string): Float64Array {
+  /** The uncentered, L2-normalized vector of a text, as index -> value (only the non-zero entries). */
+  private rawFeatures(text: string): Map<number, number> {
     const features = extractFeatures(text, this.settings);
-    const vector = new Float64Array(this.dim);
+    const vector = new Map<number, number>();
     this.addGroup(vector, features.words, this.weights.words);
     if (this.settings.charNgrams) this.addGroup(vector, features.chars, this.weights.chars);
-    normalizeInPlace(vector);
+    let sum = 0;
+    for (const v of vector.values()) sum += v * v;
+    const norm = Math.sqrt(sum);
+    if (norm > 0) for (const [i, v] of vector) vector.set(i, v / norm);
     return vector;
   }
 
   /** Adds one feature group, normalized to unit length and scaled by its weight. */
-  private addGroup(vector: Float64Array, counts: ReadonlyMap<number, number>, weight: number): void {
+  private addGroup(vector: Map<number, number>, counts: ReadonlyMap<number, number>, weight: number): void {
     if (weight === 0 || counts.size === 0) return;
     const fit = this.fitted;
     const hashes: number[] = [];
@@ -251,17 +269,15 @@ export class HashingEmbedder implements Embedder {
     const scale = weight / Math.sqrt(sum);
     for (let k = 0; k < hashes.length; k++) {
       const mixed = fmix32(hashes[k]!);
-      vector[mixed % this.dim]! += (mixed & 0x80000000 ? -scale : scale) * values[k]!;
+      const index = mixed % this.dim;
+      vector.set(index, (vector.get(index) ?? 0) + (mixed & 0x80000000 ? -scale : scale) * values[k]!);
     }
   }
 
   /** The mean of the corpus texts' uncentered vectors, summed in sorted-corpus order. */
   private corpusMean(texts: readonly string[]): Float64Array {
     const mean = new Float64Array(this.dim);
-    for (const text of texts) {
-      const v = this.rawVector(text);
-      for (let i = 0; i < mean.length; i++) mean[i]! += v[i]!;
-    }
+    for (const text of texts) for (const [i, v] of this.rawFeatures(text)) mean[i]! += v;
     for (let i = 0; i < mean.length; i++) mean[i]! /= texts.length;
     return mean;
   }

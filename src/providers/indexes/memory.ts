@@ -1,6 +1,6 @@
 import type { CentroidIndex, IndexEntry, IndexHit } from "../../core/centroid-index.js";
 import { DimensionMismatchError } from "../../core/errors.js";
-import { norm } from "../../core/vector-math.js";
+import { dot, norm } from "../../core/vector-math.js";
 
 /**
  * The in-process centroid index (the embedded default): exact cosine search over a few
@@ -42,16 +42,17 @@ export class MemoryIndex implements CentroidIndex {
     const queryNorm = norm(vector);
     const hits: IndexHit[] = [];
     for (const entry of map.values()) {
-      const stored = entry.vector;
-      if (stored.length !== vector.length) {
+      if (entry.vector.length !== vector.length) {
         throw new DimensionMismatchError(
-          `Collection "${collection}" holds vectors of dimension ${stored.length}; the query has ${vector.length}.`,
+          `Collection "${collection}" holds vectors of dimension ${entry.vector.length}; the query has ${vector.length}.`,
         );
       }
-      let d = 0;
-      for (let i = 0; i < stored.length; i++) d += stored[i]! * vector[i]!;
       const n = entry.norm * queryNorm;
-      hits.push({ id: entry.id, expert: entry.expert, distance: 1 - (n === 0 ? 0 : d / n) });
+      hits.push({
+        id: entry.id,
+        expert: entry.expert,
+        distance: 1 - (n === 0 ? 0 : dot(entry.vector, vector) / n),
+      });
     }
     hits.sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id));
     return hits.slice(0, k);
