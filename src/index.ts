@@ -13,6 +13,7 @@ export {
   resolveExperts,
 } from "./container/index.js";
 export {
+  BASE_MODEL_NAME,
   blendModelName,
   blendVariants,
   expertModelName,

@@ -15,6 +15,9 @@ import type { RankedExpert, RoutingDecision } from "./routing.js";
  */
 export const MODEL_PREFIX = "herd-";
 
+/** The model `herd build` makes of the base model with Herd's chat settings (`Modelfile.base`). */
+export const BASE_MODEL_NAME = `${MODEL_PREFIX}base`;
+
 /** The prefix of every blend variant's model name. */
 const BLEND_PREFIX = `${MODEL_PREFIX}blend-`;
 
@@ -105,8 +108,8 @@ function modelOf(experts: ExpertSet, name: string): string {
   return experts.experts.find((e) => e.name === name)?.model ?? expertModelName(name);
 }
 
-function baseTarget(experts: ExpertSet): ResolvedTarget {
-  return { model: experts.baseModel, adapters: [], base: true, warnings: [] };
+function baseTarget(experts: ExpertSet, model = experts.baseModel): ResolvedTarget {
+  return { model, adapters: [], base: true, warnings: [] };
 }
 
 function topExpert(decision: RoutingDecision, experts: ExpertSet, warnings: string[] = []): ResolvedTarget {
@@ -144,6 +147,8 @@ export class OllamaBlendResolver implements BlendResolver {
   private readonly grid: number;
   private variants: ReadonlySet<string> | undefined;
   private readonly configured: boolean;
+  /** `herd-base` when Ollama has it: the base with the chat settings `herd build` gave it. */
+  private builtBase: string | undefined;
 
   constructor(options: OllamaBlendResolverOptions = {}) {
     this.grid = options.grid ?? DEFAULT_BLEND_GRID;
@@ -158,15 +163,15 @@ export class OllamaBlendResolver implements BlendResolver {
    * When the provider cannot list models or is down, every variant on the grid is assumed built.
    */
   async prepare(provider: ChatProvider): Promise<void> {
-    if (this.configured || !provider.listModels) return;
+    if (!provider.listModels) return;
+    let models: string[];
     try {
-      const models = await provider.listModels();
-      this.variants = new Set(
-        models.map((m) => m.replace(/:latest$/, "")).filter((m) => m.startsWith(BLEND_PREFIX)),
-      );
+      models = (await provider.listModels()).map((m) => m.replace(/:latest$/, ""));
     } catch {
-      this.variants = undefined;
+      return; // Ollama is down or cannot list: assume every variant is built, use the configured base.
     }
+    this.builtBase = models.includes(BASE_MODEL_NAME) ? BASE_MODEL_NAME : undefined;
+    if (!this.configured) this.variants = new Set(models.filter((m) => m.startsWith(BLEND_PREFIX)));
   }
 
   resolve(
@@ -175,7 +180,7 @@ export class OllamaBlendResolver implements BlendResolver {
     _capabilities?: ChatProviderCapabilities,
   ): ResolvedTarget {
     const selected = decision.selected.filter((s) => s.weight > 0);
-    if (selected.length === 0) return baseTarget(experts);
+    if (selected.length === 0) return baseTarget(experts, this.builtBase);
     const warnings: string[] = [];
     if (selected.length > 2) {
       const dropped = [...selected].sort((x, y) => y.weight - x.weight).slice(2);

@@ -172,6 +172,20 @@ describe("blend variant discovery", () => {
     expect(resolved.warnings[0]).toMatch(/not built/);
   });
 
+  it("answers base requests with herd-base when herd build made it, else with the configured base", async () => {
+    const base = decision({});
+    const resolver = new OllamaBlendResolver();
+    expect(resolver.resolve(base, experts, ollama).model).toBe(experts.baseModel);
+    await resolver.prepare(provider(["herd-base:latest", "herd-code:latest"]));
+    expect(resolver.resolve(base, experts, ollama)).toMatchObject({
+      model: "herd-base",
+      base: true,
+      adapters: [],
+    });
+    await resolver.prepare(provider(["herd-code:latest"]));
+    expect(resolver.resolve(base, experts, ollama).model).toBe(experts.baseModel);
+  });
+
   it("assumes every variant is built when the provider cannot say, and keeps configured variants", async () => {
     const down = new OllamaBlendResolver();
     await down.prepare(provider(new Error("connection refused")));

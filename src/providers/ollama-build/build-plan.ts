@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import {
+  BASE_MODEL_NAME,
   blendModelName,
   blendVariants,
   DEFAULT_BLEND_GRID,
@@ -52,9 +53,6 @@ export interface PlannedModel {
 function pairKey(a: string, b: string): string {
   return [a, b].sort().join("+");
 }
-
-/** The model name `herd build` gives the base model with Herd's chat settings. */
-export const BASE_MODEL_NAME = `${MODEL_PREFIX}base`;
 
 function modelfilePath(dir: string, relativeTo: string): string {
   const rel = relative(relativeTo, dir).split(sep).join("/");
