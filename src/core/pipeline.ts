@@ -84,6 +84,11 @@ export interface RequestContext {
   /** `Date.now()` when the request entered the pipeline. */
   readonly startedAt: number;
   readonly signal?: AbortSignal;
+  /**
+   * What the base model is on this backend, as the blend resolver answers base-only requests
+   * (e.g. `herd-base` on Ollama when `herd build` made it). Fallbacks retry here.
+   */
+  baseTarget(): GenerationTarget;
 }
 
 /** The whole answer of one request, given to `onResponse` hooks and returned by `Herd.generate`. */
@@ -201,6 +206,14 @@ export class Pipeline implements RequestPipeline {
       experts: this.expertSource(),
       startedAt: Date.now(),
       signal,
+      baseTarget: () => {
+        const { warnings: _, ...target } = this.resolver.resolve(
+          baseOnlyDecision(ctx.experts.baseModel),
+          ctx.experts,
+          this.provider.capabilities,
+        );
+        return target;
+      },
     };
     if (request.expert !== undefined) ctx.routeOptions.experts = [request.expert];
     let release: (() => void) | undefined;
@@ -313,4 +326,19 @@ function validateRequest(request: HerdRequest): void {
   if (request.expert !== undefined && (typeof request.expert !== "string" || request.expert === "")) {
     throw new InvalidInputError("expert must be a non-empty expert name.", "expert");
   }
+}
+
+/** A decision that selects no expert: what the resolver maps to the base model. */
+function baseOnlyDecision(baseModel: string): RoutingDecision {
+  return {
+    ranked: [],
+    selected: [],
+    model: baseModel,
+    strategy: "centroid",
+    weighting: "inverse-distance",
+    reason: "base-only",
+    embedder: "",
+    timings: { embedMs: 0, queryMs: 0, totalMs: 0 },
+    warnings: [],
+  };
 }

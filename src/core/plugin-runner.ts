@@ -73,19 +73,22 @@ export class PluginRunner {
     }
   }
 
-  /** Runs `onError` hooks and returns the first recovery offered. Hook failures become warnings. */
+  /**
+   * Runs `onError` hooks in order until one offers a recovery, and returns it: a recovered error is
+   * handled, so later hooks (e.g. request logging) do not report it as a failure. Hook failures
+   * become warnings.
+   */
   async error(ctx: RequestContext, error: unknown): Promise<ErrorRecovery | undefined> {
-    let recovery: ErrorRecovery | undefined;
     for (const plugin of this.plugins) {
       if (!plugin.onError) continue;
       try {
         const offered = await plugin.onError(ctx, error);
-        recovery ??= offered ?? undefined;
+        if (offered) return offered;
       } catch (hookError) {
         this.nonFatal(ctx, wrap(plugin, "onError", hookError));
       }
     }
-    return recovery;
+    return undefined;
   }
 
   /** Closes every plugin; failures are logged, never thrown. */

@@ -36,7 +36,8 @@ export interface Plugin {
   onResponse?(ctx: RequestContext, response: HerdResponse): void | Promise<void>;
   /**
    * When routing, resolving or generation failed. Return an `ErrorRecovery` to retry once on another
-   * target; the first plugin that returns one wins. Called only while no chunk has reached the caller.
+   * target; the first plugin that returns one wins, and later plugins' `onError` is not called for
+   * that (handled) error. Called only while no chunk has reached the caller.
    */
   onError?(
     ctx: RequestContext,

@@ -31,10 +31,10 @@ export class FallbackPlugin implements Plugin {
       error instanceof ProviderResponseError ||
       (this.onUnavailable && error instanceof ProviderUnavailableError);
     if (!backendError) return undefined;
-    const base = ctx.experts.baseModel;
+    const base = ctx.baseTarget();
     return {
-      retry: { model: base, adapters: [], base: true },
-      warning: `The expert model "${target.model}" failed (${errorMessage(error)}); the base model "${base}" answered instead.`,
+      retry: base,
+      warning: `The expert model "${target.model}" failed (${errorMessage(error)}); the base model "${base.model}" answered instead.`,
     };
   }
 }

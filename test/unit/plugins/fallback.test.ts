@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { OllamaBlendResolver } from "../../../src/core/blend-resolver.js";
 import type { ChatChunk, ChatRequest } from "../../../src/core/chat.js";
 import {
   ModelNotFoundError,
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../src/core/errors.js";
+import { Pipeline } from "../../../src/core/pipeline.js";
 import { FallbackPlugin } from "../../../src/plugins/fallback.js";
-import { echoScript } from "../../fixtures/herd/fakes.js";
+import { RequestLoggingPlugin, type RequestLogRecord } from "../../../src/plugins/request-logging.js";
+import { echoScript, FakeRouter, ScriptedProvider, testExperts } from "../../fixtures/herd/fakes.js";
 import { pipelineWith, user } from "./helpers.js";
 
 function failOn(model: string, error: () => Error) {
@@ -32,6 +35,42 @@ describe("fallback plugin", () => {
     expect(stream.target).toEqual({ model: "llama3.2", adapters: [], base: true });
     expect(response.text).toBe("llama3.2: Write a haiku");
     expect(response.warnings.join()).toMatch(/"herd-creative" failed .* base model "llama3.2"/);
+  });
+
+  it("retries on the base as the resolver serves it (herd-base on Ollama when built)", async () => {
+    const provider = new ScriptedProvider(
+      failOn("herd-creative", () => new ModelNotFoundError("herd-creative", "gone")),
+    );
+    const resolver = new OllamaBlendResolver();
+    await resolver.prepare({
+      ...provider,
+      capabilities: provider.capabilities,
+      stream: provider.stream.bind(provider),
+      health: async () => {},
+      listModels: async () => ["herd-base:latest"],
+    });
+    const pipeline = new Pipeline({
+      router: new FakeRouter(testExperts),
+      resolver,
+      provider,
+      experts: testExperts,
+      plugins: [new FallbackPlugin()],
+    });
+    const stream = await pipeline.stream(user("Write a haiku"));
+    await stream.collect();
+    expect(provider.requests.map((r) => r.target.model)).toEqual(["herd-creative", "herd-base"]);
+    expect(stream.warnings.join()).toMatch(/base model "herd-base" answered instead/);
+  });
+
+  it("a recovered failure is not logged as an error by later plugins", async () => {
+    const records: RequestLogRecord[] = [];
+    const { pipeline, provider } = pipelineWith([
+      new FallbackPlugin(),
+      new RequestLoggingPlugin({ log: (r) => records.push(r) }),
+    ]);
+    provider.script = failOn("herd-creative", () => new ModelNotFoundError("herd-creative", "gone"));
+    await (await pipeline.stream(user("Write a haiku"))).collect();
+    expect(records.map((r) => r.event)).toEqual(["response"]);
   });
 
   it("does not retry when the base model itself fails", async () => {
