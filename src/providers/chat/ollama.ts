@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { MODEL_PREFIX } from "../../core/blend-resolver.js";
 import type {
   ChatCallOptions,
   ChatChunk,
@@ -7,7 +8,13 @@ import type {
   ChatRequest,
   FinishReason,
 } from "../../core/chat.js";
-import { ModelNotFoundError, ProviderResponseError } from "../../core/errors.js";
+import {
+  errorMessage,
+  HerdError,
+  ModelNotFoundError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../core/errors.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
@@ -88,13 +95,7 @@ export class OllamaChatProvider implements ChatProvider {
       );
 
     let toolIndex = 0;
-    const invalid = (line: string) =>
-      new ProviderResponseError(
-        `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
-        undefined,
-        this.baseUrl,
-      );
-    for await (const value of parseNdjson(response.body, { signal: options.signal, onInvalid: invalid })) {
+    for await (const value of this.lines(response.body, request.target.model, options.signal)) {
       const line = value as OllamaChatLine;
       if (line.error !== undefined) {
         throw new ProviderResponseError(
@@ -132,6 +133,31 @@ export class OllamaChatProvider implements ChatProvider {
     );
   }
 
+  /** The reply's NDJSON lines; a connection lost mid-reply becomes an error naming Ollama's address. */
+  private async *lines(
+    body: ReadableStream<Uint8Array>,
+    model: string,
+    signal?: AbortSignal,
+  ): AsyncGenerator<unknown> {
+    const invalid = (line: string) =>
+      new ProviderResponseError(
+        `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
+        undefined,
+        this.baseUrl,
+      );
+    try {
+      yield* parseNdjson(body, { signal, onInvalid: invalid });
+    } catch (error) {
+      if (signal?.aborted || HerdError.isInstance(error)) throw error;
+      throw new ProviderUnavailableError(
+        `Ollama at ${this.baseUrl} closed the connection while generating with "${model}" (${errorMessage(error)}): ` +
+          "it may have crashed or run out of memory; check its log.",
+        this.baseUrl,
+        { cause: error },
+      );
+    }
+  }
+
   /** The models Ollama has (`GET /api/tags`), e.g. `herd-code:latest`. */
   async listModels(options: ChatCallOptions = {}): Promise<string[]> {
     const response = await providerFetch(this.backend, "api/tags", {
@@ -145,7 +171,7 @@ export class OllamaChatProvider implements ChatProvider {
 
   /** Checks that Ollama answers `GET /`. */
   async health(): Promise<void> {
-    const response = await providerFetch(this.backend, "/", {
+    const response = await providerFetch(this.backend, "", {
       method: "GET",
       headers: this.settings.headers,
     });
@@ -154,7 +180,7 @@ export class OllamaChatProvider implements ChatProvider {
 
   private async post(body: unknown, model: string, signal?: AbortSignal): Promise<Response> {
     try {
-      return await providerFetch(this.backend, "/api/chat", {
+      return await providerFetch(this.backend, "api/chat", {
         method: "POST",
         headers: { "content-type": "application/json", ...this.settings.headers },
         body: JSON.stringify(body),
@@ -168,8 +194,9 @@ export class OllamaChatProvider implements ChatProvider {
       ) {
         throw new ModelNotFoundError(
           model,
-          `Ollama at ${this.baseUrl} has no model "${model}". Build the expert models with \`herd build\` ` +
-            `(or \`ollama pull ${model}\` for a base model), then retry.`,
+          model.startsWith(MODEL_PREFIX)
+            ? `Ollama at ${this.baseUrl} has no model "${model}". Build Herd's models with \`herd build\`, then retry.`
+            : `Ollama at ${this.baseUrl} has no model "${model}". Pull it with \`ollama pull ${model}\`, then retry.`,
           this.baseUrl,
           { cause: error },
         );

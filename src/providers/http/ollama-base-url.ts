@@ -4,6 +4,8 @@ export function ollamaBaseUrl(value?: string): string {
   const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
   const url = new URL(withScheme);
   if (url.hostname === "0.0.0.0") url.hostname = "127.0.0.1";
-  if (!url.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme) && url.protocol === "http:") url.port = "11434";
+  // No explicit port: Ollama's default (URL drops a port equal to the scheme default, so check the text too).
+  const explicitPort = /^https?:\/\/(\[[^\]]+\]|[^/:]+):\d+/.test(withScheme);
+  if (!url.port && !explicitPort && url.protocol === "http:") url.port = "11434";
   return url.toString().replace(/\/$/, "");
 }

@@ -66,5 +66,7 @@ describe("OllamaEmbedder", () => {
     expect(ollamaBaseUrl("0.0.0.0:11434")).toBe("http://127.0.0.1:11434");
     expect(ollamaBaseUrl("example.internal")).toBe("http://example.internal:11434");
     expect(ollamaBaseUrl("https://ollama.example.com")).toBe("https://ollama.example.com");
+    expect(ollamaBaseUrl("[::1]")).toBe("http://[::1]:11434");
+    expect(ollamaBaseUrl("http://gpu-box:8080/ollama")).toBe("http://gpu-box:8080/ollama");
   });
 });

@@ -1,4 +1,6 @@
-import { HttpResponse, http } from "msw";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpResponse, http, passthrough } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ChatChunk, ChatRequest } from "../../../src/core/chat.js";
@@ -213,6 +215,55 @@ describe("OllamaChatProvider", () => {
     expect((error as ModelNotFoundError).model).toBe("herd-code");
     expect((error as Error).message).toMatch(/herd-code/);
     expect((error as Error).message).toMatch(/herd build/);
+  });
+
+  it("tells to pull a missing base model, and to build a missing Herd model", async () => {
+    reply = (body) => modelNotFound(body.model);
+    const base = request({ target: { model: "llama3.2:3b", adapters: [], base: true } });
+    const error = await collect(provider.stream(base)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/`ollama pull llama3\.2:3b`/);
+    expect((error as Error).message).not.toMatch(/herd build/);
+  });
+
+  it("names Ollama's address when the connection drops mid-answer", async () => {
+    // A real server on loopback: it sends one line, then drops the connection (msw cannot).
+    const first = `${readFixture("chat-stream.ndjson").split("\n")[0]}\n`;
+    const crashing = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/x-ndjson" });
+      res.write(first, () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    await new Promise<void>((resolve) => crashing.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(crashing.address() as AddressInfo).port}`;
+    server.use(http.post(`${url}/api/chat`, () => passthrough()));
+    try {
+      const chunks: ChatChunk[] = [];
+      const error = await (async () => {
+        for await (const chunk of new OllamaChatProvider({ baseUrl: url }).stream(request()))
+          chunks.push(chunk);
+      })().catch((e: unknown) => e);
+      expect(chunks).toEqual([{ type: "text", text: "The" }]);
+      expect(error).toBeInstanceOf(ProviderUnavailableError);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `^Ollama at ${url.replace(/\./g, "\\.")} closed the connection while generating with "herd-code"`,
+        ),
+      );
+    } finally {
+      crashing.closeAllConnections();
+      await new Promise((resolve) => crashing.close(resolve));
+    }
+  });
+
+  it("keeps a path prefix of the Ollama URL (behind a reverse proxy)", async () => {
+    const prefixed = ollamaChatMock(
+      () => ndjsonResponse(chatStream(["ok"])),
+      "http://127.0.0.1:11434/ollama",
+    );
+    server.use(...prefixed.handlers);
+    const behindProxy = new OllamaChatProvider({ baseUrl: "http://127.0.0.1:11434/ollama" });
+    await behindProxy.health();
+    expect(await collect(behindProxy.stream(request()))).toContainEqual({ type: "text", text: "ok" });
+    expect(prefixed.requests).toHaveLength(1);
   });
 
   it("throws ProviderResponseError with Ollama's message on a 400 before streaming", async () => {
