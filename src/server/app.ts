@@ -87,8 +87,10 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
     const { status, body } = toOpenAIError(error);
     if (status >= 500) report(error);
     // Overloaded or unreachable backends may recover: tell clients (the openai SDK honours it) when to retry.
-    if (HerdError.isInstance(error) && error.isRetryable && status >= 500 && !res.headersSent) {
-      res.setHeader("retry-after", "1");
+    if (HerdError.isInstance(error) && !res.headersSent) {
+      if (error.isRetryable && status >= 500) res.setHeader("retry-after", "1");
+      // The openai SDK retries 408/409/429/5xx unless told otherwise: say what Herd knows.
+      res.setHeader("x-should-retry", error.isRetryable ? "true" : "false");
     }
     if (res.headersSent) {
       res.end();

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { Request, Response } from "express";
-import type { HerdStream } from "../core/pipeline.js";
+import type { HerdStream, RequestMetadata } from "../core/pipeline.js";
 import { type HerdRoutingInfo, routingInfo } from "../core/routing-info.js";
 import { resolveModel } from "./models.js";
 import { ChunkEncoder, CompletionBuilder, newIdentity } from "./openai-chunks.js";
@@ -37,8 +37,8 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
         : [];
     const parsed = validate(chatCompletionRequestSchema, body);
     const translated = translateChatRequest(parsed);
-    const user = (body as { user?: unknown }).user;
-    if (typeof user === "string") translated.request.metadata = { user };
+    const metadata = requestMetadata(req, body as Record<string, unknown>);
+    if (metadata) translated.request.metadata = metadata;
     const choice = resolveModel(parsed.model, herd, options.onlyBase);
     translated.request.model = parsed.model;
     if (choice.kind === "base") translated.request.route = { baseOnly: true };
@@ -126,3 +126,17 @@ function infoOf(stream: HerdStream, warnings: readonly string[]): HerdRoutingInf
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/**
+ * What plugins key on: the OpenAI `user`, and a conversation id for sticky routing, from the
+ * `x-herd-conversation-id` header or the OpenAI `metadata.conversation_id` field.
+ */
+function requestMetadata(req: Request, body: Record<string, unknown>): RequestMetadata | undefined {
+  const metadata: RequestMetadata = {};
+  if (typeof body.user === "string") metadata.user = body.user;
+  const header = req.get("x-herd-conversation-id");
+  const fromBody = (body.metadata as { conversation_id?: unknown } | null | undefined)?.conversation_id;
+  const conversationId = header ?? (typeof fromBody === "string" ? fromBody : undefined);
+  if (conversationId) metadata.conversationId = conversationId.slice(0, 256);
+  return Object.keys(metadata).length > 0 ? metadata : undefined;
+}

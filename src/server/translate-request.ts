@@ -19,7 +19,6 @@ export const FACADE_DEFAULTS = {
   topK: 50,
   topP: 1.0,
   repetitionPenalty: 1.0,
-  topExperts: 1,
 } as const;
 
 /** An OpenAI chat request turned into Herd's vocabulary. */
@@ -38,8 +37,9 @@ export function translateChatRequest(body: ChatCompletionRequestBody): Translate
   const request: HerdRequest = {
     messages: translateMessages(body.messages),
     params: translateParams(body),
-    topExperts: body.top_experts ?? FACADE_DEFAULTS.topExperts,
   };
+  // Without top_experts the router's own setting applies (1 unless the config says otherwise).
+  if (body.top_experts !== undefined && body.top_experts !== null) request.topExperts = body.top_experts;
   if (body.tools && body.tools.length > 0) request.tools = body.tools.map(translateTool);
   const toolChoice = translateToolChoice(body.tool_choice);
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
@@ -90,7 +90,7 @@ export function translateMessages(messages: readonly ChatCompletionMessage[]): C
             return {
               id: call.id,
               name: call.function.name,
-              arguments: parseArguments(call.function.arguments, `${at}.tool_calls[${j}].function.arguments`),
+              arguments: parseArguments(call.function.arguments),
             };
           });
         }
@@ -129,21 +129,21 @@ function joinText(content: string | readonly Part[], param: string): string {
   return texts.join("\n");
 }
 
-/** Tool call arguments arrive as a JSON string (OpenAI) and travel as an object (Herd). */
-function parseArguments(text: string, param: string): Record<string, unknown> {
+/**
+ * Tool call arguments arrive as a JSON string (OpenAI) and travel as an object (Herd). Text that is
+ * not a JSON object travels as `{ _raw: text }`.
+ */
+function parseArguments(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new InvalidInputError(
-      `Invalid '${param}': tool call arguments must be a JSON object encoded as a string, e.g. "{\\"city\\":\\"Paris\\"}".`,
-      param,
-    );
+    // An agent echoes back what the model produced, even a call cut off by max_tokens (OpenAI accepts
+    // it too): keep the conversation going with the text as it was rather than failing the request.
+    return { _raw: text };
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidInputError(`Invalid '${param}': the arguments must encode a JSON object.`, param);
-  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { _raw: text };
   return value as Record<string, unknown>;
 }
 

@@ -155,6 +155,13 @@ describe("POST /v1/chat/completions (JSON)", () => {
     await post("/v1/chat/completions", chat({ user: "alice" }));
     expect(herd.requests[0]?.metadata).toEqual({ user: "alice" });
   });
+
+  it("takes a conversation id for sticky routing from a header or OpenAI metadata", async () => {
+    const { herd, post } = await start();
+    await post("/v1/chat/completions", chat(), { "x-herd-conversation-id": "conv-1" });
+    await post("/v1/chat/completions", chat({ metadata: { conversation_id: "conv-2" } }));
+    expect(herd.requests.map((r) => r.metadata?.conversationId)).toEqual(["conv-1", "conv-2"]);
+  });
 });
 
 describe("POST /v1/chat/completions (stream)", () => {
@@ -298,6 +305,8 @@ describe("errors", () => {
 
     const field = await post("/v1/chat/completions", chat({ temperature: "hot" }));
     expect(field.status).toBe(400);
+    // clients such as the openai SDK must not retry a request that cannot succeed
+    expect(field.headers.get("x-should-retry")).toBe("false");
     expect((await json(field)).error).toMatchObject({ param: "temperature", code: "invalid_input" });
 
     const empty = await post("/v1/chat/completions", "");
@@ -327,6 +336,7 @@ describe("errors", () => {
     const res = await post("/v1/chat/completions", chat({ stream: true }));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("x-should-retry")).toBe("true");
     expect((await json(res)).error).toEqual({
       message: "Cannot reach Ollama. Start it with `ollama serve`. (backend: http://127.0.0.1:11434)",
       type: "server_error",

@@ -85,14 +85,6 @@ function malformedBodies(): { name: string; body: Uint8Array }[] {
     { role: "user", content: [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }] },
     {
       role: "assistant",
-      tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{bad" } }],
-    },
-    {
-      role: "assistant",
-      tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "[1,2]" } }],
-    },
-    {
-      role: "assistant",
       tool_calls: [{ id: 1, type: "function", function: { name: "f", arguments: "{}" } }],
     },
     { role: "system", content: null },

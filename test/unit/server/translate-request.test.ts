@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../../src/core/errors.js";
+import type { InvalidInputError } from "../../../src/core/errors.js";
 import { chatCompletionRequestSchema } from "../../../src/server/request-schema.js";
 import { translateChatRequest } from "../../../src/server/translate-request.js";
 import { validate } from "../../../src/server/validate.js";
@@ -13,7 +13,9 @@ describe("translateChatRequest", () => {
   it("applies Herd's sampling defaults when the request sets none", () => {
     const { request, stream, includeUsage } = translate({ messages: user });
     expect(request.params).toEqual({ temperature: 0.5, topK: 50, topP: 1, repetitionPenalty: 1 });
-    expect(request.topExperts).toBe(1);
+    // no top_experts: the router's configured topExperts applies (1 by default)
+    expect(request.topExperts).toBeUndefined();
+    expect(translate({ messages: user, top_experts: 2 }).request.topExperts).toBe(2);
     expect(stream).toBe(false);
     expect(includeUsage).toBe(false);
   });
@@ -90,19 +92,19 @@ describe("translateChatRequest", () => {
     ]);
   });
 
-  it("refuses tool call arguments that are not a JSON object, naming the field", () => {
-    const bad = (args: string) => () =>
+  it("keeps tool call arguments that are not a JSON object as raw text, so agent loops go on", () => {
+    const args = (text: string) =>
       translate({
         messages: [
           {
             role: "assistant",
-            tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: args } }],
+            tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: text } }],
           },
         ],
-      });
-    expect(bad("{city:")).toThrow(InvalidInputError);
-    expect(bad("{city:")).toThrow(/messages\[0\]\.tool_calls\[0\]\.function\.arguments/);
-    expect(bad("[1]")).toThrow(/JSON object/);
+      }).request.messages[0]!.toolCalls![0]!.arguments;
+    expect(args("{city:")).toEqual({ _raw: "{city:" });
+    expect(args("[1]")).toEqual({ _raw: "[1]" });
+    expect(args('{"city":"Paris"}')).toEqual({ city: "Paris" });
   });
 
   it("refuses image parts with a message that says to send text", () => {
