@@ -132,6 +132,33 @@ export async function loadExpertSet(dir: string): Promise<ExpertSet> {
   return parseExpertSet(data, dirname(file), file);
 }
 
+/**
+ * Checks an expert given through the API (e.g. `router.addExpert`) with the rules of experts.json:
+ * a valid name, an adapter, a model, and at least one non-empty example prompt. Returns a clean copy.
+ */
+export function validateExpert(expert: Expert): Expert {
+  const parsed = expertSchema.safeParse(expert);
+  const label = typeof expert?.name === "string" ? `Expert "${expert.name.slice(0, 64)}"` : "The expert";
+  if (!parsed.success) {
+    throw new ExpertConfigError(`${describeIssue(label, parsed.error.issues[0]!)}. Fix it and add it again.`);
+  }
+  const { data } = parsed;
+  const examples = Array.isArray(data.examples) ? data.examples.filter((e) => e.trim() !== "") : [];
+  if (examples.length === 0) {
+    throw new ExpertConfigError(
+      `${label} has no example prompts; give it some (its centroid is built from them).`,
+    );
+  }
+  return {
+    name: data.name,
+    description: data.description,
+    categories: data.categories,
+    adapter: data.adapter,
+    model: data.model ?? `herd-${data.name}`,
+    examples,
+  };
+}
+
 /** Finds an expert by name or throws UnknownExpertError listing the known ones. */
 export function getExpert(set: ExpertSet, name: string): Expert {
   const expert = set.experts.find((e) => e.name === name);

@@ -11,6 +11,7 @@ import {
 import type { Embedder } from "./embedder.js";
 import { AbortError, ConfigError, DimensionMismatchError, UnknownExpertError } from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
+import { validateExpert } from "./experts.js";
 import type {
   RankedExpert,
   RouteInput,
@@ -35,9 +36,17 @@ export interface RouterInit {
   build?: Omit<BuildCentroidsOptions, "signal">;
 }
 
-/** The collection names used for one embedder. */
-export function collectionNames(embedderId: string): { centroids: string; examples: string } {
-  return { centroids: `centroids-${embedderId}`, examples: `examples-${embedderId}` };
+/**
+ * The collection names used for one embedder. The examples collection (knn) is also named by a hash of
+ * the expert set's examples, so replicas with the same experts share it and a replica with other
+ * examples never rewrites the one others are reading.
+ */
+export function collectionNames(
+  embedderId: string,
+  experts: readonly Pick<Expert, "name" | "examples">[] = [],
+): { centroids: string; examples: string } {
+  const hash = examplesHash(experts.flatMap((e) => [`\u0001${e.name}`, ...e.examples])).slice(0, 12);
+  return { centroids: `centroids-${embedderId}`, examples: `examples-${embedderId}-${hash}` };
 }
 
 function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
@@ -97,7 +106,9 @@ export class Router implements RouterService {
   private readonly store: CentroidStore | undefined;
   private readonly buildOptions: Omit<BuildCentroidsOptions, "signal">;
   private centroidsReady: Promise<void> | undefined;
-  private examplesReady: Promise<number> | undefined;
+  private examplesReady: Promise<{ collection: string; count: number }> | undefined;
+  /** Bumped whenever the expert set changes; a build for an older set does not write the index. */
+  private generation = 0;
 
   constructor(init: RouterInit) {
     validateOptions(init.options ?? {}, "router");
@@ -167,15 +178,14 @@ export class Router implements RouterService {
     const text = routingText(input, this.options.textMode);
     if (options.signal?.aborted) throw new AbortError();
     await this.ensureCentroids();
-    const exampleCount = strategy === "knn" ? await this.ensureExamples() : 0;
+    const examples = strategy === "knn" ? await this.ensureExamples() : undefined;
 
     const t0 = performance.now();
     const [vector] = await this.embedder.embed([text], { signal: options.signal });
     const t1 = performance.now();
-    const distances =
-      strategy === "knn"
-        ? await this.knnDistances(vector!, exampleCount)
-        : await this.centroidDistances(vector!);
+    const distances = examples
+      ? await this.knnDistances(vector!, examples.collection)
+      : await this.centroidDistances(vector!);
     const t2 = performance.now();
 
     const ranked: RankedExpert[] = [...distances.entries()]
@@ -214,7 +224,7 @@ export class Router implements RouterService {
       ...stripUndefined(options),
     });
     if (this.store) await this.store.save(set);
-    await this.writeCentroids(set);
+    await this.writeCentroids(set, this.expertSet.experts);
     this.centroidsReady = Promise.resolve();
     return set;
   }
@@ -258,7 +268,7 @@ export class Router implements RouterService {
       centroids: new Map(this.expertSet.experts.map((e) => [e.name, centroids.get(e.name)!])),
     };
     if (this.store) await this.store.save(set);
-    await this.writeCentroids(set);
+    await this.writeCentroids(set, this.expertSet.experts);
     this.centroidsReady = Promise.resolve();
     return set;
   }
@@ -271,18 +281,29 @@ export class Router implements RouterService {
   /** Replaces the expert set; centroids are brought up to date on the next route. */
   setExperts(experts: ExpertSet): void {
     this.expertSet = experts;
+    this.generation++;
     this.centroidsReady = undefined;
     this.examplesReady = undefined;
   }
 
-  /** Adds (or replaces) an expert without restarting. */
+  /**
+   * Adds (or replaces) an expert without restarting. The expert is validated and its centroid built
+   * before the change takes effect; on any failure the expert set stays as it was.
+   */
   async addExpert(expert: Expert): Promise<void> {
-    const others = this.expertSet.experts.filter((e) => e.name !== expert.name);
-    this.setExperts({ ...this.expertSet, experts: [...others, expert] });
-    await this.prepare();
+    const checked = validateExpert(expert);
+    const previous = this.expertSet;
+    const others = previous.experts.filter((e) => e.name !== checked.name);
+    this.setExperts({ ...previous, experts: [...others, checked] });
+    try {
+      await this.prepare();
+    } catch (error) {
+      this.setExperts(previous);
+      throw error;
+    }
   }
 
-  /** Removes an expert without restarting. */
+  /** Removes an expert without restarting (its centroid leaves the index too). */
   async removeExpert(name: string): Promise<void> {
     if (!this.expertSet.experts.some((e) => e.name === name)) {
       throw new UnknownExpertError(
@@ -291,6 +312,7 @@ export class Router implements RouterService {
       );
     }
     this.setExperts({ ...this.expertSet, experts: this.expertSet.experts.filter((e) => e.name !== name) });
+    await this.index.remove(collectionNames(this.embedder.id).centroids, [name]);
     await this.prepare();
   }
 
@@ -314,14 +336,14 @@ export class Router implements RouterService {
 
   private async centroidDistances(vector: Float32Array): Promise<Map<string, number>> {
     const names = collectionNames(this.embedder.id);
-    const hits = await this.index.query(names.centroids, vector, this.expertSet.experts.length);
+    // Every entry: replicas sharing a Chroma collection may hold experts this router does not serve.
+    const hits = await this.index.query(names.centroids, vector, Number.POSITIVE_INFINITY);
     const known = new Set(this.expertSet.experts.map((e) => e.name));
     return new Map(hits.filter((h) => known.has(h.expert)).map((h) => [h.expert, h.distance]));
   }
 
-  private async knnDistances(vector: Float32Array, exampleCount: number): Promise<Map<string, number>> {
-    const names = collectionNames(this.embedder.id);
-    const hits = await this.index.query(names.examples, vector, exampleCount);
+  private async knnDistances(vector: Float32Array, collection: string): Promise<Map<string, number>> {
+    const hits = await this.index.query(collection, vector, Number.POSITIVE_INFINITY);
     const byExpert = new Map<string, number[]>();
     for (const hit of hits) {
       const list = byExpert.get(hit.expert) ?? [];
@@ -337,15 +359,16 @@ export class Router implements RouterService {
   }
 
   private ensureCentroids(): Promise<void> {
-    this.centroidsReady ??= this.loadOrBuildCentroids().catch((error: unknown) => {
-      this.centroidsReady = undefined;
-      throw error;
-    });
+    this.centroidsReady ??= this.loadOrBuildCentroids(this.expertSet.experts, this.generation).catch(
+      (error: unknown) => {
+        this.centroidsReady = undefined;
+        throw error;
+      },
+    );
     return this.centroidsReady;
   }
 
-  private async loadOrBuildCentroids(): Promise<void> {
-    const experts = this.expertSet.experts;
+  private async loadOrBuildCentroids(experts: readonly Expert[], generation: number): Promise<void> {
     const dimension = await this.embedder.dimension();
     let set = await this.store?.load(this.embedder.id);
     if (set && set.manifest.dimension !== dimension) {
@@ -356,6 +379,7 @@ export class Router implements RouterService {
     }
     if (!set || !isCentroidSetFresh(set, experts, this.buildOptions)) {
       set = await buildCentroids(experts, this.embedder, this.buildOptions);
+      if (generation !== this.generation) return; // the experts changed meanwhile: a newer build writes
       await this.store?.save(set).catch((error: unknown) => {
         // Routing works from memory; only the cache is lost (e.g. a read-only experts folder).
         process.emitWarning(
@@ -365,35 +389,42 @@ export class Router implements RouterService {
         );
       });
     }
-    await this.writeCentroids(set);
+    if (generation !== this.generation) return;
+    await this.writeCentroids(set, experts);
   }
 
-  private async writeCentroids(set: CentroidSet): Promise<void> {
+  /**
+   * Upserts the centroids of `experts`. Entries of other experts are left alone: they may belong to
+   * another replica sharing the collection (removeExpert deletes its own).
+   */
+  private async writeCentroids(set: CentroidSet, experts: readonly Expert[]): Promise<void> {
     const collection = collectionNames(this.embedder.id).centroids;
-    const entries: IndexEntry[] = this.expertSet.experts.map((e) => ({
+    const entries: IndexEntry[] = experts.map((e) => ({
       id: e.name,
       expert: e.name,
       vector: set.centroids.get(e.name)!,
       metadata: { model: e.model, description: e.description, embedder: this.embedder.id },
     }));
-    const stale = (await this.index.list(collection)).map((e) => e.id).filter((id) => !set.centroids.has(id));
-    if (stale.length > 0) await this.index.remove(collection, stale);
     await this.index.upsert(collection, entries);
   }
 
-  private ensureExamples(): Promise<number> {
-    this.examplesReady ??= this.writeExamples().catch((error: unknown) => {
+  private ensureExamples(): Promise<{ collection: string; count: number }> {
+    this.examplesReady ??= this.writeExamples(this.expertSet.experts).catch((error: unknown) => {
       this.examplesReady = undefined;
       throw error;
     });
     return this.examplesReady;
   }
 
-  private async writeExamples(): Promise<number> {
-    const collection = collectionNames(this.embedder.id).examples;
+  /**
+   * Embeds every example prompt into the examples collection named by their hash. Upserts only, so
+   * replicas reading the same collection never see it emptied.
+   */
+  private async writeExamples(experts: readonly Expert[]): Promise<{ collection: string; count: number }> {
+    const collection = collectionNames(this.embedder.id, experts).examples;
     const entries: IndexEntry[] = [];
-    const total = this.expertSet.experts.reduce((n, e) => n + e.examples.length, 0);
-    for (const e of this.expertSet.experts) {
+    const total = experts.reduce((n, e) => n + e.examples.length, 0);
+    for (const e of experts) {
       const vectors = await embedAll(this.embedder, e.examples, {
         ...this.buildOptions,
         offset: entries.length,
@@ -403,9 +434,8 @@ export class Router implements RouterService {
         entries.push({ id: `${e.name}#${i}`, expert: e.name, vector });
       });
     }
-    await this.index.remove(collection);
     await this.index.upsert(collection, entries);
-    return entries.length;
+    return { collection, count: entries.length };
   }
 }
 

@@ -289,6 +289,93 @@ describe("Router (centroid strategy)", () => {
   });
 });
 
+describe("Router with a shared index and run-time expert changes", () => {
+  const poetry = {
+    name: "poetry",
+    description: "",
+    categories: [],
+    adapter: "p.gguf",
+    model: "herd-poetry",
+    examples: ["poem poem poem", "a poem"],
+  };
+  const noPoems = {
+    ...experts,
+    experts: experts.experts.map((e) => (e.name === "creative" ? { ...e, examples: ["riddle poem"] } : e)),
+  };
+
+  it("validates an added expert and keeps the old set when it is bad", async () => {
+    const router = new Router({ experts, embedder: new KeywordEmbedder(), index: new MemoryIndex() });
+    await expect(router.addExpert({ ...poetry, examples: [] })).rejects.toThrow(
+      /Expert "poetry" has no example prompts/,
+    );
+    await expect(router.addExpert({ ...poetry, name: "../x" })).rejects.toThrow(
+      /Expert "..\/x": name: must be lowercase/,
+    );
+    expect(router.experts.experts.map((e) => e.name)).toEqual(["code", "creative", "reasoning"]);
+    expect((await router.route("a poem")).selected[0]!.name).toBe("creative");
+  });
+
+  it("serves concurrent expert changes without errors", async () => {
+    const router = new Router({ experts, embedder: new KeywordEmbedder(), index: new MemoryIndex() });
+    const results = await Promise.allSettled([
+      router.addExpert(poetry),
+      router.addExpert({ ...poetry, name: "sql", model: "herd-sql", examples: ["code code code riddle"] }),
+      router.route("a poem"),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+    expect((await router.route("a poem")).ranked.map((e) => e.name).sort()).toEqual([
+      "code",
+      "creative",
+      "poetry",
+      "reasoning",
+      "sql",
+    ]);
+  });
+
+  it("a replica starting on the same index keeps the experts others added, and ranks all of its own", async () => {
+    const index = new MemoryIndex();
+    const a = new Router({ experts, embedder: new KeywordEmbedder(), index });
+    await a.addExpert(poetry);
+    expect((await a.route("poem poem poem")).selected[0]!.name).toBe("poetry");
+    const b = new Router({ experts, embedder: new KeywordEmbedder(), index });
+    expect((await b.route("poem poem poem")).ranked.map((e) => e.name).sort()).toEqual([
+      "code",
+      "creative",
+      "reasoning",
+    ]);
+    expect((await a.route("poem poem poem")).selected[0]!.name).toBe("poetry");
+    await a.removeExpert("poetry");
+    expect((await index.list(collectionNames("keywords-v1").centroids)).map((e) => e.id).sort()).toEqual([
+      "code",
+      "creative",
+      "reasoning",
+    ]);
+  });
+
+  it("gives each expert set its own knn examples collection, so replicas never empty each other's", async () => {
+    const index = new MemoryIndex();
+    const a = new Router({
+      experts,
+      embedder: new KeywordEmbedder(),
+      index,
+      options: { strategy: "knn", k: 1 },
+    });
+    await a.prepare();
+    const b = new Router({
+      experts: noPoems,
+      embedder: new KeywordEmbedder(),
+      index,
+      options: { strategy: "knn", k: 1 },
+    });
+    await b.prepare();
+    expect(collectionNames("keywords-v1", experts.experts).examples).not.toBe(
+      collectionNames("keywords-v1", noPoems.experts).examples,
+    );
+    expect((await index.list(collectionNames("keywords-v1", experts.experts).examples)).length).toBe(5);
+    expect((await a.route("poem poem")).selected[0]!.name).toBe("creative");
+  });
+});
+
 describe("Router (knn strategy)", () => {
   it("uses the mean distance of each expert's k nearest examples", async () => {
     const index = new MemoryIndex();
@@ -303,7 +390,7 @@ describe("Router (knn strategy)", () => {
     expect(d.selected[0]!.name).toBe("code");
     // with k = 1 the nearest example of "code" is "code code": nearly the same direction
     expect(d.ranked[0]!.distance).toBeLessThan(1e-3);
-    expect((await index.list(collectionNames("keywords-v1").examples)).length).toBe(5);
+    expect((await index.list(collectionNames("keywords-v1", experts.experts).examples)).length).toBe(5);
     const centroid = await router.route("code code code", { strategy: "centroid" });
     expect(centroid.strategy).toBe("centroid");
     expect(centroid.ranked[0]!.distance).toBeGreaterThan(d.ranked[0]!.distance);
