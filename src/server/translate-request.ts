@@ -85,7 +85,7 @@ export function translateMessages(messages: readonly ChatCompletionMessage[]): C
         const content = message.content == null ? "" : joinText(message.content, `${at}.content`);
         const out: ChatMessage = { role: "assistant", content };
         if (message.tool_calls && message.tool_calls.length > 0) {
-          out.toolCalls = message.tool_calls.map((call, j): ToolCall => {
+          out.toolCalls = message.tool_calls.map((call): ToolCall => {
             toolNames.set(call.id, call.function.name);
             return {
               id: call.id,
