@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { HerdConfigInput } from "../core/config.js";
 import { loadConfigFile } from "../core/config.js";
@@ -58,7 +59,8 @@ export async function configFromFlags(
           "embedder",
         );
       }
-      embedder.modelPath = setting;
+      // A path on the command line is relative to where the command runs.
+      embedder.modelPath = resolve(setting);
     } else if (setting) {
       throw new ConfigError(`--embedder ${name} takes no ":${setting}" setting.`, "embedder");
     }
@@ -66,13 +68,23 @@ export async function configFromFlags(
   } else if (flags.ollamaUrl && (base.embedder as { name?: string } | undefined)?.name === "ollama") {
     config.embedder = {
       ...(base.embedder as object),
-      baseUrl: flags.ollamaUrl,
+      url: flags.ollamaUrl,
     } as HerdConfigInput["embedder"];
   }
   if (flags.index || flags.chromaUrl) {
-    const index: Record<string, unknown> = { ...((base.index as object | undefined) ?? {}) };
-    if (flags.index) index.name = flags.index;
-    if (flags.chromaUrl) index.url = flags.chromaUrl;
+    const configured = (base.index as Record<string, unknown> | undefined) ?? {};
+    // --chroma-url alone means the Chroma index; another index name drops the old index's settings.
+    const name = flags.index ?? (flags.chromaUrl ? "chroma" : undefined) ?? configured.name ?? "memory";
+    const index: Record<string, unknown> = configured.name === name ? { ...configured } : { name };
+    if (flags.chromaUrl) {
+      if (name !== "chroma") {
+        throw new ConfigError(
+          `--chroma-url only applies to --index chroma, not --index ${name}.`,
+          "--chroma-url",
+        );
+      }
+      index.url = flags.chromaUrl;
+    }
     config.index = index as HerdConfigInput["index"];
   }
   if (flags.ollamaUrl) {
@@ -87,6 +99,15 @@ export async function configFromFlags(
     };
   }
   return config;
+}
+
+/** Parses an integer flag (e.g. a seed) or throws a ConfigError naming it. */
+export function integer(flag: string): (value: string) => number {
+  return (value: string) => {
+    if (!/^-?\d+$/.test(value.trim()))
+      throw new ConfigError(`${flag} must be an integer, got "${value}".`, flag);
+    return Number(value);
+  };
 }
 
 /** Parses a positive integer flag or throws a ConfigError naming it. */

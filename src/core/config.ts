@@ -84,7 +84,7 @@ function fieldOf(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Validates a config object. Relative paths (`expertsDir`, `centroidsDir`) are resolved against
+ * Validates a config object. Relative paths (`expertsDir`, `centroidsDir`, `modelPath`) are resolved against
  * `baseDir`. Throws `ConfigError` whose `field` is the dotted path of the first bad field.
  */
 export function parseConfig(input: unknown, baseDir: string = process.cwd(), source = "config"): HerdConfig {
@@ -100,6 +100,10 @@ export function parseConfig(input: unknown, baseDir: string = process.cwd(), sou
   const config = parsed.data;
   config.expertsDir = resolve(baseDir, config.expertsDir);
   if (config.centroidsDir !== undefined) config.centroidsDir = resolve(baseDir, config.centroidsDir);
+  // Model files named in the config (llama.cpp embedder and provider) are relative to it too.
+  for (const part of [config.embedder, config.provider] as Record<string, unknown>[]) {
+    if (typeof part.modelPath === "string") part.modelPath = resolve(baseDir, part.modelPath);
+  }
   return config;
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { readCentroidFolder } from "../../core/centroid-store.js";
-import { addRoutingFlags, positiveInt, progress, type RoutingFlags } from "../common-options.js";
+import { addRoutingFlags, integer, positiveInt, progress, type RoutingFlags } from "../common-options.js";
 import { openHerd } from "../open-herd.js";
 
 interface CentroidFlags extends RoutingFlags {
@@ -19,7 +19,7 @@ export function registerCentroidsCommand(program: Command): void {
         "build the expert centroids for an embedder from the example prompts; store them and write the index",
       )
       .option("--samples <n>", "example prompts sampled per expert (default 100)", positiveInt("--samples"))
-      .option("--seed <n>", "sampling seed (default 42)", (v) => Number.parseInt(v, 10))
+      .option("--seed <n>", "sampling seed (default 42)", integer("--seed"))
       .option("--import <dir>", "import centroids saved by the original Python Herd (<expert>.npy, float64)")
       .option("--json", "print the manifest as JSON"),
   ).action(async (flags: CentroidFlags) => {

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
 import { ConfigError, errorMessage } from "../../core/errors.js";
@@ -125,7 +125,7 @@ function applyProvider(config: HerdConfigInput, spec: string): void {
   if (name === "llamacpp") {
     if (!setting)
       throw new ConfigError("--provider llamacpp needs a model: --provider llamacpp:base.gguf", "--provider");
-    provider.modelPath = setting;
+    provider.modelPath = resolve(setting); // relative to where the command runs
     // The base model is this file: name it so (experts.json's baseModel is usually an Ollama tag).
     config.baseModel ??= basename(setting).replace(/\.gguf$/i, "");
   } else if (setting) {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { configFromFlags } from "../../../src/cli/common-options.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
 const EXPERTS = resolve("experts");
@@ -217,5 +218,47 @@ describe("herd eval", () => {
     const run = await runHerd("eval", "--experts-dir", dir, "--data", data);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`herd: ${data}:2: "prompt" must be a non-empty string.\n`);
+  });
+});
+
+describe("flags over a config file", () => {
+  it("combine into a valid config: ollama url, index switches, chroma url, relative model paths", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-flags-"));
+    const file = join(dir, "herd.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        embedder: { name: "ollama", model: "all-minilm" },
+        index: { name: "chroma", url: "http://10.0.0.1:8000" },
+        provider: { name: "llamacpp", modelPath: "models/base.gguf" },
+      }),
+    );
+    const withUrl = await configFromFlags({ configFile: file, ollamaUrl: "http://127.0.0.1:1" }, EXPERTS);
+    expect(withUrl.embedder).toMatchObject({
+      name: "ollama",
+      model: "all-minilm",
+      url: "http://127.0.0.1:1",
+    });
+    // a model path in the config file is relative to that file
+    expect(withUrl.provider).toMatchObject({ modelPath: join(dir, "models/base.gguf") });
+    expect((await configFromFlags({ configFile: file, index: "memory" }, EXPERTS)).index).toEqual({
+      name: "memory",
+    });
+    expect((await configFromFlags({ chromaUrl: "http://127.0.0.1:9" }, EXPERTS)).index).toEqual({
+      name: "chroma",
+      url: "http://127.0.0.1:9",
+    });
+    await expect(configFromFlags({ index: "memory", chromaUrl: "http://x" }, EXPERTS)).rejects.toThrow(
+      /--chroma-url only applies to --index chroma/,
+    );
+    // a model path on the command line is relative to where the command runs
+    const cli = await configFromFlags({ embedder: "llamacpp:tiny.gguf" }, EXPERTS);
+    expect(cli.embedder).toEqual({ name: "llamacpp", modelPath: resolve("tiny.gguf") });
+  });
+
+  it("rejects a seed that is not an integer", async () => {
+    const run = await runHerd("centroids", "--experts-dir", EXPERTS, "--seed", "abc");
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/^herd: --seed must be an integer, got "abc"\./);
   });
 });
