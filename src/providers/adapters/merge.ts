@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
-import { extname } from "node:path";
-import { ConfigError, InvalidInputError } from "../../core/errors.js";
+import { dirname, extname, resolve } from "node:path";
+import { ConfigError, FileFormatError, InvalidInputError } from "../../core/errors.js";
 import { readGgufHeader } from "../gguf/index.js";
 import {
   type AdapterModuleOutput,
@@ -157,6 +157,7 @@ export async function mergeAdapters(
   options: MergeOptions = {},
 ): Promise<MergeResult> {
   checkWeights(inputs);
+  await checkOutputFolder(out);
   const format = options.format ?? (await outputFormatOf(out));
   const base = options.baseModel ? await readGgufHeader(options.baseModel) : undefined;
   const converted = inputs.map((input) =>
@@ -220,5 +221,17 @@ export async function mergeAdapterFiles(
     );
   } finally {
     await Promise.all(opened.map((a) => a.close()));
+  }
+}
+
+/** The merged adapter's folder must exist: say so before any work, rather than fail on a temp file. */
+async function checkOutputFolder(out: string): Promise<void> {
+  const folder = dirname(resolve(out));
+  const info = await stat(folder).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new FileFormatError(
+      `Cannot write the merged adapter ${out}: the folder ${folder} does not exist. Create it first or choose another --out.`,
+      out,
+    );
   }
 }

@@ -467,6 +467,10 @@ function checkRequest(request: ChatRequest): void {
   }
   if (request.messages.length === 0)
     throw new InvalidInputError("At least one message is needed.", "messages");
+  const { maxTokens } = request.params;
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) {
+    throw new InvalidInputError(`maxTokens must be an integer >= 1, got ${maxTokens}.`, "params.maxTokens");
+  }
   request.messages.forEach((m, i) => {
     if (m.role === "tool") {
       throw new InvalidInputError(

@@ -48,6 +48,16 @@ describe("herd merge", () => {
     await Promise.all([x.close(), y.close(), m.close()]);
   });
 
+  it("names the missing output folder instead of a temporary file", async () => {
+    const a = join(dir, "a.gguf");
+    await writeRandomAdapter(a, "gguf", shape, { seed: 1 });
+    const error = await herdMerge("--out", join(dir, "nodir", "m.gguf"), a).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      `Cannot write the merged adapter ${join(dir, "nodir", "m.gguf")}: the folder ${join(dir, "nodir")} does not exist. Create it first or choose another --out.`,
+    );
+    expect(await readdir(dir)).toEqual(["a.gguf"]);
+  });
+
   it.each(["abc", "", "Infinity", "1e999"])("rejects the weight %j and writes nothing", async (weight) => {
     const a = join(dir, "a.gguf");
     await writeRandomAdapter(a, "gguf", shape, { seed: 1 });
