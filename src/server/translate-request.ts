@@ -42,6 +42,15 @@ export function translateChatRequest(body: ChatCompletionRequestBody): Translate
   if (body.top_experts !== undefined && body.top_experts !== null) request.topExperts = body.top_experts;
   if (body.tools && body.tools.length > 0) request.tools = body.tools.map(translateTool);
   const toolChoice = translateToolChoice(body.tool_choice);
+  if (toolChoice !== undefined && typeof toolChoice === "object") {
+    const names = (request.tools ?? []).map((t) => t.name);
+    if (!names.includes(toolChoice.name)) {
+      throw new InvalidInputError(
+        `Invalid 'tool_choice': the function "${toolChoice.name.slice(0, 64)}" is not in 'tools' (${names.join(", ") || "no tools given"}).`,
+        "tool_choice",
+      );
+    }
+  }
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
   const responseFormat = translateResponseFormat(body.response_format);
   if (responseFormat !== undefined) request.responseFormat = responseFormat;

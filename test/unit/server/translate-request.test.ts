@@ -179,3 +179,18 @@ describe("validate", () => {
     expect(error(null).param).toBeUndefined();
   });
 });
+
+describe("tool_choice", () => {
+  it("must name a function given in tools", () => {
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+    const named = (name: string) => ({ type: "function", function: { name } });
+    expect(
+      translate({ messages: user, tools, tool_choice: named("get_weather") }).request.toolChoice,
+    ).toEqual({
+      name: "get_weather",
+    });
+    expect(() => translate({ messages: user, tools, tool_choice: named("get_time") })).toThrow(
+      /'tool_choice': the function "get_time" is not in 'tools' \(get_weather\)/,
+    );
+  });
+});
