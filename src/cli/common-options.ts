@@ -30,8 +30,8 @@ export function addRoutingFlags(command: Command): Command {
     .option("--strategy <name>", "centroid | knn (default: centroid)");
 }
 
-/** Splits `name:setting` (e.g. `ollama:nomic-embed-text`). */
-function splitSpec(spec: string): [string, string | undefined] {
+/** Splits `name:setting` (e.g. `ollama:nomic-embed-text`, `llamacpp:base.gguf`). */
+export function splitSpec(spec: string): [string, string | undefined] {
   const i = spec.indexOf(":");
   return i < 0 ? [spec, undefined] : [spec.slice(0, i), spec.slice(i + 1)];
 }

@@ -7,7 +7,13 @@ import { ConfigError, errorMessage } from "../../core/errors.js";
 import { createHerd, type Herd } from "../../herd.js";
 import { createApp } from "../../server/app.js";
 import { trackShutdown } from "../../server/graceful-shutdown.js";
-import { addRoutingFlags, configFromFlags, positiveInt, type RoutingFlags } from "../common-options.js";
+import {
+  addRoutingFlags,
+  configFromFlags,
+  positiveInt,
+  type RoutingFlags,
+  splitSpec,
+} from "../common-options.js";
 import { defaultExpertsDir } from "../open-herd.js";
 import { DEMO_NOTICE, demoConfig } from "./serve-demo.js";
 
@@ -118,9 +124,7 @@ function portNumber(value: string): number {
 
 /** `--provider ollama` or `--provider llamacpp:path/to/model.gguf`. */
 function applyProvider(config: HerdConfigInput, spec: string): void {
-  const at = spec.indexOf(":");
-  const name = at < 0 ? spec : spec.slice(0, at);
-  const setting = at < 0 ? undefined : spec.slice(at + 1);
+  const [name, setting] = splitSpec(spec);
   const provider: Record<string, unknown> = { ...((config.provider as object | undefined) ?? {}), name };
   if (name === "llamacpp") {
     if (!setting)
