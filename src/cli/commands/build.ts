@@ -1,19 +1,25 @@
 import { relative } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ConfigError } from "../../core/errors.js";
 import { loadExpertSet } from "../../core/experts.js";
-import { isFloatDType } from "../../providers/adapters/dtype.js";
+import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
+import { ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
+import {
+  checkFlagsFor,
+  type EngineBuildFlags,
+  portNumber,
+  positiveInteger,
+  runEngineBuild,
+} from "./build-engine.js";
 
-interface BuildFlags {
+interface BuildFlags extends EngineBuildFlags {
+  engine: "ollama" | (typeof ENGINES)[number];
   dryRun?: boolean;
   grid: string;
   pairs?: string;
-  ollamaUrl?: string;
   expertsDir: string;
-  out: string;
-  mergedDir?: string;
   dtype: string;
   force?: boolean;
   json?: boolean;
@@ -66,26 +72,71 @@ export function printBuildEvent(write: (line: string) => void = (l) => process.s
   };
 }
 
-/** `herd build`: Modelfiles, merged blend adapters and Ollama models for the expert set. */
+/**
+ * `herd build`: Modelfiles, merged blend adapters and Ollama models for the expert set; with
+ * `--engine vllm | lorax | llama-server`, the adapters and launch arguments for that engine.
+ */
 export function registerBuildCommand(program: Command): void {
-  program
+  const command = program
     .command("build")
     .description(
-      "write Modelfiles for the base, each expert and each two-expert blend, merge the blend adapters and create the models in Ollama",
+      "write Modelfiles for the base, each expert and each two-expert blend, merge the blend adapters and create " +
+        "the models in Ollama; with --engine, write the adapters and launch arguments for vLLM, LoRAX or llama-server",
     )
-    .option("--dry-run", "only write the Modelfiles and list missing adapter files")
+    .addOption(
+      new Option("--engine <name>", "the engine to build for")
+        .choices(["ollama", ...ENGINES])
+        .default("ollama"),
+    )
+    .option(
+      "--dry-run",
+      "write nothing (Ollama: only the Modelfiles); list what would be written and the missing adapter files",
+    )
     .option("--grid <step>", "blend weight grid step (0.5, 0.25, 0.1, ...)", "0.25")
     .option(
       "--pairs <list>",
       "only blend these expert pairs, e.g. code+reasoning,qa+general (default: every pair)",
     )
-    .option("--ollama-url <url>", "the Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
     .option("--experts-dir <dir>", "the folder holding experts.json", "experts")
-    .option("--out <dir>", "where to write the Modelfiles", "Modelfiles")
-    .option("--merged-dir <dir>", "where merged blend adapters go (default: <experts-dir>/adapters/merged)")
-    .option("--dtype <dtype>", "encoding of merged adapters: auto | f32 | f16 | bf16", "auto")
-    .option("--force", "merge and create again even when nothing changed")
+    .option(
+      "--out <dir>",
+      "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters and launch.json (default: herd-<engine>)",
+    )
+    .option("--dtype <dtype>", "encoding of merged (and converted) adapters: auto | f32 | f16 | bf16", "auto")
+    .option("--force", "merge and create (or write) again even when nothing changed")
     .option("--json", "print the build report as JSON")
+    .option("--ollama-url <url>", "Ollama: the server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
+    .option(
+      "--merged-dir <dir>",
+      "Ollama: where merged blend adapters go (default: <experts-dir>/adapters/merged)",
+    )
+    .option(
+      "--model <name>",
+      "engines: the base model as the engine loads it: a Hugging Face id or folder (vllm, lorax; default: the " +
+        "adapters' base_model_name_or_path, else experts.json baseModel) or a GGUF file (llama-server; default: experts.json baseModel)",
+    )
+    .option(
+      "--base-gguf <file>",
+      "engines: a local GGUF file of the base, to convert adapters between GGUF and PEFT (default: experts.json baseModel if .gguf)",
+    )
+    .option(
+      "--engine-dir <dir>",
+      "engines: where the engine sees --out, e.g. /data in a container (default: the absolute --out path)",
+    )
+    .option(
+      "--port <port>",
+      "engines: the port in the printed command (default: vllm 8000, others 8080)",
+      portNumber,
+    )
+    .option(
+      "--max-loras <n>",
+      "vllm: different adapters in one batch (default: the number of adapters, at most 8)",
+      positiveInteger,
+    )
+    .option(
+      "--native-merge",
+      "lorax: write no blend adapters; LoRAX merges experts per request (merged_adapters)",
+    )
     .action(async (flags: BuildFlags) => {
       const grid = Number(flags.grid);
       if (!Number.isFinite(grid))
@@ -94,10 +145,22 @@ export function registerBuildCommand(program: Command): void {
       if (dtype !== "auto" && !isFloatDType(dtype)) {
         throw new ConfigError(`--dtype must be auto, f32, f16 or bf16, got "${flags.dtype}".`, "dtype");
       }
+      checkFlagsFor(command, flags.engine, flags);
       const experts = await loadExpertSet(flags.expertsDir);
+      if (flags.engine !== "ollama") {
+        const { pairs, ...rest } = flags;
+        await runEngineBuild(flags.engine, experts, {
+          ...rest,
+          grid,
+          ...(pairs ? { pairs: parsePairs(pairs) } : {}),
+          dtype: dtype as FloatDType | "auto",
+        });
+        return;
+      }
+      const out = flags.out ?? "Modelfiles";
       const report = await buildOllamaModels(experts, {
         expertsDir: flags.expertsDir,
-        outDir: flags.out,
+        outDir: out,
         grid,
         ...(flags.pairs ? { pairs: parsePairs(flags.pairs) } : {}),
         chat: await loadChatSettings(flags.expertsDir),
@@ -112,7 +175,7 @@ export function registerBuildCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify(report)}\n`);
         return;
       }
-      const lines = [`${report.modelfiles.length} Modelfiles in ${flags.out}`];
+      const lines = [`${report.modelfiles.length} Modelfiles in ${out}`];
       if (report.missing.length > 0) {
         lines.push(
           `missing adapter files (${report.missing.length}):`,

@@ -1,0 +1,44 @@
+import { type EngineLaunch, finishLaunch, type LaunchInput, launchAdapters } from "./launch-spec.js";
+
+/** Settings of {@link loraxLaunch} beyond the common ones. */
+export interface LoraxLaunchInput extends LaunchInput {
+  /** Blends are merged by LoRAX per request (`merged_adapters`); none were prebuilt. */
+  nativeMerge?: boolean;
+}
+
+/**
+ * `lorax-launcher --model-id BASE --port P --preloaded-adapter-ids DIR/<expert>... --preloaded-adapter-source local`:
+ * LoRAX loads any adapter folder on demand; the experts are preloaded to avoid a cold first
+ * request. Herd selects an adapter as `<adapterDir>/<name>` with `adapter_source: "local"`.
+ */
+export function loraxLaunch(input: LoraxLaunchInput): EngineLaunch {
+  const adapters = launchAdapters(input);
+  const url = `http://127.0.0.1:${input.port}`;
+  const adapterDir = input.plan.servedAdaptersDir;
+  const experts = adapters.filter((a) => a.kind === "expert");
+  return finishLaunch({
+    engine: "lorax",
+    baseModel: input.baseModel,
+    argv: [
+      "lorax-launcher",
+      "--model-id",
+      input.baseModel,
+      "--port",
+      String(input.port),
+      ...experts.flatMap((a) => ["--preloaded-adapter-ids", a.path]),
+      "--preloaded-adapter-source",
+      "local",
+    ],
+    env: {},
+    url,
+    provider: { name: "lorax", url, adapterDir },
+    settings: { adapterDir, nativeMerge: input.nativeMerge ?? false },
+    adapters,
+    notes: [
+      input.nativeMerge
+        ? "Blends are not prebuilt (--native-merge): LoRAX merges the experts per request through merged_adapters."
+        : "Blends are prebuilt merged adapters (exact); with --native-merge LoRAX merges per request instead and no blend folders are written.",
+      `adapterDir is the adapters folder as LoRAX sees it (${adapterDir}); in a container, mount the build folder and pass --engine-dir with its path inside.`,
+    ],
+  });
+}
