@@ -1,0 +1,170 @@
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runHerd } from "../../helpers/run-cli.js";
+import { writePeftExperts, writeTinyExperts } from "../engines-build/fixtures.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "herd-build-engine-cli-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("herd build --engine", () => {
+  it("vllm: writes the adapters and launch.json, prints the vllm serve command and the herd serve line", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const out = join(dir, "vllm");
+    const run = await runHerd(
+      "build",
+      "--engine",
+      "vllm",
+      "--experts-dir",
+      expertsDir,
+      "--out",
+      out,
+      "--grid",
+      "0.5",
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("6 adapters for vLLM in");
+    expect(run.stdout).toContain("6 written, 0 unchanged, 0 removed");
+    expect(run.stdout).toMatch(
+      /\n {2}vllm serve test\/tiny-llama --port 8000 --enable-lora --max-lora-rank 32 --max-loras 6 --max-cpu-loras 6 --lora-modules '\{"name":"herd-code",/,
+    );
+    expect(run.stdout).toContain("herd serve --provider vllm:http://127.0.0.1:8000");
+    expect(run.stdout).toContain("VLLM_ALLOW_RUNTIME_LORA_UPDATING=True");
+    expect(run.stderr).toContain("writing herd-blend-math-poetry-50-50 (merge, 6/6)");
+    expect((await readdir(out)).sort()).toEqual(["README.txt", "adapters", "herd-build.json", "launch.json"]);
+
+    const again = await runHerd(
+      "build",
+      "--engine",
+      "vllm",
+      "--experts-dir",
+      expertsDir,
+      "--out",
+      out,
+      "--grid",
+      "0.5",
+    );
+    expect(again.stdout).toContain("0 written, 6 unchanged, 0 removed");
+    expect(again.stderr).not.toContain("writing");
+  });
+
+  it("llama-server --json: the report with the launch arguments", async () => {
+    const expertsDir = await writeTinyExperts(dir, "gguf");
+    const out = join(dir, "ls");
+    const run = await runHerd(
+      "build",
+      "--engine",
+      "llama-server",
+      "--experts-dir",
+      expertsDir,
+      "--out",
+      out,
+      "--json",
+    );
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.launch.commandLine).toBe(
+      `llama-server -m ${join(dir, "base.gguf")} --lora ${join(out, "adapters", "herd-code.gguf")} ` +
+        `--lora ${join(out, "adapters", "herd-math.gguf")} --lora-init-without-apply --port 8080`,
+    );
+    expect(JSON.parse(await readFile(join(out, "launch.json"), "utf8")).commandLine).toBe(
+      report.launch.commandLine,
+    );
+  });
+
+  it("--dry-run lists the adapters and the missing files and writes nothing", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    await rm(join(expertsDir, "adapters", "math"), { recursive: true });
+    const out = join(dir, "lorax");
+    const run = await runHerd(
+      "build",
+      "--engine",
+      "lorax",
+      "--native-merge",
+      "--dry-run",
+      "--experts-dir",
+      expertsDir,
+      "--out",
+      out,
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      `dry run: would write 3 adapters for LoRAX and launch.json in ${out}:\n` +
+        "  adapters/herd-code (expert)\n  adapters/herd-math (expert)\n  adapters/herd-poetry (expert)\n" +
+        `missing adapter files (1):\n  ${join(expertsDir, "adapters", "math")}\n`,
+    );
+    expect(await stat(out).catch(() => undefined)).toBeUndefined();
+  });
+
+  it("bad input: one readable line and exit 1", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    await rm(join(expertsDir, "adapters", "math"), { recursive: true });
+    const run = await runHerd(
+      "build",
+      "--engine",
+      "vllm",
+      "--experts-dir",
+      expertsDir,
+      "--out",
+      join(dir, "o"),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `herd: Missing adapter or model files: ${join(expertsDir, "adapters", "math")}. Train or generate them ` +
+        "(adapter paths are relative to the experts folder), or run with --dry-run to list what would be written.\n",
+    );
+  });
+
+  it.each([
+    [
+      ["--engine", "tgi"],
+      "argument 'tgi' is invalid. Allowed choices are ollama, vllm, lorax, llama-server.",
+    ],
+    [
+      ["--engine", "vllm", "--native-merge"],
+      "--native-merge applies to --engine lorax, not to --engine vllm.",
+    ],
+    [
+      ["--engine", "lorax", "--max-loras", "4"],
+      "--max-loras applies to --engine vllm, not to --engine lorax.",
+    ],
+    [
+      ["--engine", "vllm", "--ollama-url", "http://x"],
+      "--ollama-url applies to --engine ollama, not to --engine vllm.",
+    ],
+    [
+      ["--model", "org/m"],
+      "--model applies to --engine vllm | lorax | llama-server, not to --engine ollama.",
+    ],
+    [["--engine", "vllm", "--max-loras", "0"], "expected a positive integer."],
+    [["--engine", "vllm", "--port", "70000"], "expected a port, 1 to 65535."],
+  ])("usage error %j exits 2 with one line", async (args, message) => {
+    const run = await runHerd("build", ...args, "--experts-dir", join(dir, "none"));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("--help documents the engines and their options", async () => {
+    const run = await runHerd("build", "--help");
+    expect(run.code).toBe(0);
+    for (const flag of [
+      "--engine <name>",
+      "--model <name>",
+      "--base-gguf <file>",
+      "--engine-dir <dir>",
+      "--max-loras <n>",
+      "--native-merge",
+      "--port <port>",
+    ]) {
+      expect(run.stdout).toContain(flag);
+    }
+    expect(run.stdout.replace(/\s+/g, " ")).toContain('choices: "ollama", "vllm", "lorax", "llama-server"');
+  });
+});
