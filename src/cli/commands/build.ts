@@ -113,7 +113,7 @@ export function registerBuildCommand(program: Command): void {
     .option(
       "--model <name>",
       "engines: the base model as the engine loads it: a Hugging Face id or folder (vllm, lorax; default: the " +
-        "adapters' base_model_name_or_path, else experts.json baseModel) or a GGUF file (llama-server; default: experts.json baseModel)",
+        "adapters' base_model_name_or_path, else experts.json baseModel) or a GGUF file (llama-server; default: --base-gguf, else experts.json baseModel)",
     )
     .option(
       "--base-gguf <file>",

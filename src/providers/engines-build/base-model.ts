@@ -37,7 +37,7 @@ export function localBaseGguf(experts: ExpertSet, options: BaseModelOptions): st
 /**
  * The base model as the engine loads it: `--model`; else, for vLLM and LoRAX, the base the PEFT
  * adapters were trained on (`base_model_name_or_path`) or experts.json `baseModel`; for
- * llama-server, experts.json `baseModel` when it is a GGUF file.
+ * llama-server, `--base-gguf`, else experts.json `baseModel` when it is a GGUF file.
  * @throws ConfigError naming the fix when the base cannot serve on this engine (an Ollama tag, a GGUF file on vLLM)
  */
 export function servedBaseModel(
@@ -56,6 +56,7 @@ export function servedBaseModel(
       }
       return options.model;
     }
+    if (options.baseGguf) return resolve(options.baseGguf);
     if (GGUF.test(experts.baseModel)) return inExpertsDir(options.expertsDir, experts.baseModel);
     throw new ConfigError(
       `llama-server loads a GGUF base model, but experts.json baseModel is "${experts.baseModel}": pass --model BASE.gguf.`,

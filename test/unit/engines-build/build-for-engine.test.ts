@@ -309,6 +309,13 @@ describe("buildForEngine llama-server", () => {
     await expect(build(expertsDir, { engine: "llama-server", model: "org/tiny" })).rejects.toThrow(
       'llama-server loads a GGUF base model: pass --model BASE.gguf, got "org/tiny".',
     );
+    const file = join(expertsDir, "experts.json");
+    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, "utf8")), baseModel: "llama3.2:1b" }));
+    await expect(build(expertsDir, { engine: "llama-server" })).rejects.toThrow(
+      'llama-server loads a GGUF base model, but experts.json baseModel is "llama3.2:1b": pass --model BASE.gguf.',
+    );
+    const withBase = await build(expertsDir, { engine: "llama-server", baseGguf: join(dir, "base.gguf") });
+    expect(withBase.launch?.argv.slice(0, 3)).toEqual(["llama-server", "-m", join(dir, "base.gguf")]);
   });
 });
 
