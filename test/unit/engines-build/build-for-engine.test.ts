@@ -310,7 +310,10 @@ describe("buildForEngine llama-server", () => {
       'llama-server loads a GGUF base model: pass --model BASE.gguf, got "org/tiny".',
     );
     const file = join(expertsDir, "experts.json");
-    await writeFile(file, JSON.stringify({ ...JSON.parse(await readFile(file, "utf8")), baseModel: "llama3.2:1b" }));
+    await writeFile(
+      file,
+      JSON.stringify({ ...JSON.parse(await readFile(file, "utf8")), baseModel: "llama3.2:1b" }),
+    );
     await expect(build(expertsDir, { engine: "llama-server" })).rejects.toThrow(
       'llama-server loads a GGUF base model, but experts.json baseModel is "llama3.2:1b": pass --model BASE.gguf.',
     );
