@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { writeAtomically } from "../adapters/atomic-output.js";
@@ -186,8 +186,10 @@ export async function buildForEngine(
   const keep = new Set(plan.adapters.map((a) => a.path));
   for (const path of manifest.outputs()) {
     if (keep.has(path)) continue;
-    await rm(path, { recursive: true, force: true });
     manifest.forget(path);
+    // Only what an earlier build wrote into this adapters folder (not a copy's original) is deleted.
+    if (dirname(path) !== plan.adaptersDir) continue;
+    await rm(path, { recursive: true, force: true });
     report.removed.push(path);
     emit({ type: "removed", path });
   }
@@ -205,11 +207,8 @@ export async function buildForEngine(
       : plan.engine === "lorax"
         ? loraxLaunch({ ...input, nativeMerge: options.nativeMerge ?? false })
         : llamaServerLaunch(input);
-  const { commandLine: _c, serveCommand: _s, ...described } = launch;
-  await writeTextIfChanged(
-    plan.launchFile,
-    `${JSON.stringify({ generatedBy: `herd build --engine ${plan.engine}`, ...described, commandLine: launch.commandLine }, null, 2)}\n`,
-  );
+  const described = { generatedBy: `herd build --engine ${plan.engine}`, ...launch };
+  await writeTextIfChanged(plan.launchFile, `${JSON.stringify(described, null, 2)}\n`);
   await writeTextIfChanged(plan.readmeFile, renderLaunchReadme(launch, ENGINE_TRAITS[plan.engine].label));
   report.launchFile = plan.launchFile;
   report.launch = launch;

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -128,6 +128,7 @@ describe("buildForEngine vllm", () => {
     const expertsDir = await writePeftExperts(dir);
     const report = await build(expertsDir, { engine: "vllm", maxLoras: 2, pairs: [["code", "math"]] });
     expect(report.launch?.baseModel).toBe("test/tiny-llama");
+    expect(report.warnings).toEqual([]);
     expect(report.adapters.map((a) => a.name)).toEqual([
       "herd-code",
       "herd-math",
@@ -138,6 +139,18 @@ describe("buildForEngine vllm", () => {
       ]),
     ]);
     expect(report.launch?.settings).toMatchObject({ maxLoraRank: 16, maxLoras: 2, maxCpuLoras: 4 });
+  });
+
+  it("warns when --model is not the base the adapters record", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const local = await build(expertsDir, { engine: "vllm", model: "/models/tiny-llama" });
+    expect(local.warnings).toEqual([]);
+    const other = await build(expertsDir, { engine: "vllm", model: "org/other-model" });
+    expect(other.warnings).toHaveLength(3);
+    expect(other.warnings[0]).toBe(
+      'Expert "code" was trained on "test/tiny-llama" but vLLM will serve "org/other-model": check --model ' +
+        "(an adapter only fits the base it was trained on).",
+    );
   });
 
   it("converts GGUF experts to PEFT with the GGUF base, exactly", async () => {
@@ -354,6 +367,23 @@ describe("buildForEngine idempotence and dry runs", () => {
     await rm(join(dir, "out", "adapters", "herd-math", "adapter_config.json"));
     expect((await build(expertsDir, { engine: "vllm" })).written).toEqual(["herd-math"]);
     expect((await build(expertsDir, { engine: "vllm", force: true })).written).toHaveLength(6);
+  });
+
+  it("removes stale blends only from its own folder, not from the folder it was copied from", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    await build(expertsDir, { engine: "vllm" });
+    await cp(join(dir, "out"), join(dir, "copy"), { recursive: true });
+    const report = await build(expertsDir, {
+      engine: "vllm",
+      outDir: join(dir, "copy"),
+      pairs: [["code", "math"]],
+    });
+    expect(report.removed).toEqual([
+      join(dir, "copy", "adapters", "herd-blend-code-poetry-50-50"),
+      join(dir, "copy", "adapters", "herd-blend-math-poetry-50-50"),
+    ]);
+    expect(await readdir(join(dir, "copy", "adapters"))).toHaveLength(4);
+    expect(await readdir(join(dir, "out", "adapters"))).toHaveLength(6);
   });
 
   it("dry run: lists what would be written and the missing adapters, and writes nothing", async () => {
