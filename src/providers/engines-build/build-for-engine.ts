@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { writeAtomically } from "../adapters/atomic-output.js";
@@ -153,7 +153,7 @@ export async function buildForEngine(
         planned.parts.map(async (p) => [await manifest.adapterDigest(p.path), p.weight]),
       ),
     });
-    const record = manifest.output(planned.path);
+    const record = manifest.output(basename(planned.path));
     if (
       !options.force &&
       record?.recipe === recipe &&
@@ -178,17 +178,21 @@ export async function buildForEngine(
       ...(usableBase ? { baseGguf: usableBase } : {}),
     });
     const rank = await adapterRank(planned.path);
-    manifest.setOutput(planned.path, { recipe, digest: await manifest.adapterDigest(planned.path), rank });
+    manifest.setOutput(basename(planned.path), {
+      recipe,
+      digest: await manifest.adapterDigest(planned.path),
+      rank,
+    });
     await manifest.save();
     ranks.set(planned.name, rank);
     report.written.push(planned.name);
   }
-  const keep = new Set(plan.adapters.map((a) => a.path));
-  for (const path of manifest.outputs()) {
-    if (keep.has(path)) continue;
-    manifest.forget(path);
-    // Only what an earlier build wrote into this adapters folder (not a copy's original) is deleted.
-    if (dirname(path) !== plan.adaptersDir) continue;
+  const keep = new Set(plan.adapters.map((a) => basename(a.path)));
+  for (const name of manifest.outputs()) {
+    if (keep.has(name)) continue;
+    const path = join(plan.adaptersDir, name);
+    manifest.forget(name, path);
+    if (basename(name) !== name || name.startsWith(".")) continue; // not a name this build writes
     await rm(path, { recursive: true, force: true });
     report.removed.push(path);
     emit({ type: "removed", path });

@@ -21,7 +21,9 @@ export interface OutputRecord {
 
 interface ManifestData {
   version: 1;
+  /** Content digests by absolute path, reused while size and mtime are unchanged. */
   files: Record<string, FileEntry>;
+  /** What was written, by file or folder name inside the adapters folder (so a copied build folder keeps working). */
   outputs: Record<string, OutputRecord>;
 }
 
@@ -70,19 +72,20 @@ export class EngineManifest {
     return sha256Json(await Promise.all(names.map(async (n) => [n, await this.fileDigest(join(path, n))])));
   }
 
-  /** The record of an adapter written to `path`, if any. */
-  output(path: string): OutputRecord | undefined {
-    return Object.hasOwn(this.data.outputs, path) ? this.data.outputs[path] : undefined;
+  /** The record of the adapter written as `name` in the adapters folder, if any. */
+  output(name: string): OutputRecord | undefined {
+    return Object.hasOwn(this.data.outputs, name) ? this.data.outputs[name] : undefined;
   }
 
-  setOutput(path: string, record: OutputRecord): void {
-    this.data.outputs[path] = record;
+  /** Records the adapter written as `name`. */
+  setOutput(name: string, record: OutputRecord): void {
+    this.data.outputs[name] = record;
     this.dirty = true;
   }
 
-  /** Forgets an adapter (and the cached digests of its files) after it was removed. */
-  forget(path: string): void {
-    delete this.data.outputs[path];
+  /** Forgets the adapter `name` (and the cached digests of its files at `path`) once it is removed. */
+  forget(name: string, path: string): void {
+    delete this.data.outputs[name];
     for (const file of Object.keys(this.data.files)) {
       if (file === path || file.startsWith(`${path}/`) || file.startsWith(`${path}\\`))
         delete this.data.files[file];
@@ -90,7 +93,7 @@ export class EngineManifest {
     this.dirty = true;
   }
 
-  /** Every adapter path the manifest has a record of. */
+  /** The name of every adapter the manifest has a record of. */
   outputs(): string[] {
     return Object.keys(this.data.outputs);
   }

@@ -369,7 +369,7 @@ describe("buildForEngine idempotence and dry runs", () => {
     expect((await build(expertsDir, { engine: "vllm", force: true })).written).toHaveLength(6);
   });
 
-  it("removes stale blends only from its own folder, not from the folder it was copied from", async () => {
+  it("in a copied build folder: nothing to rewrite, and stale blends removed there, not in the original", async () => {
     const expertsDir = await writePeftExperts(dir);
     await build(expertsDir, { engine: "vllm" });
     await cp(join(dir, "out"), join(dir, "copy"), { recursive: true });
@@ -382,6 +382,8 @@ describe("buildForEngine idempotence and dry runs", () => {
       join(dir, "copy", "adapters", "herd-blend-code-poetry-50-50"),
       join(dir, "copy", "adapters", "herd-blend-math-poetry-50-50"),
     ]);
+    expect(report.written).toEqual([]);
+    expect(report.unchanged).toHaveLength(4);
     expect(await readdir(join(dir, "copy", "adapters"))).toHaveLength(4);
     expect(await readdir(join(dir, "out", "adapters"))).toHaveLength(6);
   });
