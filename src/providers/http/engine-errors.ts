@@ -86,7 +86,8 @@ export function engineErrorFromText(text: string): EngineErrorBody {
   return { message: text.trim().slice(0, 300) };
 }
 
-const NOT_FOUND = /does not exist|not found|cannot be found|no such|can't find|could not find|not loaded/i;
+const NOT_FOUND =
+  /does not exist|not found|cannot be found|no such|can.t find|could not find|not loaded|no [\w ]*found/i;
 
 /**
  * The one mapping from an engine's error to Herd's errors. `status` is the HTTP status, or undefined

@@ -107,7 +107,9 @@ export class LoraxChatProvider implements ChatProvider {
       return;
     }
     const model = request.target.base ? "" : this.adapterId(request.target.model);
-    const body = toOpenAIChatBody(request, model, options.stream ?? true, {
+    // LoRAX streams a tool call as its raw grammar JSON (no tool_calls deltas): ask for one JSON reply.
+    const stream = (options.stream ?? true) && !(request.tools && request.tools.length > 0);
+    const body = toOpenAIChatBody(request, model, stream, {
       repetitionPenaltyKey: "repetition_penalty",
       schemaAsJsonObject: true,
     });
