@@ -1,7 +1,7 @@
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll } from "vitest";
 import { NativeBlendResolver, OllamaBlendResolver } from "../../src/core/blend-resolver.js";
-import { ConfigError } from "../../src/core/errors.js";
+import { ModelNotFoundError } from "../../src/core/errors.js";
 import { LlamaServerChatProvider } from "../../src/providers/chat/llama-server/index.js";
 import { LlamaServerStandIn } from "../fixtures/engines/llama-server-stand-in.js";
 import { standInHandlers } from "../fixtures/engines/serve-stand-in.js";
@@ -32,7 +32,7 @@ describeChatProviderContract("llama-server", {
   resolver: () => new NativeBlendResolver({ fallback: new OllamaBlendResolver() }),
   experts: testExperts,
   unknown: { model: "herd-nope", adapters: [{ expert: "nope", scale: 1 }], base: false },
-  isUnknownError: (e) => e instanceof ConfigError && /--lora/.test((e as Error).message),
+  isUnknownError: (e) => e instanceof ModelNotFoundError && /--lora/.test((e as Error).message),
   lastSelection: () => engine.lastLora,
   expectedBlend: [
     { id: 0, scale: 0.75 },

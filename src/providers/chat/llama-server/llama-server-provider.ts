@@ -5,7 +5,12 @@ import type {
   ChatProviderCapabilities,
   ChatRequest,
 } from "../../../core/chat.js";
-import { ConfigError, ProviderResponseError, ProviderUnavailableError } from "../../../core/errors.js";
+import {
+  ConfigError,
+  ModelNotFoundError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../../core/errors.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import {
@@ -109,9 +114,10 @@ export class LlamaServerChatProvider implements ChatProvider {
     for (const { expert, scale } of request.target.adapters) {
       const id = ids.byExpert.get(expert);
       if (id === undefined) {
-        throw new ConfigError(
-          `Expert "${expert}" has no adapter loaded in llama-server at ${this.baseUrl}; restart it with --lora <its .gguf>.`,
-          "provider",
+        throw new ModelNotFoundError(
+          expert,
+          `Expert "${expert}" has no adapter loaded in llama-server at ${this.baseUrl}; restart llama-server adding --lora <its .gguf file>.`,
+          this.baseUrl,
         );
       }
       scales.set(id, scale);
