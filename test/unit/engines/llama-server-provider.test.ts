@@ -84,3 +84,18 @@ describe("LlamaServerChatProvider", () => {
     await expect(provider.health()).resolves.toBeUndefined();
   });
 });
+
+describe("a URL that is not the engine", () => {
+  it("llama-server and vLLM providers pointed at another server say what they expected", async () => {
+    const { VllmChatProvider } = await import("../../../src/providers/chat/vllm/index.js");
+    const { LoraxStandIn } = await import("../../fixtures/engines/lorax-stand-in.js");
+    const url = "http://not-the-engine.test:8080";
+    server.use(...standInHandlers(url, new LoraxStandIn()));
+    await expect(new LlamaServerChatProvider({ url, experts }).prepare()).rejects.toThrow(
+      /has no GET \/lora-adapters: is it llama-server.*--provider llama-server:URL/,
+    );
+    await expect(new VllmChatProvider({ url, experts: { code: "herd-code" } }).prepare()).rejects.toThrow(
+      /has no GET \/v1\/models: is it vLLM.*--provider vllm:URL/,
+    );
+  });
+});

@@ -126,7 +126,16 @@ export class LlamaServerChatProvider implements ChatProvider {
   }
 
   private async adapterIds(signal?: AbortSignal): Promise<AdapterIds> {
-    const data = await this.client.getJson("lora-adapters", { signal });
+    const data = await this.client.getJson("lora-adapters", { signal }).catch((error: unknown) => {
+      if (error instanceof ProviderResponseError && error.providerStatus === 404) {
+        throw new ConfigError(
+          `${this.baseUrl} has no GET /lora-adapters: is it llama-server (a build with LoRA support)? Check --provider llama-server:URL.`,
+          "provider.url",
+          { cause: error },
+        );
+      }
+      throw error;
+    });
     const loaded = parseLoraAdapters(data);
     if (!loaded) {
       throw new ProviderResponseError(

@@ -153,7 +153,16 @@ export class VllmChatProvider implements ChatProvider {
   }
 
   private async readModels(signal?: AbortSignal): Promise<VllmServedModels> {
-    const data = await this.client.getJson("v1/models", { signal });
+    const data = await this.client.getJson("v1/models", { signal }).catch((error: unknown) => {
+      if (error instanceof ProviderResponseError && error.providerStatus === 404) {
+        throw new ConfigError(
+          `${this.baseUrl} has no GET /v1/models: is it vLLM's OpenAI-compatible server (vllm serve)? Check --provider vllm:URL.`,
+          "provider.url",
+          { cause: error },
+        );
+      }
+      throw error;
+    });
     const served = parseVllmModels(data);
     if (!served) {
       throw new ProviderResponseError(
