@@ -94,7 +94,7 @@ export class LlamaServerChatProvider implements ChatProvider {
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
-    const ids = this.ids ?? (await this.adapterIds(options.signal));
+    const ids = this.ids ?? (await this.adapterIds(options.signal).catch(asServerError(this.baseUrl)));
     const body = toOpenAIChatBody(request, request.target.model, options.stream ?? true, {
       repetitionPenaltyKey: "repeat_penalty",
     });
@@ -162,4 +162,13 @@ export class LlamaServerChatProvider implements ChatProvider {
     this.ids = { loaded, byExpert: ids };
     return this.ids;
   }
+}
+
+/** At request time a misconfigured server is the server's problem (502), not the caller's (400). */
+function asServerError(baseUrl: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ConfigError)
+      throw new ProviderResponseError(error.message, undefined, baseUrl, { cause: error });
+    throw error;
+  };
 }
