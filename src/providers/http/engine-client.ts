@@ -27,6 +27,8 @@ export interface EngineClientOptions {
   fetch?: typeof fetch;
   /** How to make an unknown model or adapter servable (named in ModelNotFoundError). */
   notFoundHint?: (model: string) => string;
+  /** The flag that sets the URL, named when it is bad. @default "--provider" */
+  flag?: string;
 }
 
 /** Per-call settings. */
@@ -46,13 +48,13 @@ export function engineBaseUrl(url: string, service: string, flag: string): strin
     parsed = new URL(url.trim());
   } catch {
     throw new ConfigError(
-      `${service}'s URL "${url}" is not a URL; give it as ${flag}:http://HOST:PORT.`,
+      `${service}'s URL "${url}" is not a URL; give it as ${flag}:http://HOST:PORT (config provider.url).`,
       "provider.url",
     );
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     throw new ConfigError(
-      `${service}'s URL "${url}" must start with http:// or https:// (${flag}:http://HOST:PORT).`,
+      `${service}'s URL "${url}" must start with http:// or https:// (${flag}:http://HOST:PORT, config provider.url).`,
       "provider.url",
     );
   }
@@ -74,12 +76,9 @@ export class EngineClient {
   readonly service: string;
   private readonly headers: Record<string, string>;
 
-  constructor(
-    private readonly options: EngineClientOptions,
-    flag = "--provider",
-  ) {
+  constructor(private readonly options: EngineClientOptions) {
     this.service = options.service;
-    this.baseUrl = engineBaseUrl(options.url, options.service, flag);
+    this.baseUrl = engineBaseUrl(options.url, options.service, options.flag ?? "--provider");
     this.headers = { ...options.headers };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
   }

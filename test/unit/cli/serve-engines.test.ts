@@ -37,7 +37,10 @@ describe("herd serve with an engine", () => {
 
   it.each([
     [["--provider", "vllm"], /--provider vllm needs the engine's URL: --provider vllm:http:\/\/HOST:PORT/],
-    [["--provider", "lorax:localhost:8080"], /must start with http:\/\/ or https:\/\//],
+    [
+      ["--provider", "lorax:localhost:8080"],
+      /must start with http:\/\/ or https:\/\/ \(--provider lorax:http:\/\/HOST:PORT/,
+    ],
     [
       ["--provider", "ollama", "--api-key-backend", "k"],
       /--api-key-backend applies to --provider vllm \| lorax \| llama-server/,

@@ -69,6 +69,7 @@ export class LlamaServerChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      flag: "--provider llama-server",
       unreachableHint:
         "Start it (llama-server -m BASE.gguf --lora-init-without-apply --lora EXPERT.gguf ...) or fix the address: --provider llama-server:http://HOST:PORT.",
     });

@@ -78,6 +78,7 @@ export class LoraxChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      flag: "--provider lorax",
       unreachableHint:
         "Start it (lorax-launcher --model-id BASE, with the adapters folder mounted) or fix the address: --provider lorax:http://HOST:PORT.",
       notFoundHint: (id) =>

@@ -67,6 +67,7 @@ export class VllmChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      flag: "--provider vllm",
       unreachableHint: `Start it (${LAUNCH}) or fix the address: --provider vllm:http://HOST:PORT.`,
       notFoundHint: (model) =>
         `Serve it: add ${model}=<adapters>/${model} to vLLM's --lora-modules (\`herd build --engine vllm\` writes the list), or set provider.adapterDir with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True to load it at run time.`,
