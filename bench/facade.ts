@@ -9,15 +9,40 @@
  * Prints req/s and latency p50/p99 at concurrency 1, 16 and 64 for: the backend directly, the bare
  * proxy (the practical ceiling for a Node facade), the facade over a stub Herd (the HTTP layer alone),
  * Herd on the base model (no routing) and Herd routed, then the time to the first byte of a stream
- * with and without Herd. The machine is shared and noisy: compare rows of one run.
+ * with and without Herd. Then the same for each engine provider (vLLM, LoRAX, llama-server) over a
+ * fast stand-in of its API, next to the Ollama path. The machine is shared and noisy: compare rows of one run.
  */
 import { fork } from "node:child_process";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
+import { ENGINES, engineRequestBody, startFakeEngine } from "./engine-servers.js";
 import { startBareProxy, startFakeOllama, stubHerd } from "./facade-servers.js";
 
 const role = process.argv[2];
-if (role === "backend") {
+if (role === "engines") {
+  const ports: Record<string, number> = {};
+  for (const kind of ENGINES) ports[kind] = await startFakeEngine(kind);
+  process.send?.(ports);
+} else if (role === "engine-facades") {
+  const { createHerd } = await import("../src/herd.js");
+  const { createApp } = await import("../src/server/app.js");
+  const ports = JSON.parse(process.argv[3]!) as Record<string, number>;
+  for (const kind of ENGINES) {
+    const url = `http://127.0.0.1:${ports[kind]}`;
+    const herd = await createHerd({
+      provider: kind === "lorax" ? { name: kind, url, adapterDir: "/data/adapters" } : { name: kind, url },
+      embedder: { name: "hashing" },
+      index: { name: "memory" },
+      plugins: [],
+      concurrency: { generation: 256, queue: 4096 },
+    });
+    const server = createApp(herd, { logger: { error: () => {} } }).listen(0, "127.0.0.1", () => {
+      server.keepAliveTimeout = 60_000;
+      const address = server.address();
+      process.send?.({ [kind]: typeof address === "object" && address ? address.port : 0 });
+    });
+  }
+} else if (role === "backend") {
   const port = await startFakeOllama(process.argv[3] === "drip" ? "drip" : "fast");
   process.send?.({ port });
 } else if (role === "facade") {
@@ -132,6 +157,47 @@ async function main(): Promise<void> {
         p50[`herd facade (JSON)@${concurrency}`]! - p50[`bare keep-alive proxy@${concurrency}`]!;
       console.log(
         `  added p50 at concurrency ${concurrency}: ${added.toFixed(3)} ms over the backend, ${overProxy.toFixed(3)} ms over the bare proxy\n`,
+      );
+    }
+
+    const enginePorts = await spawn(["engines"], [...ENGINES]);
+    const engineFacades = await spawn(["engine-facades", JSON.stringify(enginePorts)], [...ENGINES]);
+    console.log(
+      "engine providers: added p50 of `herd facade (JSON)` over calling each engine's stand-in directly\n",
+    );
+    console.log(
+      `${"path".padEnd(24)} ${"conc".padStart(4)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`,
+    );
+    for (const concurrency of [1, 16]) {
+      const lines: string[] = [];
+      for (const kind of ENGINES) {
+        const direct = await load(
+          enginePorts[kind]!,
+          "/v1/chat/completions",
+          engineRequestBody(kind),
+          concurrency,
+          seconds * 1000,
+        );
+        const viaHerd = await load(
+          engineFacades[kind]!,
+          "/v1/chat/completions",
+          openaiBody(false),
+          concurrency,
+          seconds * 1000,
+        );
+        for (const [name, r] of [
+          [`${kind} directly`, direct],
+          [`herd via ${kind}`, viaHerd],
+        ] as const) {
+          console.log(
+            `${name.padEnd(24)} ${String(concurrency).padStart(4)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(8)}`,
+          );
+        }
+        lines.push(`${kind} ${(viaHerd.p50 - direct.p50).toFixed(3)} ms`);
+      }
+      const ollama = p50[`herd facade (JSON)@${concurrency}`]! - p50[`backend directly@${concurrency}`]!;
+      console.log(
+        `  added p50 at concurrency ${concurrency}: ollama ${ollama.toFixed(3)} ms, ${lines.join(", ")}\n`,
       );
     }
 

@@ -105,12 +105,18 @@ export class Herd implements RequestPipeline {
     return this.pipeline.pluginList;
   }
 
-  /** Builds the centroids now (the router would on its first request), so startup errors surface early. */
+  /**
+   * Builds the centroids now (the router would on its first request) and lets the chat provider check
+   * what its backend serves, so startup errors surface early.
+   */
   async prepare(): Promise<void> {
     const router = this.router as Partial<Preparable>;
     await Promise.all([
       typeof router.prepare === "function" ? router.prepare() : undefined,
-      this.resolver.prepare?.(this.provider),
+      (async () => {
+        await this.provider.prepare?.();
+        await this.resolver.prepare?.(this.provider);
+      })(),
     ]);
   }
 

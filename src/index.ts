@@ -142,7 +142,17 @@ export {
   StickyRoutingPlugin,
 } from "./plugins/index.js";
 
+export {
+  LlamaServerChatProvider,
+  type LlamaServerChatProviderOptions,
+} from "./providers/chat/llama-server/index.js";
+export {
+  LoraxChatProvider,
+  type LoraxChatProviderOptions,
+  type LoraxMergeOptions,
+} from "./providers/chat/lorax/index.js";
 export { OllamaChatProvider, type OllamaChatProviderOptions } from "./providers/chat/ollama.js";
+export { VllmChatProvider, type VllmChatProviderOptions } from "./providers/chat/vllm/index.js";
 export { HashingEmbedder, type HashingEmbedderOptions } from "./providers/embedders/hashing.js";
 export { OllamaEmbedder, type OllamaEmbedderOptions } from "./providers/embedders/ollama.js";
 export { ChromaIndex, type ChromaIndexOptions } from "./providers/indexes/chroma.js";

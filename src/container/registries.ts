@@ -18,6 +18,7 @@ import { MemoryIndex } from "../providers/indexes/memory.js";
 import { LlamaCppChatProvider } from "../providers/llamacpp/chat-provider.js";
 import { LlamaCppEmbedder } from "../providers/llamacpp/embedder.js";
 import { ggufAdaptersFromExperts } from "../providers/llamacpp/experts-adapters.js";
+import { registerEngineProviders } from "./engine-providers.js";
 
 /** What a factory gets besides its own settings. */
 export interface FactoryContext {
@@ -174,6 +175,8 @@ export function defaultRegistries(): HerdRegistries {
         adapters: ggufAdaptersFromExperts(ctx.experts, ctx.config.expertsDir),
       });
     });
+
+  registerEngineProviders(chatProviders);
 
   const gridSchema = z
     .object({ grid: z.number().positive().max(0.5).optional(), variants: z.array(z.string()).optional() })

@@ -102,6 +102,11 @@ export interface ChatProviderCapabilities {
 /** Options for one provider call. */
 export interface ChatCallOptions {
   signal?: AbortSignal;
+  /**
+   * False when the caller wants the whole answer at once: a provider may then ask its backend for
+   * one JSON reply instead of a stream (the chunks it yields are the same). @default true
+   */
+  stream?: boolean;
 }
 
 /**
@@ -115,6 +120,11 @@ export interface ChatProvider {
   stream(request: ChatRequest, options?: ChatCallOptions): AsyncIterable<ChatChunk>;
   /** Checks the backend is reachable; throws ProviderUnavailableError with its address when not. */
   health(): Promise<void>;
+  /**
+   * Learns what the backend serves and checks it can serve every expert, before the first request.
+   * Throws a ConfigError naming the fix when it cannot; an unreachable backend is not fatal here.
+   */
+  prepare?(options?: ChatCallOptions): Promise<void>;
   /** The model names the backend serves now (name-selecting backends), e.g. to find built blend variants. */
   listModels?(options?: ChatCallOptions): Promise<string[]>;
   close?(): Promise<void>;

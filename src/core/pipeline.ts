@@ -58,6 +58,8 @@ export interface HerdRequest {
 export interface StreamOptions {
   /** Aborts routing and generation; the upstream request is cancelled. */
   signal?: AbortSignal;
+  /** False when the caller reads the whole answer at once (the provider may skip streaming). @default true */
+  stream?: boolean;
 }
 
 /**
@@ -220,7 +222,7 @@ export class Pipeline implements RequestPipeline {
     try {
       await this.prepare(ctx);
       release = await this.limiter.acquire(signal);
-      const { iterator, first } = await this.open(ctx);
+      const { iterator, first } = await this.open(ctx, options.stream ?? true);
       return new PipelineStream(ctx, this.plugins, iterator, first, release, controller);
     } catch (error) {
       release?.();
@@ -232,7 +234,7 @@ export class Pipeline implements RequestPipeline {
 
   /** Runs a request to the end and returns the whole answer. */
   async generate(request: HerdRequest, options: StreamOptions = {}): Promise<HerdResponse> {
-    const stream = await this.stream(request, options);
+    const stream = await this.stream(request, { stream: false, ...options });
     return stream.collect();
   }
 
@@ -289,11 +291,14 @@ export class Pipeline implements RequestPipeline {
   /** Opens the provider stream and waits for its first chunk, retrying once when a plugin recovers. */
   private async open(
     ctx: RequestContext,
+    stream: boolean,
   ): Promise<{ iterator: AsyncIterator<ChatChunk>; first: IteratorResult<ChatChunk> }> {
     let recovered = false;
     for (;;) {
       const chatRequest = ctx.chatRequest!;
-      const iterator = this.provider.stream(chatRequest, { signal: ctx.signal })[Symbol.asyncIterator]();
+      const iterator = this.provider
+        .stream(chatRequest, { signal: ctx.signal, stream })
+        [Symbol.asyncIterator]();
       try {
         return { iterator, first: await iterator.next() };
       } catch (error) {

@@ -46,7 +46,7 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
 
     const signal = abortOnDisconnect(res);
     const startedAt = performance.now();
-    const stream = await herd.stream(translated.request, { signal });
+    const stream = await herd.stream(translated.request, { signal, stream: translated.stream });
     if (translated.stream) {
       await sendStream(stream, res, warnings, translated.includeUsage, options.onStreamError);
     } else {

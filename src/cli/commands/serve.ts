@@ -22,6 +22,7 @@ interface ServeFlags extends RoutingFlags {
   host: string;
   onlyBase?: boolean;
   provider?: string;
+  apiKeyBackend?: string;
   apiKey?: string;
   demo?: boolean;
   concurrency?: number;
@@ -45,7 +46,14 @@ export function registerServeCommand(program: Command): void {
       .option("-p, --port <port>", "the port to listen on", portNumber, 8000)
       .option("-i, --host <host>", "the address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
       .option("--only-base", "no routing: every request goes to the base model")
-      .option("--provider <name>", "the chat backend: ollama | llamacpp:MODEL.gguf (default: ollama)")
+      .option(
+        "--provider <name>",
+        "the chat backend: ollama | llamacpp:MODEL.gguf | vllm:URL | lorax:URL | llama-server:URL (default: ollama)",
+      )
+      .option(
+        "--api-key-backend <key>",
+        "bearer key for the engine (vllm, lorax, llama-server --api-key) (default: $HERD_BACKEND_API_KEY)",
+      )
       .option("--api-key <key>", "require 'Authorization: Bearer <key>' on /v1 (default: $HERD_API_KEY)")
       .option(
         "--demo",
@@ -66,6 +74,7 @@ export function registerServeCommand(program: Command): void {
     if (flags.demo) rejectDemoConflicts(flags);
     const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
     if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
+    if (flags.apiKeyBackend) applyBackendKey(config, flags.apiKeyBackend);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
     const herd = await createHerd(config);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
@@ -122,7 +131,7 @@ function portNumber(value: string): number {
   return port;
 }
 
-/** `--provider ollama` or `--provider llamacpp:path/to/model.gguf`. */
+/** `--provider ollama`, `--provider llamacpp:path/to/model.gguf` or `--provider vllm:http://host:8000`. */
 function applyProvider(config: HerdConfigInput, spec: string): void {
   const [name, setting] = splitSpec(spec);
   const provider: Record<string, unknown> = { ...((config.provider as object | undefined) ?? {}), name };
@@ -132,10 +141,32 @@ function applyProvider(config: HerdConfigInput, spec: string): void {
     provider.modelPath = resolve(setting); // relative to where the command runs
     // The base model is this file: name it so (experts.json's baseModel is usually an Ollama tag).
     config.baseModel ??= basename(setting).replace(/\.gguf$/i, "");
+  } else if (ENGINES.has(name)) {
+    if (!setting)
+      throw new ConfigError(
+        `--provider ${name} needs the engine's URL: --provider ${name}:http://HOST:PORT`,
+        "--provider",
+      );
+    provider.url = setting;
   } else if (setting) {
     throw new ConfigError(`--provider ${name} takes no ":${setting}" setting.`, "--provider");
   }
   config.provider = provider as HerdConfigInput["provider"];
+}
+
+/** The serving engines `--provider NAME:URL` accepts. */
+const ENGINES = new Set(["vllm", "lorax", "llama-server"]);
+
+/** `--api-key-backend KEY`: the engine's bearer key (config `provider.apiKey`). */
+function applyBackendKey(config: HerdConfigInput, key: string): void {
+  const provider = (config.provider as Record<string, unknown> | undefined) ?? {};
+  if (!ENGINES.has(String(provider.name ?? "ollama"))) {
+    throw new ConfigError(
+      `--api-key-backend applies to --provider vllm | lorax | llama-server, not ${String(provider.name ?? "ollama")}.`,
+      "--api-key-backend",
+    );
+  }
+  config.provider = { ...provider, apiKey: key } as HerdConfigInput["provider"];
 }
 
 function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {

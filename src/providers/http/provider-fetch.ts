@@ -11,6 +11,11 @@ export interface BackendInfo {
   unreachableHint: string;
   /** The fetch to use. @default keepAliveFetch (http.request with keep-alive agents) */
   fetch?: typeof fetch;
+  /**
+   * Builds the error for a non-2xx reply from its status, body text and path (engines with their own
+   * error shapes). @default ProviderResponseError with the body's message
+   */
+  toError?: (status: number, body: string, path: string) => Error;
 }
 
 const CONNECTION_CODES = new Set([
@@ -91,7 +96,9 @@ export async function providerFetch(
     );
   }
   if (!response.ok) {
-    const text = errorTextOf(await response.text().catch(() => ""));
+    const raw = await response.text().catch(() => "");
+    if (backend.toError) throw backend.toError(response.status, raw, new URL(url).pathname);
+    const text = errorTextOf(raw);
     throw new ProviderResponseError(
       `${backend.service} at ${backend.baseUrl} answered ${response.status} for ${new URL(url).pathname}: ${text || response.statusText}`,
       response.status,

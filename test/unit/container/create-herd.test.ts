@@ -117,9 +117,11 @@ describe("createHerd", () => {
   });
 
   it("rejects unknown implementation names with the known ones listed", async () => {
-    const provider = await createHerd(config({ provider: { name: "vllm" } })).catch((e: unknown) => e);
+    const provider = await createHerd(config({ provider: { name: "tgi" } })).catch((e: unknown) => e);
     expect(provider).toBeInstanceOf(UnknownNameError);
-    expect((provider as Error).message).toMatch(/Known chat providers: llamacpp, ollama/);
+    expect((provider as Error).message).toMatch(
+      /Known chat providers: llama-server, llamacpp, lorax, ollama, vllm/,
+    );
     const plugin = await createHerd(config({ plugins: ["sticky"] })).catch((e: unknown) => e);
     expect((plugin as Error).message).toMatch(
       /Unknown plugin "sticky".*expert-override, fallback, request-logging, sticky-routing/,

@@ -1,0 +1,7 @@
+export { LlamaServerChatProvider, type LlamaServerChatProviderOptions } from "./llama-server-provider.js";
+export {
+  type ExpertAdapterFile,
+  type LoadedLora,
+  matchAdapters,
+  parseLoraAdapters,
+} from "./lora-adapters.js";

@@ -1,0 +1,175 @@
+import type {
+  ChatCallOptions,
+  ChatChunk,
+  ChatProvider,
+  ChatProviderCapabilities,
+  ChatRequest,
+} from "../../../core/chat.js";
+import {
+  ConfigError,
+  ModelNotFoundError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../../core/errors.js";
+import { EngineClient } from "../../http/engine-client.js";
+import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import {
+  type ExpertAdapterFile,
+  type LoadedLora,
+  matchAdapters,
+  parseLoraAdapters,
+} from "./lora-adapters.js";
+
+/** Settings of {@link LlamaServerChatProvider}. */
+export interface LlamaServerChatProviderOptions {
+  /** The llama-server. @default env LLAMA_SERVER_URL, then "http://127.0.0.1:8080" */
+  url?: string;
+  /** The server's `--api-key`, sent as a bearer token. @default env HERD_BACKEND_API_KEY */
+  apiKey?: string;
+  /** Each expert's GGUF LoRA file, to find its id in GET /lora-adapters. @default [] */
+  experts?: ExpertAdapterFile[];
+  /** Headers sent with every request. @default {} */
+  headers?: Record<string, string>;
+  /** The fetch to use (tests, proxies). @default keepAliveFetch */
+  fetch?: typeof fetch;
+  /** Where start-up notes go. @default console.warn */
+  onWarning?: (message: string) => void;
+}
+
+/** The adapter ids an expert set maps to on one server. */
+interface AdapterIds {
+  loaded: LoadedLora[];
+  byExpert: Map<string, number>;
+}
+
+/**
+ * Generates with llama.cpp's `llama-server` through /v1/chat/completions, blending natively: the
+ * routing weights become the per-request `lora: [{id, scale}]`, listing every loaded adapter (the
+ * others at scale 0, so the server's global scales never leak in). Adapters are loaded only when the
+ * server starts (`--lora FILE`, ids in command-line order); `prepare` reads GET /lora-adapters and
+ * matches each expert's file, and refuses to start when one is missing, naming the `--lora` to add.
+ *
+ * @example
+ * const provider = new LlamaServerChatProvider({
+ *   url: "http://127.0.0.1:8080",
+ *   experts: [{ expert: "code", file: "/adapters/code.gguf" }],
+ * });
+ */
+export class LlamaServerChatProvider implements ChatProvider {
+  readonly name = "llama-server";
+  readonly capabilities: ChatProviderCapabilities = { nativeBlend: true, tools: true, jsonSchema: true };
+  private readonly client: EngineClient;
+  private ids: AdapterIds | undefined;
+  private readonly warn: (message: string) => void;
+
+  constructor(private readonly options: LlamaServerChatProviderOptions = {}) {
+    this.client = new EngineClient({
+      service: "llama-server",
+      url: options.url ?? process.env.LLAMA_SERVER_URL ?? "http://127.0.0.1:8080",
+      apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
+      headers: options.headers,
+      fetch: options.fetch,
+      flag: "--provider llama-server",
+      unreachableHint:
+        "Start it (llama-server -m BASE.gguf --lora-init-without-apply --lora EXPERT.gguf ...) or fix the address: --provider llama-server:http://HOST:PORT.",
+    });
+    this.warn = options.onWarning ?? ((m) => console.warn(`herd: ${m}`));
+  }
+
+  /** The server address. */
+  get baseUrl(): string {
+    return this.client.baseUrl;
+  }
+
+  /**
+   * Reads GET /lora-adapters and finds every expert's adapter id. Throws a ConfigError naming the
+   * `--lora` flags to add when adapters are missing; an unreachable server is only a warning here.
+   */
+  async prepare(options: ChatCallOptions = {}): Promise<void> {
+    try {
+      await this.adapterIds(options.signal);
+    } catch (error) {
+      if (!(error instanceof ProviderUnavailableError)) throw error;
+      this.warn(error.message);
+    }
+  }
+
+  async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
+    const ids = this.ids ?? (await this.adapterIds(options.signal).catch(asServerError(this.baseUrl)));
+    const body = toOpenAIChatBody(request, request.target.model, options.stream ?? true, {
+      repetitionPenaltyKey: "repeat_penalty",
+    });
+    body.lora = this.loraScales(request, ids);
+    yield* this.client.chat(body, { signal: options.signal });
+  }
+
+  /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */
+  async health(): Promise<void> {
+    const response = await this.client.send("GET", "health", undefined);
+    await response.text();
+  }
+
+  /** Every loaded adapter with the routing weight of its expert, the others at 0. */
+  private loraScales(request: ChatRequest, ids: AdapterIds): { id: number; scale: number }[] {
+    const scales = new Map(ids.loaded.map((l) => [l.id, 0]));
+    for (const { expert, scale } of request.target.adapters) {
+      const id = ids.byExpert.get(expert);
+      if (id === undefined) {
+        throw new ModelNotFoundError(
+          expert,
+          `Expert "${expert}" has no adapter loaded in llama-server at ${this.baseUrl}; restart llama-server adding --lora <its .gguf file>.`,
+          this.baseUrl,
+        );
+      }
+      scales.set(id, scale);
+    }
+    return [...scales].map(([id, scale]) => ({ id, scale }));
+  }
+
+  private async adapterIds(signal?: AbortSignal): Promise<AdapterIds> {
+    const data = await this.client.getJson("lora-adapters", { signal }).catch((error: unknown) => {
+      if (error instanceof ProviderResponseError && error.providerStatus === 404) {
+        throw new ConfigError(
+          `${this.baseUrl} has no GET /lora-adapters: is it llama-server (a build with LoRA support)? Check --provider llama-server:URL.`,
+          "provider.url",
+          { cause: error },
+        );
+      }
+      throw error;
+    });
+    const loaded = parseLoraAdapters(data);
+    if (!loaded) {
+      throw new ProviderResponseError(
+        `${this.baseUrl} answered GET /lora-adapters without an adapter list; is it llama-server? Check --provider llama-server:URL.`,
+        undefined,
+        this.baseUrl,
+      );
+    }
+    const experts = this.options.experts ?? [];
+    const flags = (list: readonly ExpertAdapterFile[]) => list.map((e) => `--lora ${e.file}`).join(" ");
+    if (experts.length > 0 && loaded.length === 0) {
+      throw new ConfigError(
+        `llama-server at ${this.baseUrl} has no LoRA adapters loaded. Restart it with --lora-init-without-apply ${flags(experts)} (\`herd build --engine llama-server\` prints the command).`,
+        "provider",
+      );
+    }
+    const { ids, missing } = matchAdapters(loaded, experts);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `llama-server at ${this.baseUrl} has not loaded the adapter of ${missing.map((m) => `expert "${m.expert}" (${m.file})`).join(", ")}; it has ${loaded.map((l) => l.path).join(", ")}. Restart it adding ${flags(missing)}.`,
+        "provider",
+      );
+    }
+    this.ids = { loaded, byExpert: ids };
+    return this.ids;
+  }
+}
+
+/** At request time a misconfigured server is the server's problem (502), not the caller's (400). */
+function asServerError(baseUrl: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ConfigError)
+      throw new ProviderResponseError(error.message, undefined, baseUrl, { cause: error });
+    throw error;
+  };
+}

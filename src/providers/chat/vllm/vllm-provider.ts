@@ -1,0 +1,212 @@
+import type {
+  ChatCallOptions,
+  ChatChunk,
+  ChatProvider,
+  ChatProviderCapabilities,
+  ChatRequest,
+} from "../../../core/chat.js";
+import { ConfigError, ProviderResponseError, ProviderUnavailableError } from "../../../core/errors.js";
+import { EngineClient } from "../../http/engine-client.js";
+import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import { parseVllmModels, type VllmServedModels } from "./vllm-models.js";
+
+/** Settings of {@link VllmChatProvider}. */
+export interface VllmChatProviderOptions {
+  /** The vLLM server. @default env VLLM_URL, then "http://127.0.0.1:8000" */
+  url?: string;
+  /** The server's `--api-key`, sent as a bearer token. @default env HERD_BACKEND_API_KEY */
+  apiKey?: string;
+  /** Each expert's LoRA module name (`--lora-modules NAME=PATH`), by expert: `herd-<expert>` by Herd's convention. @default {} */
+  experts?: Record<string, string>;
+  /**
+   * The adapters folder as the vLLM server sees it (`herd build --engine vllm`'s `adapters/`). When set,
+   * experts and blends the server does not serve are loaded at start-up through
+   * POST /v1/load_lora_adapter (the server needs VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).
+   * @default none: only adapters given with --lora-modules are used
+   */
+  adapterDir?: string;
+  /** Blend adapters to load from `adapterDir` when the server lacks them (missing folders are skipped). @default [] */
+  blends?: string[];
+  /** Headers sent with every request. @default {} */
+  headers?: Record<string, string>;
+  /** The fetch to use (tests, proxies). @default keepAliveFetch */
+  fetch?: typeof fetch;
+  /** Where start-up notes go (adapters loaded, blends missing). @default console.warn */
+  onWarning?: (message: string) => void;
+}
+
+/** FastAPI's 404 for a route that does not exist (`{"detail":"Not Found"}`, possibly re-wrapped). */
+const ROUTE_MISSING = /: Not Found( \[\w+\])?$/;
+
+const LAUNCH =
+  "vllm serve BASE --enable-lora --max-lora-rank R --lora-modules herd-<expert>=ADAPTERS/herd-<expert> ...";
+
+/**
+ * Generates with vLLM's OpenAI-compatible server: an expert is a LoRA module selected by `model`
+ * (its `herd-<expert>` name), a blend is a merged adapter made by `herd merge`/`herd build --engine vllm`
+ * (`herd-blend-...`), batched with every other adapter. `prepare` reads GET /v1/models to learn the
+ * base and the loaded adapters, loads missing ones from `adapterDir` when allowed, and refuses to start
+ * when an expert cannot be served. Blends that are not loaded fall back to the top expert (the
+ * blend resolver reads `listModels`).
+ *
+ * @example
+ * const provider = new VllmChatProvider({ url: "http://127.0.0.1:8000", experts: { code: "herd-code" } });
+ * await provider.prepare();
+ */
+export class VllmChatProvider implements ChatProvider {
+  readonly name = "vllm";
+  readonly capabilities: ChatProviderCapabilities = { nativeBlend: false, tools: true, jsonSchema: true };
+  private readonly client: EngineClient;
+  private served: VllmServedModels | undefined;
+  private readonly warn: (message: string) => void;
+
+  constructor(private readonly options: VllmChatProviderOptions = {}) {
+    this.client = new EngineClient({
+      service: "vLLM",
+      url: options.url ?? process.env.VLLM_URL ?? "http://127.0.0.1:8000",
+      apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
+      headers: options.headers,
+      fetch: options.fetch,
+      flag: "--provider vllm",
+      unreachableHint: `Start it (${LAUNCH}) or fix the address: --provider vllm:http://HOST:PORT.`,
+      notFoundHint: (model) =>
+        `Serve it: add ${model}=<adapters>/${model} to vLLM's --lora-modules (\`herd build --engine vllm\` writes the list), or set provider.adapterDir with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True to load it at run time.`,
+    });
+    this.warn = options.onWarning ?? ((m) => console.warn(`herd: ${m}`));
+  }
+
+  /** The server address. */
+  get baseUrl(): string {
+    return this.client.baseUrl;
+  }
+
+  /**
+   * Reads GET /v1/models; loads missing experts (and the configured blends) from `adapterDir`; throws
+   * a ConfigError naming `--lora-modules` when an expert is still not served. An unreachable server
+   * is only a warning (requests and /health report it until it is up).
+   */
+  async prepare(options: ChatCallOptions = {}): Promise<void> {
+    let served: VllmServedModels;
+    try {
+      served = await this.readModels(options.signal);
+    } catch (error) {
+      if (error instanceof ProviderUnavailableError) {
+        this.warn(error.message);
+        return;
+      }
+      throw error;
+    }
+    const experts = Object.entries(this.options.experts ?? {});
+    if (this.options.adapterDir) {
+      for (const [, name] of experts) if (!served.adapters.includes(name)) await this.load(name, true);
+      const skipped: string[] = [];
+      for (const name of this.options.blends ?? []) {
+        if (!served.adapters.includes(name) && !(await this.load(name, false))) skipped.push(name);
+      }
+      if (skipped.length > 0)
+        this.warn(
+          `vLLM could not load ${skipped.length} blend adapter(s) from ${this.options.adapterDir} (${skipped.slice(0, 3).join(", ")}${skipped.length > 3 ? ", ..." : ""}); those blends fall back to their top expert.`,
+        );
+      served = await this.readModels(options.signal);
+    }
+    if (experts.length > 0 && served.adapters.length === 0) {
+      throw new ConfigError(
+        `vLLM at ${this.baseUrl} serves no LoRA adapters (only ${served.base ?? "its base model"}). Start it with --enable-lora --lora-modules ${experts.map(([, m]) => `${m}=<adapters>/${m}`).join(" ")} (\`herd build --engine vllm\` writes the list).`,
+        "provider",
+      );
+    }
+    const missing = experts.filter(([, model]) => !served.adapters.includes(model));
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `vLLM at ${this.baseUrl} does not serve the adapter(s) of ${missing.map(([e, m]) => `expert "${e}" (${m})`).join(", ")}; it serves ${served.adapters.join(", ")}. Add ${missing.map(([, m]) => `${m}=<adapters>/${m}`).join(" ")} to --lora-modules and restart it, or set provider.adapterDir to load them at run time.`,
+        "provider",
+      );
+    }
+  }
+
+  /** The base model and every LoRA module the server serves (read at `prepare`, else now). */
+  async listModels(options: ChatCallOptions = {}): Promise<string[]> {
+    const served = this.served ?? (await this.readModels(options.signal));
+    return [...(served.base ? [served.base] : []), ...served.adapters];
+  }
+
+  async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
+    const model = await this.modelFor(request, options.signal);
+    const body = toOpenAIChatBody(request, model, options.stream ?? true, {
+      repetitionPenaltyKey: "repetition_penalty",
+    });
+    yield* this.client.chat(body, { signal: options.signal, model });
+  }
+
+  /** vLLM's GET /health: 200 once the engine is up. */
+  async health(): Promise<void> {
+    const response = await this.client.send("GET", "health", undefined);
+    await response.text();
+  }
+
+  /** The served name for a target: the adapter's name, and for the base the id vLLM serves it under. */
+  private async modelFor(request: ChatRequest, signal?: AbortSignal): Promise<string> {
+    if (!request.target.base) return request.target.model;
+    const served = this.served ?? (await this.readModels(signal).catch(() => undefined));
+    if (!served?.base) return request.target.model;
+    const known = served.adapters.includes(request.target.model) || served.base === request.target.model;
+    return known ? request.target.model : served.base;
+  }
+
+  private async readModels(signal?: AbortSignal): Promise<VllmServedModels> {
+    const data = await this.client.getJson("v1/models", { signal }).catch((error: unknown) => {
+      if (error instanceof ProviderResponseError && error.providerStatus === 404) {
+        throw new ConfigError(
+          `${this.baseUrl} has no GET /v1/models: is it vLLM's OpenAI-compatible server (vllm serve)? Check --provider vllm:URL.`,
+          "provider.url",
+          { cause: error },
+        );
+      }
+      throw error;
+    });
+    const served = parseVllmModels(data);
+    if (!served) {
+      throw new ProviderResponseError(
+        `${this.baseUrl} answered GET /v1/models without a model list; is it a vLLM server? Check --provider vllm:URL.`,
+        undefined,
+        this.baseUrl,
+      );
+    }
+    this.served = served;
+    return served;
+  }
+
+  /**
+   * POST /v1/load_lora_adapter (a plain-text reply). Returns false when the adapter folder is missing
+   * and `required` is false; throws when run-time loading is off (404) or a required adapter fails.
+   */
+  private async load(name: string, required: boolean): Promise<boolean> {
+    const path = `${this.options.adapterDir!.replace(/\/+$/, "")}/${name}`;
+    try {
+      const response = await this.client.send("POST", "v1/load_lora_adapter", {
+        lora_name: name,
+        lora_path: path,
+      });
+      await response.text();
+      return true;
+    } catch (error) {
+      if (
+        error instanceof ProviderResponseError &&
+        error.providerStatus === 404 &&
+        ROUTE_MISSING.test(error.message)
+      ) {
+        throw new ConfigError(
+          `vLLM at ${this.baseUrl} does not allow loading adapters at run time (POST /v1/load_lora_adapter answered 404). Start it with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, or list the adapters with --lora-modules and drop provider.adapterDir.`,
+          "provider.adapterDir",
+          { cause: error },
+        );
+      }
+      if (!required) return false;
+      throw new ConfigError(
+        `vLLM at ${this.baseUrl} could not load the adapter "${name}" from ${path}: ${(error as Error).message}. Check provider.adapterDir (the folder as the vLLM server sees it) and \`herd build --engine vllm\`.`,
+        "provider.adapterDir",
+        { cause: error },
+      );
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import type { ChatChunk } from "../../core/chat.js";
+import { ConfigError, ProviderResponseError } from "../../core/errors.js";
+import {
+  type EngineErrorContext,
+  engineError,
+  engineErrorFromText,
+  parseEngineErrorBody,
+} from "./engine-errors.js";
+import type { OpenAIChatBody } from "./openai-chat-body.js";
+import { chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
+import { type BackendInfo, providerFetch } from "./provider-fetch.js";
+import { parseSse } from "./sse.js";
+
+/** Settings of {@link EngineClient}. */
+export interface EngineClientOptions {
+  /** A human name used in every error, e.g. `vLLM`. */
+  service: string;
+  /** The engine's address, with or without a trailing `/v1`. */
+  url: string;
+  /** What to do when the engine cannot be reached (how to start it, which flag sets the URL). */
+  unreachableHint: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. @default none */
+  apiKey?: string;
+  /** Headers sent with every request (a proxy's auth, say). @default {} */
+  headers?: Record<string, string>;
+  /** The fetch to use (tests, proxies). @default keepAliveFetch */
+  fetch?: typeof fetch;
+  /** How to make an unknown model or adapter servable (named in ModelNotFoundError). */
+  notFoundHint?: (model: string) => string;
+  /** The flag that sets the URL, named when it is bad. @default "--provider" */
+  flag?: string;
+}
+
+/** Per-call settings. */
+export interface EngineCallOptions {
+  signal?: AbortSignal;
+  /** The model or adapter the call asks for, so an unknown one becomes ModelNotFoundError. */
+  model?: string;
+}
+
+/**
+ * Validates an engine URL (`http(s)://host:port`, an optional trailing `/v1` is dropped).
+ * @throws ConfigError naming the flag when the URL is not http(s)
+ */
+export function engineBaseUrl(url: string, service: string, flag: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new ConfigError(
+      `${service}'s URL "${url}" is not a URL; give it as ${flag}:http://HOST:PORT (config provider.url).`,
+      "provider.url",
+    );
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new ConfigError(
+      `${service}'s URL "${url}" must start with http:// or https:// (${flag}:http://HOST:PORT, config provider.url).`,
+      "provider.url",
+    );
+  }
+  return parsed.toString().replace(/\/+$/, "").replace(/\/v1$/, "");
+}
+
+/**
+ * The one HTTP client for OpenAI-compatible engines (vLLM, LoRAX, llama-server): keep-alive
+ * transport and timeouts through `providerFetch`, bearer auth, SSE and JSON chat completions
+ * translated to Herd chunks, and every error reply (before or inside a stream) mapped by
+ * `engineError`. Providers add what differs per engine (which model, adapter scales, merges).
+ *
+ * @example
+ * const client = new EngineClient({ service: "vLLM", url: "http://127.0.0.1:8000", unreachableHint: "Start vllm serve." });
+ * for await (const chunk of client.chat(body, { model: body.model })) console.log(chunk);
+ */
+export class EngineClient {
+  readonly baseUrl: string;
+  readonly service: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly options: EngineClientOptions) {
+    this.service = options.service;
+    this.baseUrl = engineBaseUrl(options.url, options.service, options.flag ?? "--provider");
+    this.headers = { ...options.headers };
+    if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
+  }
+
+  /** The error context of a call (for mapping error events read by a caller). */
+  context(model?: string): EngineErrorContext {
+    return {
+      service: this.service,
+      baseUrl: this.baseUrl,
+      model,
+      notFoundHint: this.options.notFoundHint,
+    };
+  }
+
+  /** Sends one request. The only place this client touches the transport (providerFetch). */
+  async send(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    options: EngineCallOptions & { accept?: string } = {},
+  ): Promise<Response> {
+    const context = this.context(options.model);
+    const backend: BackendInfo = {
+      service: this.service,
+      baseUrl: this.baseUrl,
+      unreachableHint: this.options.unreachableHint,
+      fetch: this.options.fetch,
+      toError: (status, text, where) => engineError(context, status, engineErrorFromText(text), where),
+    };
+    const headers: Record<string, string> = { ...this.headers };
+    if (options.accept) headers.accept = options.accept;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return providerFetch(backend, path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: options.signal,
+    });
+  }
+
+  /** GETs a JSON document. */
+  async getJson(path: string, options: EngineCallOptions = {}): Promise<unknown> {
+    const response = await this.send("GET", path, undefined, options);
+    return this.json(response, path);
+  }
+
+  /** Reads a reply body as JSON, naming the engine when it is not. */
+  async json(response: Response, path: string): Promise<unknown> {
+    const text = await response.text();
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new ProviderResponseError(
+        `${this.service} at ${this.baseUrl} answered ${path} with something that is not JSON: ${text.slice(0, 200)}`,
+        response.status,
+        this.baseUrl,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * POST /v1/chat/completions: with `body.stream` an SSE stream read as it arrives, without it one
+   * JSON reply; either way the same chunks, ending with one `finish`.
+   */
+  async *chat(body: OpenAIChatBody, options: EngineCallOptions = {}): AsyncGenerator<ChatChunk> {
+    const path = "v1/chat/completions";
+    const call = { ...options, model: options.model ?? body.model };
+    const response = await this.send("POST", path, body, {
+      ...call,
+      accept: body.stream ? "text/event-stream" : "application/json",
+    });
+    if (!body.stream) {
+      yield* chatChunksFromJson(await this.json(response, path), this.context(call.model), path);
+      return;
+    }
+    yield* chatChunksFromSse(
+      this.bodyOf(response, path),
+      this.context(call.model),
+      `/${path}`,
+      options.signal,
+    );
+  }
+
+  /**
+   * POSTs and yields the JSON data of each SSE event (for native streams such as LoRAX's
+   * /generate_stream). An event carrying an error in any engine shape throws through `engineError`.
+   */
+  async *events(path: string, body: unknown, options: EngineCallOptions = {}): AsyncGenerator<unknown> {
+    const response = await this.send("POST", path, body, { ...options, accept: "text/event-stream" });
+    const context = this.context(options.model);
+    for await (const event of parseSse(this.bodyOf(response, path), { signal: options.signal })) {
+      let data: unknown;
+      try {
+        data = JSON.parse(event.data);
+      } catch (cause) {
+        throw new ProviderResponseError(
+          `${this.service} at ${this.baseUrl} sent a stream event that is not JSON: ${event.data.slice(0, 200)}`,
+          undefined,
+          this.baseUrl,
+          { cause },
+        );
+      }
+      const error =
+        typeof data === "object" && data !== null && "error" in data ? parseEngineErrorBody(data) : undefined;
+      if (error) throw engineError(context, undefined, error, `/${path}`);
+      yield data;
+    }
+  }
+
+  private bodyOf(response: Response, path: string): ReadableStream<Uint8Array> {
+    if (!response.body) {
+      throw new ProviderResponseError(
+        `${this.service} at ${this.baseUrl} sent an empty reply to ${path}.`,
+        response.status,
+        this.baseUrl,
+      );
+    }
+    return response.body;
+  }
+}

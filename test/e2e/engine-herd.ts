@@ -1,0 +1,96 @@
+import OpenAI from "openai";
+import type { HerdConfigInput } from "../../src/core/config.js";
+import { createHerd, type Herd } from "../../src/herd.js";
+import { createApp } from "../../src/server/app.js";
+import { listen } from "../helpers/listen.js";
+
+/** Three experts whose examples make a mixed code + math prompt route to a two-expert blend. */
+export const engineExperts = {
+  baseModel: "llama3.2",
+  experts: [
+    {
+      name: "code",
+      description: "Programming",
+      categories: ["coding"],
+      adapter: "adapters/code.gguf",
+      model: "herd-code",
+      examples: ["Write a Python function that reverses a list", "Fix this JavaScript bug in my loop"],
+    },
+    {
+      name: "math",
+      description: "Arithmetic and proofs",
+      categories: ["math"],
+      adapter: "adapters/math.gguf",
+      model: "herd-math",
+      examples: ["Prove that the sum of two even numbers is even", "Solve the equation 3x + 5 = 20"],
+    },
+    {
+      name: "creative",
+      description: "Stories and poems",
+      categories: ["writing"],
+      adapter: "adapters/creative.gguf",
+      model: "herd-creative",
+      examples: ["Write a haiku about autumn leaves", "Tell a short story about a dragon"],
+    },
+  ],
+};
+
+/** A prompt between the code and math experts. */
+export const MIXED_PROMPT = "Write a Python function to solve the equation and prove the sum is even";
+
+/** A running `herd serve` app on port 0 over an engine provider, and an official openai client for it. */
+export interface ServedEngineHerd {
+  herd: Herd;
+  url: string;
+  openai: OpenAI;
+  close(): Promise<void>;
+}
+
+/** Builds the real Herd (hashing embedder, memory index, the given provider) and serves it. */
+export async function serveHerd(
+  provider: HerdConfigInput["provider"],
+  expertsDir = "/srv/herd/experts",
+): Promise<ServedEngineHerd> {
+  const herd = await createHerd({
+    expertsDir,
+    experts: engineExperts,
+    provider,
+    embedder: { name: "hashing" },
+    index: { name: "memory" },
+  });
+  const server = await listen(createApp(herd, { logger: { error: () => {} } }));
+  const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  return {
+    herd,
+    url: server.url,
+    openai,
+    close: async () => {
+      await server.close();
+      await herd.close();
+    },
+  };
+}
+
+/** The routing weights of a reply, from its `x-herd-experts` header (`code=0.612,math=0.388`). */
+export function weightsOf(headers: Headers): Record<string, number> {
+  const value = headers.get("x-herd-experts") ?? "";
+  return Object.fromEntries(
+    value
+      .split(",")
+      .filter((p) => p.includes("="))
+      .map((p) => {
+        const [name, weight] = p.split("=");
+        return [name!, Number(weight)];
+      }),
+  );
+}
+
+/** A tool the e2e tests offer. */
+export const searchTool = {
+  type: "function" as const,
+  function: {
+    name: "search_docs",
+    description: "Search the documentation",
+    parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+  },
+};

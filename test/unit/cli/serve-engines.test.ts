@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveStandIn } from "../../fixtures/engines/serve-stand-in.js";
+import { VllmStandIn } from "../../fixtures/engines/vllm-stand-in.js";
+import { runHerd } from "../../helpers/run-cli.js";
+
+/** `herd serve --provider vllm|lorax|llama-server:URL [--api-key-backend KEY]`: flags reach the provider, errors are one line. */
+
+let engine: { url: string; close: () => Promise<void> };
+const vllm = new VllmStandIn({ adapters: [], apiKey: "sk-engine" });
+beforeAll(async () => {
+  engine = await serveStandIn(vllm);
+});
+afterAll(() => engine.close());
+
+describe("herd serve with an engine", () => {
+  it("sends --api-key-backend to the engine and stops with one line naming the fix", async () => {
+    const run = await runHerd(
+      "serve",
+      "--port",
+      "0",
+      "--provider",
+      `vllm:${engine.url}`,
+      "--api-key-backend",
+      "sk-engine",
+    );
+    expect(run.code).not.toBe(0);
+    expect(vllm.requests.at(-1)?.headers.get("authorization")).toBe("Bearer sk-engine");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/serves no LoRA adapters.*--enable-lora --lora-modules/);
+  });
+
+  it("without the key the engine's 401 says to pass --api-key-backend", async () => {
+    const run = await runHerd("serve", "--port", "0", "--provider", `vllm:${engine.url}`);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/--api-key-backend/);
+  });
+
+  it.each([
+    [["--provider", "vllm"], /--provider vllm needs the engine's URL: --provider vllm:http:\/\/HOST:PORT/],
+    [
+      ["--provider", "lorax:localhost:8080"],
+      /must start with http:\/\/ or https:\/\/ \(--provider lorax:http:\/\/HOST:PORT/,
+    ],
+    [
+      ["--provider", "ollama", "--api-key-backend", "k"],
+      /--api-key-backend applies to --provider vllm \| lorax \| llama-server/,
+    ],
+  ])("refuses %j with one readable line", async (args, message) => {
+    const run = await runHerd("serve", "--port", "0", ...args);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(message);
+  });
+});
