@@ -6,6 +6,7 @@ import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
+import { registerSegmentCommand } from "./commands/segment.js";
 import { registerServeCommand } from "./commands/serve.js";
 
 /**
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerMergeCommand(program);
   registerBuildCommand(program);
   registerServeCommand(program);
+  registerSegmentCommand(program);
   return program;
 }
 
