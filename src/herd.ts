@@ -1,11 +1,17 @@
 import { type Container, inject, injectable } from "inversify";
-import { type CreateContainerOptions, createContainer } from "./container/create-container.js";
+import {
+  type CreateContainerOptions,
+  createContainer,
+  resolveExperts,
+} from "./container/create-container.js";
 import type { CentroidIndex } from "./core/centroid-index.js";
 import type { BlendResolver, ChatProvider } from "./core/chat.js";
 import { HerdChatModel, type HerdChatModelInput } from "./core/chat-model.js";
 import type { HerdConfig, HerdConfigInput } from "./core/config.js";
 import type { Embedder } from "./core/embedder.js";
+import { ConfigError } from "./core/errors.js";
 import type { Expert, ExpertSet } from "./core/expert.js";
+import { applyExpertSet, type ExpertChangeTarget, type ExpertSetChange } from "./core/expert-reload.js";
 import {
   type HerdRequest,
   type HerdResponse,
@@ -132,6 +138,27 @@ export class Herd implements RequestPipeline {
   /** A LangChain chat model on this Herd. */
   chatModel(options: Omit<HerdChatModelInput, "herd"> = {}): HerdChatModel {
     return new HerdChatModel({ ...options, herd: this });
+  }
+
+  /**
+   * Re-reads experts.json (the config's `expertsDir`) and applies it to the running router: new and
+   * changed experts are added with their centroids, removed ones leave. `herd serve` exposes it as
+   * `POST /admin/experts/reload`. The chat backend must already serve new experts' models
+   * (`herd build` on Ollama; llama.cpp loads adapters at startup, so it needs a restart).
+   * @throws ConfigError when the experts are inline in the config or the router cannot change them
+   */
+  async reloadExperts(): Promise<ExpertSetChange> {
+    if (this.config.experts !== undefined) {
+      throw new ConfigError(
+        "The experts are inline in the config: there is no experts.json to reload.",
+        "experts",
+      );
+    }
+    const router = this.router as Partial<ExpertChangeTarget>;
+    if (typeof router.addExpert !== "function" || typeof router.removeExpert !== "function") {
+      throw new ConfigError("This Herd's router cannot change its experts at run time.", "router");
+    }
+    return applyExpertSet(router as ExpertChangeTarget, await resolveExperts(this.config));
   }
 
   /** Checks the chat backend and the centroid index; throws the first failure (e.g. ProviderUnavailableError). */

@@ -4,6 +4,7 @@ import { errorMessage } from "../core/errors.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
+import { registerExpertsCommand } from "./commands/experts.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
 import { registerSegmentCommand } from "./commands/segment.js";
@@ -31,6 +32,7 @@ export function createProgram(): Command {
   registerBuildCommand(program);
   registerServeCommand(program);
   registerSegmentCommand(program);
+  registerExpertsCommand(program);
   return program;
 }
 
