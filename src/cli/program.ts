@@ -5,6 +5,7 @@ import { registerBuildCommand } from "./commands/build.js";
 import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerExpertsCommand } from "./commands/experts.js";
+import { registerFinetuneCommand } from "./commands/finetune.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
 import { registerSegmentCommand } from "./commands/segment.js";
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   registerServeCommand(program);
   registerSegmentCommand(program);
   registerExpertsCommand(program);
+  registerFinetuneCommand(program);
   return program;
 }
 
