@@ -89,7 +89,7 @@ export function registerFinetuneCommand(program: Command): void {
           stderr: (chunk) => process.stderr.write(chunk),
         });
         if (code !== 0)
-          throw new ConfigError(`${r.command[0]} exited with code ${code} while training ${r.expert}.`);
+          throw new HerdError(`${r.command[0]} exited with code ${code} while training ${r.expert}.`);
       }
     });
 }
