@@ -1,3 +1,4 @@
+import type { RunnableLike } from "@langchain/core/runnables";
 import { type Container, inject, injectable } from "inversify";
 import {
   type CreateContainerOptions,
@@ -21,6 +22,7 @@ import {
   type StreamOptions,
 } from "./core/pipeline.js";
 import type { Plugin } from "./core/plugin.js";
+import { HerdRouterRunnable, type HerdRouterRunnableInput } from "./core/router-runnable.js";
 import type { RouteInput, RouteOptions, RouterService, RoutingDecision } from "./core/routing.js";
 import { TOKENS } from "./core/tokens.js";
 
@@ -133,6 +135,17 @@ export class Herd implements RequestPipeline {
   /** Routes, generates and returns the whole answer. */
   generate(request: HerdRequest, options?: StreamOptions): Promise<HerdResponse> {
     return this.pipeline.generate(request, options);
+  }
+
+  /**
+   * A LangChain Runnable that routes its input with this Herd and runs the chosen expert's runnable.
+   * @example herd.routeTo({ code: codeChain, creative: storyChain, default: generalChain })
+   */
+  routeTo<RunInput = unknown, RunOutput = unknown>(
+    routes: Record<string, RunnableLike<RunInput, RunOutput>>,
+    options: Omit<HerdRouterRunnableInput<RunInput, RunOutput>, "router" | "routes"> = {},
+  ): HerdRouterRunnable<RunInput, RunOutput> {
+    return new HerdRouterRunnable({ ...options, router: this, routes });
   }
 
   /** A LangChain chat model on this Herd. */
