@@ -7,6 +7,7 @@ import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../co
 import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
 import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
 import { addRoutingFlags, type RoutingFlags } from "../common-options.js";
+import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir, openHerd } from "../open-herd.js";
 
 interface ReloadFlags {
@@ -85,11 +86,14 @@ export function registerExpertsCommand(program: Command): void {
         .option("--replace", "replace an expert of the same name"),
     ),
   ).action(async (flags: AddFlags) => {
-    const dir = expertsDirOf(flags);
+    const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
     if (flags.provider !== "ollama" && flags.provider !== "llamacpp") {
       throw new ConfigError(`--provider must be ollama or llamacpp, got "${flags.provider}".`, "--provider");
     }
-    const prompts = parseExamples(await readFile(flags.examples, "utf8"), flags.examples);
+    const text = await readFile(flags.examples, "utf8").catch((error: Error) => {
+      throw new ConfigError(`Cannot read --examples ${flags.examples}: ${error.message}.`, "--examples");
+    });
+    const prompts = parseExamples(text, flags.examples);
     if (prompts.length === 0)
       throw new ConfigError(`${flags.examples} holds no example prompts.`, "--examples");
     const adapter = await prepareExpertAdapter({
@@ -157,7 +161,7 @@ export function registerExpertsCommand(program: Command): void {
         ),
     ),
   ).action(async (name: string, flags: RemoveFlags) => {
-    const dir = expertsDirOf(flags);
+    const dir = writableExpertsDir(flags.expertsDir, "herd experts remove");
     const edit = await removeExpertFromFile(dir, name);
     try {
       await rebuildCentroids(flags);
@@ -193,7 +197,7 @@ function withReloadFlags(command: Command): Command {
 }
 
 async function rebuildCentroids(flags: RoutingFlags): Promise<void> {
-  const herd = await openHerd({ ...flags, expertsDir: expertsDirOf(flags) });
+  const herd = await openHerd({ ...flags, expertsDir: writableExpertsDir(flags.expertsDir, "herd experts") });
   try {
     await herd.router.rebuildCentroids();
   } finally {

@@ -4,6 +4,7 @@ import { readExpertCategories } from "../../core/dataset/category-map.js";
 import { type SegmentReport, segmentDataset, type TrainingFormat } from "../../core/dataset/segment.js";
 import { ConfigError } from "../../core/errors.js";
 import { integer, positiveInt } from "../common-options.js";
+import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir } from "../open-herd.js";
 
 interface SegmentFlags {
@@ -53,7 +54,13 @@ export function registerSegmentCommand(program: Command): void {
     .option("--keep-duplicates", "write repeated instruction+response rows again")
     .option("--json", "print the report as JSON")
     .action(async (flags: SegmentFlags) => {
-      const expertsDir = flags.expertsDir ? resolve(flags.expertsDir) : defaultExpertsDir();
+      // Samples go into the experts folder: never the bundled one (see writableExpertsDir).
+      const expertsDir =
+        flags.examples && !flags.examplesDir
+          ? writableExpertsDir(flags.expertsDir, "herd segment --examples")
+          : flags.expertsDir
+            ? resolve(flags.expertsDir)
+            : defaultExpertsDir();
       const report = await segmentDataset({
         data: flags.data,
         out: flags.out,

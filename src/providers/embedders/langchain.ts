@@ -54,7 +54,7 @@ export class LangChainEmbedder implements Embedder {
   constructor(options: LangChainEmbedderOptions) {
     if (!isEmbeddings(options?.embeddings)) {
       throw new ConfigError(
-        "embedder.embeddings must be a LangChain Embeddings object (with embedDocuments and embedQuery).",
+        'embedder.embeddings must be a LangChain Embeddings object (with embedDocuments and embedQuery); the langchain embedder is set up in code: createHerd({ embedder: { name: "langchain", embeddings } }).',
         "embedder.embeddings",
       );
     }
