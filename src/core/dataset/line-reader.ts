@@ -51,11 +51,18 @@ export async function* readLines(input: Readable, maxLineBytes: number): AsyncGe
     const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     let from = 0;
     for (let at = buffer.indexOf(NEWLINE, from); at >= 0; at = buffer.indexOf(NEWLINE, from)) {
-      // Copy: a kept slice would pin the whole read chunk in memory.
-      append(Buffer.from(buffer.subarray(from, at)));
-      yield finish();
+      if (size === 0 && overflow === 0 && at - from <= maxLineBytes && line > 0) {
+        // The whole line is in this chunk: decode it in place.
+        line++;
+        const end = at > from && buffer[at - 1] === 0x0d ? at - 1 : at;
+        yield { line, text: buffer.toString("utf8", from, end) };
+      } else {
+        append(buffer.subarray(from, at));
+        yield finish();
+      }
       from = at + 1;
     }
+    // Copy the rest: a kept slice would pin the whole read chunk in memory.
     append(Buffer.from(buffer.subarray(from)));
   }
   if (size > 0 || overflow > 0) yield finish();
