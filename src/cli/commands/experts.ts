@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { ConfigError, errorMessage } from "../../core/errors.js";
-import { parseExamples } from "../../core/experts.js";
+import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
 import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
 import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
@@ -86,6 +86,12 @@ export function registerExpertsCommand(program: Command): void {
         .option("--replace", "replace an expert of the same name"),
     ),
   ).action(async (flags: AddFlags) => {
+    if (!EXPERT_NAME.test(flags.name)) {
+      throw new ConfigError(
+        `--name "${flags.name.slice(0, 64)}" must be lowercase letters, digits, '-' or '_' (at most 63 characters).`,
+        "--name",
+      );
+    }
     const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
     if (flags.provider !== "ollama" && flags.provider !== "llamacpp") {
       throw new ConfigError(`--provider must be ollama or llamacpp, got "${flags.provider}".`, "--provider");
@@ -128,6 +134,7 @@ export function registerExpertsCommand(program: Command): void {
       );
     } catch (error) {
       await restore(examplesFile, before);
+      if (adapter.converted) await rm(join(dir, adapter.path), { recursive: true, force: true });
       throw error;
     }
     try {
@@ -135,6 +142,7 @@ export function registerExpertsCommand(program: Command): void {
     } catch (error) {
       await edit.undo();
       await restore(examplesFile, before);
+      if (adapter.converted) await rm(join(dir, adapter.path), { recursive: true, force: true });
       throw error;
     }
     const lines = [

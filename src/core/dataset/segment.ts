@@ -1,8 +1,7 @@
-import { once } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConfigError, InvalidInputError } from "../errors.js";
+import { BatchedFileWriter as Writer } from "./batched-writer.js";
 import { categoryMap, type ExpertCategories, normalizeCategory } from "./category-map.js";
 import { DEFAULT_MAX_RECORD_BYTES, detectDatasetFormat, readDatasetRows } from "./dataset-rows.js";
 import { Hash64Set, type Hash64SetOptions } from "./hash-set.js";
@@ -269,45 +268,5 @@ async function writeExamples(
     await writeFile(`${file}.partial`, text);
     await rename(`${file}.partial`, file);
     report.experts[name]!.examples = reservoir.sample.length;
-  }
-}
-
-/** Lines are batched into writes of about this many characters. */
-const WRITE_BATCH = 64 * 1024;
-
-/** An output file written as `<file>.partial` and renamed on success, in batches, with backpressure. */
-class Writer {
-  private stream: WriteStream | undefined;
-  private pending = "";
-
-  constructor(readonly file: string) {}
-
-  async write(line: string): Promise<void> {
-    this.pending += line;
-    if (this.pending.length >= WRITE_BATCH) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    this.stream ??= createWriteStream(`${this.file}.partial`);
-    const text = this.pending;
-    this.pending = "";
-    if (text !== "" && !this.stream.write(text)) await once(this.stream, "drain");
-  }
-
-  async commit(): Promise<string> {
-    await this.flush();
-    const stream = this.stream!;
-    await new Promise<void>((done, fail) =>
-      stream.end((error?: Error | null) => (error ? fail(error) : done())),
-    );
-    await rename(`${this.file}.partial`, this.file);
-    return this.file;
-  }
-
-  async discard(): Promise<void> {
-    this.pending = "";
-    if (!this.stream) return;
-    this.stream.destroy();
-    await rm(`${this.file}.partial`, { force: true });
   }
 }

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { ConfigError } from "../../core/errors.js";
+import { EXPERT_NAME } from "../../core/experts.js";
 import { readGgufHeader } from "../gguf/index.js";
 import { convertAdapter } from "./convert.js";
 import type { AdapterFormat } from "./lora-adapter.js";
@@ -47,6 +48,12 @@ export interface PreparedExpertAdapter {
 export async function prepareExpertAdapter(
   options: PrepareExpertAdapterOptions,
 ): Promise<PreparedExpertAdapter> {
+  if (!EXPERT_NAME.test(options.name)) {
+    throw new ConfigError(
+      `"${options.name.slice(0, 64)}" is not a valid expert name (lowercase letters, digits, '-', '_').`,
+      "name",
+    );
+  }
   const source = resolve(options.adapter);
   const target = options.format ?? "any";
   const warnings: string[] = [];

@@ -104,6 +104,19 @@ describe("herd experts", () => {
     expect(add.code).toBe(1);
     expect(add.stderr).toMatch(/^herd: Adapter ".*wide.gguf" changes "blk.0.attn_q.weight" as ne \[32, 32\]/);
     expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
+    const badName = await runHerd(
+      "experts",
+      "add",
+      "--experts-dir",
+      experts,
+      "--name",
+      "../escape",
+      "--adapter",
+      join(dir, "astro.gguf"),
+      "--examples",
+      join(dir, "astro.txt"),
+    );
+    expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 
   it("converts a PEFT adapter to GGUF for llama.cpp, and says --base is needed without it", async () => {
