@@ -185,6 +185,22 @@ describe("POST /admin/experts/reload", () => {
         body: JSON.stringify({ input: "Which telescope discovered the moons of the planet Jupiter?" }),
       });
       expect(((await route.json()) as { selected: { name: string }[] }).selected[0]!.name).toBe("astro");
+      // herd experts remove --serve-url tells the running server itself.
+      const removed = await runHerd(
+        "experts",
+        "remove",
+        "astro",
+        "--experts-dir",
+        experts,
+        "--serve-url",
+        secured.url,
+        "--api-key",
+        "sk-admin-key",
+      );
+      expect(removed.stdout).toContain(
+        `reloaded ${secured.url}/admin/experts/reload: serving qa, creative, code, reasoning, function, general`,
+      );
+      expect(herd.experts.map((e) => e.name)).not.toContain("astro");
     } finally {
       await Promise.all([open.close(), secured.close()]);
       await herd.close();
