@@ -146,6 +146,7 @@ export async function segmentDataset(options: SegmentOptions): Promise<SegmentRe
     report.badRows++;
     if (report.problems.length < MAX_PROBLEMS) report.problems.push({ where, problem });
   };
+  const unmapped = new Map<string, number>();
   let succeeded = false;
   try {
     for await (const record of readDatasetRows(options.data, {
@@ -179,9 +180,9 @@ export async function segmentDataset(options: SegmentOptions): Promise<SegmentRe
       if (expert === undefined) {
         report.unmappedRows++;
         const key = category === undefined ? "(missing)" : normalizeCategory(category).slice(0, 100);
-        const known = Object.hasOwn(report.unmapped, key);
-        const name = known || Object.keys(report.unmapped).length < MAX_UNMAPPED_NAMES ? key : "(other)";
-        report.unmapped[name] = (Object.hasOwn(report.unmapped, name) ? report.unmapped[name]! : 0) + 1;
+        // A Map: a category is data ("__proto__" must count like any other).
+        const name = unmapped.has(key) || unmapped.size < MAX_UNMAPPED_NAMES ? key : "(other)";
+        unmapped.set(name, (unmapped.get(name) ?? 0) + 1);
         continue;
       }
       if (seen && !seen.add(`${text}\u0000${response}`)) {
@@ -194,6 +195,7 @@ export async function segmentDataset(options: SegmentOptions): Promise<SegmentRe
       report.written++;
     }
     options.onProgress?.(report.rows);
+    report.unmapped = Object.fromEntries(unmapped);
     for (const [name, files] of writers) {
       for (const [f, writer] of files) report.experts[name]!.files[f] = await writer.commit();
     }

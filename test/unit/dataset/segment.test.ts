@@ -52,6 +52,7 @@ describe("segmentDataset", () => {
       { category: "coding", instruction: "a", response: "b" },
       { category: "coding", instruction: "a", response: "b" },
       { category: "poetry", instruction: "c", response: "d" },
+      { category: "__proto__", instruction: "c2", response: "d2" },
       { instruction: "e", response: "f" },
       { category: "joke", instruction: " ", response: "g" },
       42,
@@ -60,14 +61,19 @@ describe("segmentDataset", () => {
     const report = await segmentDataset({ data, out: join(dir, "out"), experts, formats: ["messages"] });
     expect(report).toMatchObject({
       format: "json-array",
-      rows: 6,
+      rows: 7,
       written: 1,
       duplicates: 1,
       emptyRows: 1,
       badRows: 1,
-      unmapped: { poetry: 1, "(missing)": 1 },
+      unmappedRows: 3,
     });
-    expect(report.problems).toEqual([{ where: "element 6", problem: "not a JSON object" }]);
+    expect(Object.entries(report.unmapped)).toEqual([
+      ["poetry", 1],
+      ["__proto__", 1],
+      ["(missing)", 1],
+    ]);
+    expect(report.problems).toEqual([{ where: "element 7", problem: "not a JSON object" }]);
     expect(Object.keys(report.experts.code!.files)).toEqual(["messages"]);
   });
 
