@@ -1,11 +1,18 @@
+import type { RunnableLike } from "@langchain/core/runnables";
 import { type Container, inject, injectable } from "inversify";
-import { type CreateContainerOptions, createContainer } from "./container/create-container.js";
+import {
+  type CreateContainerOptions,
+  createContainer,
+  resolveExperts,
+} from "./container/create-container.js";
 import type { CentroidIndex } from "./core/centroid-index.js";
 import type { BlendResolver, ChatProvider } from "./core/chat.js";
 import { HerdChatModel, type HerdChatModelInput } from "./core/chat-model.js";
 import type { HerdConfig, HerdConfigInput } from "./core/config.js";
 import type { Embedder } from "./core/embedder.js";
+import { ConfigError } from "./core/errors.js";
 import type { Expert, ExpertSet } from "./core/expert.js";
+import { applyExpertSet, type ExpertChangeTarget, type ExpertSetChange } from "./core/expert-reload.js";
 import {
   type HerdRequest,
   type HerdResponse,
@@ -15,6 +22,7 @@ import {
   type StreamOptions,
 } from "./core/pipeline.js";
 import type { Plugin } from "./core/plugin.js";
+import { HerdRouterRunnable, type HerdRouterRunnableInput } from "./core/router-runnable.js";
 import type { RouteInput, RouteOptions, RouterService, RoutingDecision } from "./core/routing.js";
 import { TOKENS } from "./core/tokens.js";
 
@@ -135,9 +143,41 @@ export class Herd implements RequestPipeline {
     return this.pipeline.generate(request, options);
   }
 
+  /**
+   * A LangChain Runnable that routes its input with this Herd and runs the chosen expert's runnable.
+   * @example herd.routeTo({ code: codeChain, creative: storyChain, default: generalChain })
+   */
+  routeTo<RunInput = unknown, RunOutput = unknown>(
+    routes: Record<string, RunnableLike<RunInput, RunOutput>>,
+    options: Omit<HerdRouterRunnableInput<RunInput, RunOutput>, "router" | "routes"> = {},
+  ): HerdRouterRunnable<RunInput, RunOutput> {
+    return new HerdRouterRunnable({ ...options, router: this, routes });
+  }
+
   /** A LangChain chat model on this Herd. */
   chatModel(options: Omit<HerdChatModelInput, "herd"> = {}): HerdChatModel {
     return new HerdChatModel({ ...options, herd: this });
+  }
+
+  /**
+   * Re-reads experts.json (the config's `expertsDir`) and applies it to the running router: new and
+   * changed experts are added with their centroids, removed ones leave. `herd serve` exposes it as
+   * `POST /admin/experts/reload`. The chat backend must already serve new experts' models
+   * (`herd build` on Ollama; llama.cpp loads adapters at startup, so it needs a restart).
+   * @throws ConfigError when the experts are inline in the config or the router cannot change them
+   */
+  async reloadExperts(): Promise<ExpertSetChange> {
+    if (this.config.experts !== undefined) {
+      throw new ConfigError(
+        "The experts are inline in the config: there is no experts.json to reload.",
+        "experts",
+      );
+    }
+    const router = this.router as Partial<ExpertChangeTarget>;
+    if (typeof router.addExpert !== "function" || typeof router.removeExpert !== "function") {
+      throw new ConfigError("This Herd's router cannot change its experts at run time.", "router");
+    }
+    return applyExpertSet(router as ExpertChangeTarget, await resolveExperts(this.config));
   }
 
   /** Checks the chat backend and the centroid index; throws the first failure (e.g. ProviderUnavailableError). */

@@ -67,6 +67,22 @@ export {
   loadConfigFile,
   parseConfig,
 } from "./core/config.js";
+export {
+  categoryMap,
+  type DatasetRecord,
+  type ExpertCategories,
+  Hash64Set,
+  type Hash64SetOptions,
+  type ReadDatasetOptions,
+  Reservoir,
+  readDatasetRows,
+  readExpertCategories,
+  type SegmentOptions,
+  type SegmentReport,
+  segmentDataset,
+  TRAINING_FORMATS,
+  type TrainingFormat,
+} from "./core/dataset/index.js";
 export type { Embedder, EmbedOptions } from "./core/embedder.js";
 export {
   AbortError,
@@ -96,7 +112,16 @@ export {
   readLabeledData,
 } from "./core/evaluation.js";
 export type { Expert, ExpertSet } from "./core/expert.js";
+export { applyExpertSet, type ExpertChangeTarget, type ExpertSetChange } from "./core/expert-reload.js";
 export { type ExpertDefinition, getExpert, loadExpertSet, parseExpertSet } from "./core/experts.js";
+export {
+  addExpertToFile,
+  type ExpertsFileData,
+  type ExpertsFileEdit,
+  readExpertsFile,
+  removeExpertFromFile,
+  writeExpertsFile,
+} from "./core/experts-file.js";
 export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
   type HerdRequest,
@@ -112,6 +137,14 @@ export {
 export { type ErrorRecovery, orderPlugins, type Plugin, type PluginFactory } from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
 export { collectionNames, Router, type RouterInit } from "./core/router.js";
+export {
+  DEFAULT_ROUTE,
+  defaultRoutingText,
+  type HerdRouteMetadata,
+  HerdRouterRunnable,
+  type HerdRouterRunnableInput,
+  routeTo,
+} from "./core/router-runnable.js";
 export type {
   RankedExpert,
   RouteInput,
@@ -141,7 +174,11 @@ export {
   type StickyRoutingOptions,
   StickyRoutingPlugin,
 } from "./plugins/index.js";
-
+export {
+  type PreparedExpertAdapter,
+  type PrepareExpertAdapterOptions,
+  prepareExpertAdapter,
+} from "./providers/adapters/expert-adapter.js";
 export {
   LlamaServerChatProvider,
   type LlamaServerChatProviderOptions,
@@ -154,6 +191,7 @@ export {
 export { OllamaChatProvider, type OllamaChatProviderOptions } from "./providers/chat/ollama.js";
 export { VllmChatProvider, type VllmChatProviderOptions } from "./providers/chat/vllm/index.js";
 export { HashingEmbedder, type HashingEmbedderOptions } from "./providers/embedders/hashing.js";
+export { LangChainEmbedder, type LangChainEmbedderOptions } from "./providers/embedders/langchain.js";
 export { OllamaEmbedder, type OllamaEmbedderOptions } from "./providers/embedders/ollama.js";
 export { ChromaIndex, type ChromaIndexOptions } from "./providers/indexes/chroma.js";
 export { MemoryIndex } from "./providers/indexes/memory.js";
@@ -164,9 +202,22 @@ export {
   type LlamaCppEmbedderOptions,
 } from "./providers/llamacpp/index.js";
 export {
+  axolotlRecipe,
+  type FinetuneRecipe,
+  type FinetuneRecipesOptions,
+  HERD_QLORA,
+  runTrainer,
+  type Trainer,
+  TrainerNotInstalledError,
+  trainingBaseModel,
+  writeFinetuneRecipes,
+} from "./providers/trainers/index.js";
+export {
+  AdminDisabledError,
   type AppOptions,
   AuthenticationError,
   createApp,
+  EXPERTS_RELOAD_PATH,
   PayloadTooLargeError,
   RouteNotFoundError,
   type ServedHerd,

@@ -4,8 +4,11 @@ import { errorMessage } from "../core/errors.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
+import { registerExpertsCommand } from "./commands/experts.js";
+import { registerFinetuneCommand } from "./commands/finetune.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
+import { registerSegmentCommand } from "./commands/segment.js";
 import { registerServeCommand } from "./commands/serve.js";
 
 /**
@@ -29,6 +32,9 @@ export function createProgram(): Command {
   registerMergeCommand(program);
   registerBuildCommand(program);
   registerServeCommand(program);
+  registerSegmentCommand(program);
+  registerExpertsCommand(program);
+  registerFinetuneCommand(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import { Registry } from "../core/registry.js";
 import { builtinPlugins } from "../plugins/builtin.js";
 import { OllamaChatProvider } from "../providers/chat/ollama.js";
 import { HashingEmbedder } from "../providers/embedders/hashing.js";
+import { LangChainEmbedder } from "../providers/embedders/langchain.js";
 import { OllamaEmbedder } from "../providers/embedders/ollama.js";
 import { ChromaIndex } from "../providers/indexes/chroma.js";
 import { MemoryIndex } from "../providers/indexes/memory.js";
@@ -109,6 +110,8 @@ export function defaultRegistries(): HerdRegistries {
       );
       return new LlamaCppEmbedder({ ...o, modelPath: path(ctx, o.modelPath) });
     });
+
+  embedders.register("langchain", (s) => LangChainEmbedder.fromSettings(s));
 
   const indexes = new Registry<Factory<CentroidIndex>>("index")
     .register("memory", (s) => {

@@ -7,10 +7,13 @@ import type { Expert, ExpertSet } from "./expert.js";
 /** The file name of the expert set inside an experts folder. */
 export const EXPERTS_FILE = "experts.json";
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** What an expert name may be: it names files (`examples/<name>.jsonl`) and models (`herd-<name>`). */
+export const EXPERT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const expertSchema = z.object({
-  name: z.string().regex(NAME, "must be lowercase letters, digits, '-' or '_' (at most 63 characters)"),
+  name: z
+    .string()
+    .regex(EXPERT_NAME, "must be lowercase letters, digits, '-' or '_' (at most 63 characters)"),
   description: z.string().default(""),
   categories: z.array(z.string()).default([]),
   adapter: z.string().min(1, "must name the adapter file or folder"),

@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { errorMessage, HerdError } from "../core/errors.js";
+import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
@@ -30,6 +31,7 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
  * - `POST /v1/chat/completions`: routed chat completions, JSON or server-sent events
  * - `GET /v1/models`, `GET /v1/models/:id`: `herd`, `herd:<expert>` per expert, the base model
  * - `POST /v1/route`: the routing decision alone
+ * - `POST /admin/experts/reload`: re-reads experts.json without a restart (needs `apiKey`)
  * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
  *
  * @example
@@ -69,6 +71,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
     chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report }),
   );
   app.post("/v1/route", routeHandler(herd, { bodyLimit, onlyBase }));
+  app.post(EXPERTS_RELOAD_PATH, expertsReloadHandler(herd, options.apiKey));
 
   const model = (id: string) => ({ id, object: "model", created, owned_by: "herd" });
   app.get("/v1/models", (_req, res) => {

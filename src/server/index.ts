@@ -1,3 +1,4 @@
+export { AdminDisabledError, EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
 export { type AppOptions, createApp, DEFAULT_BODY_LIMIT } from "./app.js";
 export { type ShutdownTracker, trackShutdown } from "./graceful-shutdown.js";
 export {

@@ -17,4 +17,6 @@ export interface ServedHerd {
   route(input: RouteInput, options?: RouteOptions): Promise<RoutingDecision>;
   /** Checks the backend and the index; throws (e.g. ProviderUnavailableError) when one is down. */
   health(): Promise<unknown>;
+  /** Re-reads the experts (POST /admin/experts/reload); absent when the Herd cannot. */
+  reloadExperts?(): Promise<unknown>;
 }

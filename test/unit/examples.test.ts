@@ -4,6 +4,8 @@ import * as providerExample from "../../examples/custom-provider.js";
 import * as routingExample from "../../examples/express-routing.js";
 import * as agentExample from "../../examples/langchain-agent.js";
 import * as chainExample from "../../examples/langchain-chain.js";
+import * as embeddingsExample from "../../examples/langchain-embeddings.js";
+import * as routerExample from "../../examples/langchain-router.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "./../fixtures/ollama/ollama-mock.js";
 
 /**
@@ -76,5 +78,22 @@ describe("examples", () => {
     expect(result.usage["herd-code"]).toEqual({ requests: 1, outputTokens: 3 });
     expect(mock.requests).toHaveLength(2);
     expect(result.templateAnswer).toMatch(/^\(herd-\w+\) You asked: Prove that 17 is prime\.$/);
+  });
+
+  it("langchain-router: each question runs the chain of its expert, streamed, with the route in the run's metadata", async () => {
+    const result = await routerExample.main(quiet);
+    expect(result.answer).toBe("Here is the code you asked for.");
+    expect(result.streamed).toBe("Once upon a time...");
+    expect(result.route).toMatchObject({ route: "creative", expert: "creative", reason: "routed" });
+    expect(result.other).toBe("A general answer.");
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it("langchain-embeddings: a LangChain Embeddings routes, with centroids in its own folder", async () => {
+    const result = await embeddingsExample.main(quiet);
+    expect(result.embedder).toBe("langchain-BagOfWordsEmbeddings-bag-of-words-256");
+    expect(result.folder).toMatch(/langchain-BagOfWordsEmbeddings-bag-of-words-256$/);
+    expect(result.code).toBe("code");
+    expect(result.story).toBe("creative");
   });
 });

@@ -9,6 +9,11 @@ export { writeAtomically } from "./atomic-output.js";
 export { convertAdapter, convertModuleName, permuteHeads } from "./convert.js";
 export type { FloatDType } from "./dtype.js";
 export { decodeFloats, encodeFloats, FLOAT_DTYPES, isFloatDType } from "./dtype.js";
+export {
+  type PreparedExpertAdapter,
+  type PrepareExpertAdapterOptions,
+  prepareExpertAdapter,
+} from "./expert-adapter.js";
 export { GgufLoraAdapter } from "./gguf-lora-adapter.js";
 export type { AdapterFormat, LoraAdapter, LoraModule } from "./lora-adapter.js";
 export type { MergeOptions, MergeResult, WeightedAdapter } from "./merge.js";

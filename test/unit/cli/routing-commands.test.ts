@@ -66,7 +66,10 @@ describe("herd route", () => {
   });
 
   it.each([
-    [["--embedder", "bert"], /^herd: .*Unknown embedder "bert"\. Known embedders: hashing, llamacpp, ollama/],
+    [
+      ["--embedder", "bert"],
+      /^herd: .*Unknown embedder "bert"\. Known embedders: hashing, langchain, llamacpp, ollama/,
+    ],
     [["--index", "faiss"], /^herd: .*Unknown index "faiss"\. Known indexs?: chroma, memory/],
     [["--top-experts", "0"], /^herd: --top-experts must be a positive integer, got "0"\./],
     [["--embedder", "llamacpp"], /^herd: --embedder llamacpp needs a model file/],

@@ -1,0 +1,246 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
+import type { Command } from "commander";
+import { ConfigError, errorMessage } from "../../core/errors.js";
+import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
+import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
+import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
+import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
+import { addRoutingFlags, type RoutingFlags } from "../common-options.js";
+import { writableExpertsDir } from "../experts-dir.js";
+import { defaultExpertsDir, openHerd } from "../open-herd.js";
+
+interface ReloadFlags {
+  serveUrl?: string;
+  apiKey?: string;
+}
+
+interface AddFlags extends RoutingFlags, ReloadFlags {
+  name: string;
+  adapter: string;
+  examples: string;
+  categories?: string;
+  description?: string;
+  base?: string;
+  provider?: string;
+  replace?: boolean;
+}
+
+interface RemoveFlags extends RoutingFlags, ReloadFlags {
+  deleteFiles?: boolean;
+}
+
+/** `herd experts list | add | remove`: edit experts.json, keeping the centroids and a running server in step. */
+export function registerExpertsCommand(program: Command): void {
+  const experts = program
+    .command("experts")
+    .description("list, add or remove experts (experts.json and centroids)");
+  experts
+    .command("list")
+    .description("list the experts in experts.json")
+    .option(
+      "--experts-dir <dir>",
+      "the folder holding experts.json (default: ./experts, else the bundled experts)",
+    )
+    .option("--json", "print experts.json's experts as JSON")
+    .action(async (flags: { expertsDir?: string; json?: boolean }) => {
+      const data = await readExpertsFile(expertsDirOf(flags));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(data.experts, null, 2)}\n`);
+        return;
+      }
+      const lines = [`base model ${data.baseModel}`];
+      for (const e of data.experts) {
+        const examples = typeof e.examples === "string" ? e.examples : `${e.examples.length} inline`;
+        lines.push(
+          `${e.name.padEnd(12)} ${(e.categories ?? []).join(",") || "-"}  adapter ${e.adapter}  examples ${examples}`,
+        );
+      }
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  withReloadFlags(
+    addRoutingFlags(
+      experts
+        .command("add")
+        .description(
+          "add an expert: check its adapter, copy its examples, update experts.json, rebuild the centroids",
+        )
+        .requiredOption("--name <name>", "the expert's name (lowercase letters, digits, - and _)")
+        .requiredOption("--adapter <path>", "its LoRA adapter: a GGUF file or a PEFT folder")
+        .requiredOption(
+          "--examples <file>",
+          'example prompts for its centroid: .jsonl ({"prompt": ...}) or .txt',
+        )
+        .option("--categories <list>", "comma-separated dataset categories (for herd segment)")
+        .option("--description <text>", "one sentence on what the expert is for")
+        .option(
+          "--base <model.gguf>",
+          "the GGUF base model: check the adapter against it, convert PEFT to GGUF",
+        )
+        .option(
+          "--provider <name>",
+          "the backend that will serve it: ollama | llamacpp (llamacpp needs GGUF)",
+          "ollama",
+        )
+        .option("--replace", "replace an expert of the same name"),
+    ),
+  ).action(async (flags: AddFlags) => {
+    if (!EXPERT_NAME.test(flags.name)) {
+      throw new ConfigError(
+        `--name "${flags.name.slice(0, 64)}" must be lowercase letters, digits, '-' or '_' (at most 63 characters).`,
+        "--name",
+      );
+    }
+    const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
+    if (flags.provider !== "ollama" && flags.provider !== "llamacpp") {
+      throw new ConfigError(`--provider must be ollama or llamacpp, got "${flags.provider}".`, "--provider");
+    }
+    const text = await readFile(flags.examples, "utf8").catch((error: Error) => {
+      throw new ConfigError(`Cannot read --examples ${flags.examples}: ${error.message}.`, "--examples");
+    });
+    const prompts = parseExamples(text, flags.examples);
+    if (prompts.length === 0)
+      throw new ConfigError(`${flags.examples} holds no example prompts.`, "--examples");
+    const adapter = await prepareExpertAdapter({
+      name: flags.name,
+      adapter: flags.adapter,
+      expertsDir: dir,
+      baseModel: flags.base,
+      format: flags.provider === "llamacpp" ? "gguf" : "any",
+    });
+    for (const w of adapter.warnings) process.stderr.write(`herd experts add: warning: ${w}\n`);
+    const examples = `examples/${flags.name}.jsonl`;
+    await mkdir(join(dir, "examples"), { recursive: true });
+    const examplesFile = join(dir, examples);
+    const before = await readFile(examplesFile).catch(() => undefined);
+    await writeFile(examplesFile, prompts.map((prompt) => `${JSON.stringify({ prompt })}\n`).join(""));
+    let edit: Awaited<ReturnType<typeof addExpertToFile>>;
+    try {
+      edit = await addExpertToFile(
+        dir,
+        {
+          name: flags.name,
+          description: flags.description ?? "",
+          categories: (flags.categories ?? "")
+            .split(",")
+            .map((c) => c.trim())
+            .filter(Boolean),
+          adapter: adapter.path,
+          model: `herd-${flags.name}`,
+          examples,
+        },
+        { replace: flags.replace },
+      );
+    } catch (error) {
+      await restore(examplesFile, before);
+      if (adapter.converted) await rm(join(dir, adapter.path), { recursive: true, force: true });
+      throw error;
+    }
+    try {
+      await rebuildCentroids(flags);
+    } catch (error) {
+      await edit.undo();
+      await restore(examplesFile, before);
+      if (adapter.converted) await rm(join(dir, adapter.path), { recursive: true, force: true });
+      throw error;
+    }
+    const lines = [
+      `added expert ${flags.name} to ${join(dir, "experts.json")}: adapter ${adapter.path} (${adapter.format}${adapter.converted ? ", converted from PEFT" : ""}, ${adapter.modules} modules, rank ${adapter.rank}), ${prompts.length} example prompts`,
+      ...(await reloadServer(flags)),
+      "next:",
+      flags.provider === "llamacpp"
+        ? `  restart herd serve --provider llamacpp:<base.gguf> --experts-dir ${dir} (llama.cpp loads adapters at startup)`
+        : `  herd build --experts-dir ${dir}    # creates the Ollama model herd-${flags.name}`,
+      `  herd route --experts-dir ${dir} "<a prompt for ${flags.name}>"`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+
+  withReloadFlags(
+    addRoutingFlags(
+      experts
+        .command("remove")
+        .description("remove an expert from experts.json and the centroids")
+        .argument("<name>", "the expert to remove")
+        .option(
+          "--delete-files",
+          "also delete its examples and adapter when they live in the experts folder",
+        ),
+    ),
+  ).action(async (name: string, flags: RemoveFlags) => {
+    const dir = writableExpertsDir(flags.expertsDir, "herd experts remove");
+    const edit = await removeExpertFromFile(dir, name);
+    try {
+      await rebuildCentroids(flags);
+    } catch (error) {
+      await edit.undo();
+      throw error;
+    }
+    const removed = edit.previous!;
+    const files = [
+      typeof removed.examples === "string" ? removed.examples : undefined,
+      removed.adapter,
+    ].filter((f): f is string => f !== undefined && !isAbsolute(f) && !f.startsWith(".."));
+    if (flags.deleteFiles) for (const f of files) await rm(join(dir, f), { recursive: true, force: true });
+    const lines = [
+      `removed expert ${name} from ${join(dir, "experts.json")}`,
+      files.length === 0
+        ? ""
+        : `${flags.deleteFiles ? "deleted" : "kept (--delete-files deletes them)"}: ${files.join(", ")}`,
+      ...(await reloadServer(flags)),
+    ].filter(Boolean);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+}
+
+function expertsDirOf(flags: { expertsDir?: string }): string {
+  return flags.expertsDir ? resolve(flags.expertsDir) : defaultExpertsDir();
+}
+
+function withReloadFlags(command: Command): Command {
+  return command
+    .option("--serve-url <url>", `a running herd serve to reload (POST <url>${EXPERTS_RELOAD_PATH})`)
+    .option("--api-key <key>", "that server's --api-key (default: $HERD_API_KEY)");
+}
+
+async function rebuildCentroids(flags: RoutingFlags): Promise<void> {
+  const herd = await openHerd({ ...flags, expertsDir: writableExpertsDir(flags.expertsDir, "herd experts") });
+  try {
+    await herd.router.rebuildCentroids();
+  } finally {
+    await herd.close();
+  }
+}
+
+async function restore(file: string, before: Buffer | undefined): Promise<void> {
+  if (before === undefined) await rm(file, { force: true });
+  else await writeFile(file, before);
+}
+
+/** Asks a running server to re-read experts.json; a failure is reported, not fatal (the file is updated). */
+async function reloadServer(flags: ReloadFlags): Promise<string[]> {
+  if (!flags.serveUrl) {
+    return [
+      `a running herd serve picks this up with: curl -X POST <server>${EXPERTS_RELOAD_PATH} -H 'authorization: Bearer <key>' (or herd experts ... --serve-url <server>)`,
+    ];
+  }
+  const url = new URL(EXPERTS_RELOAD_PATH, flags.serveUrl).href;
+  const key = flags.apiKey ?? process.env.HERD_API_KEY;
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+      signal: AbortSignal.timeout(60_000),
+    });
+    const body = (await response.json().catch(() => ({}))) as {
+      experts?: string[];
+      error?: { message?: string };
+    };
+    if (!response.ok)
+      return [`warning: ${url} answered ${response.status}: ${body.error?.message ?? "no details"}`];
+    return [`reloaded ${url}: serving ${body.experts?.join(", ")}`];
+  } catch (error) {
+    return [`warning: could not reload ${url}: ${errorMessage(error)}`];
+  }
+}

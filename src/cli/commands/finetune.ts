@@ -1,0 +1,100 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { ConfigError, HerdError } from "../../core/errors.js";
+import { readExpertsFile } from "../../core/experts-file.js";
+import {
+  type Trainer,
+  trainingBaseModel,
+  writeFinetuneRecipes,
+} from "../../providers/trainers/finetune-recipes.js";
+import { runTrainer } from "../../providers/trainers/run-trainer.js";
+import { defaultExpertsDir } from "../open-herd.js";
+
+interface FinetuneFlags {
+  expert?: string[];
+  all?: boolean;
+  trainer: string;
+  out: string;
+  data: string;
+  baseModel?: string;
+  expertsDir?: string;
+  run?: boolean;
+  json?: boolean;
+}
+
+const quote = (arg: string) => (/^[\w./:=@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+
+/** `herd finetune`: a runnable QLoRA recipe per expert for axolotl or transformers/peft; --run trains. */
+export function registerFinetuneCommand(program: Command): void {
+  program
+    .command("finetune")
+    .description("write a QLoRA fine-tuning recipe per expert (axolotl YAML or a peft script); --run trains")
+    .option("--expert <name...>", "the expert(s) to train")
+    .option("--all", "every expert in experts.json")
+    .option("--trainer <name>", "axolotl | peft", "axolotl")
+    .requiredOption(
+      "--out <dir>",
+      "where the recipes go (<out>/<expert>/); adapters land in <out>/<expert>/adapter",
+    )
+    .option("--data <dir>", "the training files from herd segment --out", "segments")
+    .option(
+      "--base-model <id>",
+      "the Hugging Face model to train on (default: from experts.json's baseModel)",
+    )
+    .option(
+      "--experts-dir <dir>",
+      "the folder holding experts.json (default: ./experts, else the bundled experts)",
+    )
+    .option("--run", "run the trainer now (it must be installed), streaming its output")
+    .option("--json", "print the recipes as JSON")
+    .action(async (flags: FinetuneFlags) => {
+      const trainer = parseTrainer(flags.trainer);
+      if (Boolean(flags.all) === Boolean(flags.expert?.length)) {
+        throw new ConfigError("Pass --expert NAME (one or more) or --all, not both.", "--expert");
+      }
+      const file = await readExpertsFile(flags.expertsDir ? resolve(flags.expertsDir) : defaultExpertsDir());
+      const known = file.experts.map((e) => e.name);
+      const experts = flags.all ? known : flags.expert!;
+      for (const name of experts) {
+        if (!known.includes(name))
+          throw new ConfigError(`Unknown expert "${name}". Known experts: ${known.join(", ")}.`, "--expert");
+      }
+      const baseModel = flags.baseModel ?? trainingBaseModel(file.baseModel);
+      const recipes = await writeFinetuneRecipes({
+        experts,
+        trainer,
+        baseModel,
+        dataDir: flags.data,
+        out: flags.out,
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ trainer, baseModel, recipes }, null, 2)}\n`);
+      } else {
+        const lines = [
+          `${trainer} recipes for ${experts.join(", ")} on ${baseModel} (QLoRA r=64, alpha=16, 4-bit nf4):`,
+        ];
+        for (const r of recipes) {
+          lines.push(`  ${r.expert}: ${r.files.join(", ")}`, `    run: ${r.command.map(quote).join(" ")}`);
+        }
+        lines.push(
+          "then, per expert: herd experts add --name <expert> --adapter <out>/<expert>/adapter --examples <prompts> --base <base.gguf>",
+        );
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }
+      if (!flags.run) return;
+      for (const r of recipes) {
+        process.stderr.write(`herd finetune: training ${r.expert}: ${r.command.map(quote).join(" ")}\n`);
+        const code = await runTrainer(trainer, r.command, {
+          stdout: (chunk) => process.stdout.write(chunk),
+          stderr: (chunk) => process.stderr.write(chunk),
+        });
+        if (code !== 0)
+          throw new HerdError(`${r.command[0]} exited with code ${code} while training ${r.expert}.`);
+      }
+    });
+}
+
+function parseTrainer(name: string): Trainer {
+  if (name === "axolotl" || name === "peft") return name;
+  throw new ConfigError(`--trainer must be axolotl or peft, got "${name}".`, "--trainer");
+}
