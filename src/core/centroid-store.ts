@@ -240,7 +240,36 @@ export async function readCentroidFile(file: string): Promise<Float32Array> {
       file,
     );
   }
-  return l2Normalize(data);
+  return l2Normalize(checkCentroid(data, `${file}`, file));
+}
+
+/**
+ * Throws a FileFormatError when a centroid holds a NaN or infinite component or is all zeros: such a
+ * vector would win or lose every route (and give NaN weights). `where` names it in the message.
+ */
+export function checkCentroid<V extends Float32Array | Float64Array>(
+  vector: V,
+  where: string,
+  file?: string,
+): V {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) {
+    const x = vector[i]!;
+    if (!Number.isFinite(x)) {
+      throw new FileFormatError(
+        `${where} holds a non-finite value (${x}) at index ${i}, so it is corrupt. Rebuild the centroids with \`herd centroids\`.`,
+        file,
+      );
+    }
+    sum += x * x;
+  }
+  if (!(sum > 0) || !Number.isFinite(sum)) {
+    throw new FileFormatError(
+      `${where} is ${sum > 0 ? "too large to normalize" : "all zeros (no direction)"}, so it is corrupt. Rebuild the centroids with \`herd centroids\`.`,
+      file,
+    );
+  }
+  return vector;
 }
 
 /**
