@@ -19,6 +19,8 @@ const routerSchema = z
     threshold: z.number().min(-1).max(1).optional(),
     k: positiveInt.optional(),
     textMode: z.enum(["last-user", "all-user", "all"]).optional(),
+    /** Characters of the routed text that are embedded (first and last half). @default 8000 */
+    maxTextChars: z.number().int().min(2).optional(),
   })
   .strict()
   .prefault({});

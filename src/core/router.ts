@@ -28,7 +28,7 @@ import type {
   RoutingDecision,
   RoutingStrategy,
 } from "./routing.js";
-import { routingText } from "./routing-text.js";
+import { DEFAULT_MAX_ROUTING_CHARS, routingText } from "./routing-text.js";
 import { blendWeights } from "./weights.js";
 
 /** Everything a Router needs. */
@@ -79,6 +79,13 @@ function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
   }
   if (o.k !== undefined)
     check(Number.isInteger(o.k) && o.k >= 1, "k", `must be an integer >= 1, got ${o.k}.`);
+  if (o.maxTextChars !== undefined) {
+    check(
+      Number.isInteger(o.maxTextChars) && o.maxTextChars >= 2,
+      "maxTextChars",
+      `must be an integer >= 2, got ${o.maxTextChars}.`,
+    );
+  }
   if (o.strategy !== undefined) {
     check(
       ["centroid", "knn"].includes(o.strategy),
@@ -134,6 +141,7 @@ export class Router implements RouterService {
       threshold: 0,
       k: 5,
       textMode: "last-user",
+      maxTextChars: DEFAULT_MAX_ROUTING_CHARS,
       ...stripUndefined(init.options ?? {}),
     };
   }
@@ -184,7 +192,7 @@ export class Router implements RouterService {
     if (options.experts && options.experts.length > 0) {
       return { ...base, ...this.forced(options.experts), timings: zeroTimings() };
     }
-    const text = routingText(input, this.options.textMode);
+    const text = routingText(input, this.options.textMode, this.options.maxTextChars);
     if (options.signal?.aborted) throw new AbortError();
     await this.ensureCentroids();
     const examples = strategy === "knn" ? await this.ensureExamples() : undefined;
