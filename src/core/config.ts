@@ -61,6 +61,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     plugins: z.array(pluginEntry).default([{ name: "expert-override", options: {} }]),
+    /** Settings of `herd serve` that guard who may call it. */
+    server: z
+      .object({
+        /** Host names served besides localhost, 127.0.0.1 and [::1] (Host header; "*" for any). */
+        allowedHosts: z.array(z.string().min(1)).optional(),
+        /** Web page origins allowed to call the API from a browser (CORS; "*" for any). */
+        cors: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .prefault({}),
     concurrency: z
       .object({
         /** Generations running at once on the chat backend; more wait in a queue. */

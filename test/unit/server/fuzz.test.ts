@@ -234,6 +234,7 @@ describe("fuzz: malformed request bodies", () => {
     expect(errors).toEqual([]);
     const ok = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(valid),
     });
     expect(ok.status).toBe(200);
@@ -271,10 +272,12 @@ describe("fuzz: malformed request bodies", () => {
 
   it("refuses a body over the limit with 413, also when it is sent without a length", async () => {
     const big = text({ ...valid, messages: [{ role: "user", content: "x".repeat(3_000_000) }] });
-    const declared = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", body: big });
+    const headers = { "content-type": "application/json" };
+    const declared = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers, body: big });
     expect(declared.status).toBe(413);
     const chunked = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
+      headers,
       body: new Blob([big]).stream(),
       duplex: "half",
     } as RequestInit);
