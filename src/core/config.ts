@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { stripBom } from "./bom.js";
 import { ConfigError } from "./errors.js";
 
 const positiveInt = z.number().int().min(1);
@@ -136,7 +137,7 @@ export async function loadConfigFile(path: string): Promise<HerdConfig> {
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(stripBom(text));
   } catch (error) {
     throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}.`, undefined, {
       cause: error,

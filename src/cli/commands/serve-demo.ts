@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { stripBom } from "../../core/bom.js";
 import type { HerdConfigInput } from "../../core/config.js";
 import { EXPERTS_FILE } from "../../core/experts.js";
 import { createDemoAssets } from "../../providers/llamacpp/index.js";
@@ -27,7 +28,7 @@ export const DEMO_BASE_MODEL = "herd-demo-tiny-llama";
  */
 export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> {
   const expertsDir = resolve(flags.expertsDir ?? defaultExpertsDir());
-  const raw = JSON.parse(await readFile(join(expertsDir, EXPERTS_FILE), "utf8")) as {
+  const raw = JSON.parse(stripBom(await readFile(join(expertsDir, EXPERTS_FILE), "utf8"))) as {
     experts: { name: string; adapter: string }[];
   };
   const assets = await createDemoAssets(

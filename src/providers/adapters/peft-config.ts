@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { stripBom } from "../../core/bom.js";
 import { FileFormatError } from "../../core/errors.js";
 
 /** The fields of a PEFT `adapter_config.json` that Herd reads and writes. Unknown fields are kept. */
@@ -37,7 +38,7 @@ export async function readPeftConfig(file: string): Promise<PeftLoraConfig> {
   }
   let config: Record<string, unknown>;
   try {
-    config = JSON.parse(text) as Record<string, unknown>;
+    config = JSON.parse(stripBom(text)) as Record<string, unknown>;
   } catch (error) {
     throw bad(file, `not JSON (${(error as Error).message})`);
   }
