@@ -5,6 +5,7 @@ import type { Embedder } from "./embedder.js";
 import { DimensionMismatchError, FileFormatError } from "./errors.js";
 import type { Expert } from "./expert.js";
 import { formatNpy, parseNpy } from "./npy.js";
+import { removeStaleTemporaries, temporarySibling, trackTemporary } from "./temp-files.js";
 import { centroid, l2Normalize, sampleWithoutReplacement } from "./vector-math.js";
 
 /** What a stored set of centroids was built from. */
@@ -193,8 +194,10 @@ export class CentroidStore {
   async save(set: CentroidSet): Promise<string> {
     const folder = this.folder(set.manifest.embedder);
     await mkdir(dirname(folder), { recursive: true });
-    const tmp = `${folder}.tmp-${process.pid}-${Date.now()}`;
-    const old = `${folder}.old-${process.pid}-${Date.now()}`;
+    await removeStaleTemporaries(dirname(folder));
+    const tmp = temporarySibling(folder);
+    const old = temporarySibling(folder);
+    const untrack = [trackTemporary(tmp)];
     try {
       await mkdir(tmp, { recursive: true });
       for (const [name, vector] of set.centroids) {
@@ -209,11 +212,17 @@ export class CentroidStore {
         // no earlier set
       }
       await rename(tmp, folder);
-      if (hadOld) await rm(old, { recursive: true, force: true });
+      // Only now is the old set garbage (an interruption before would have lost both copies).
+      if (hadOld) {
+        untrack.push(trackTemporary(old));
+        await rm(old, { recursive: true, force: true });
+      }
       return folder;
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
       throw error;
+    } finally {
+      for (const done of untrack) done();
     }
   }
 }

@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { InvalidInputError } from "../../core/errors.js";
+import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../core/temp-files.js";
 import { floatToBfloat16, floatToHalf } from "./half.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
@@ -240,8 +241,16 @@ export async function writeFileAtomic(
   path: string,
   source: Uint8Array | ((write: (chunk: Uint8Array) => Promise<void>) => Promise<void> | void),
 ): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const handle = await open(temp, "wx");
+  await removeStaleTemporaries(dirname(path));
+  const temp = temporarySibling(path);
+  const untrack = trackTemporary(temp);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, "wx");
+  } catch (error) {
+    untrack();
+    throw error;
+  }
   try {
     if (source instanceof Uint8Array) await handle.writeFile(source);
     else {
@@ -256,6 +265,8 @@ export async function writeFileAtomic(
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     throw error;
+  } finally {
+    untrack();
   }
 }
 
