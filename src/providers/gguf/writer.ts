@@ -101,6 +101,11 @@ function writeScalar(
 }
 
 function writeArray(w: ByteWriter, array: GgufArrayValue, key: string): void {
+  if (array.skipped !== undefined) {
+    throw new InvalidInputError(
+      `GGUF metadata "${key}" was skipped when its file was read (${array.skipped} items), so it cannot be written back.`,
+    );
+  }
   w.u32(GGUF_VALUE_TYPE_CODES[array.itemType]);
   w.u64(array.value.length);
   for (const item of array.value) {
