@@ -26,7 +26,10 @@ describe("a UTF-8 byte order mark", () => {
         ],
       })}`,
     );
-    await writeFile(join(dir, "examples", "code.jsonl"), `${BOM}{"prompt":"write code"}\n{"prompt":"fix it"}\n`);
+    await writeFile(
+      join(dir, "examples", "code.jsonl"),
+      `${BOM}{"prompt":"write code"}\n{"prompt":"fix it"}\n`,
+    );
     await writeFile(join(dir, "examples", "poems.txt"), `${BOM}a poem\nanother poem\n`);
     const experts = await loadExpertSet(dir);
     expect(experts.experts.map((e) => e.examples)).toEqual([
