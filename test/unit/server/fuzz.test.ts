@@ -328,7 +328,7 @@ describe("fuzz: request keys that are Object.prototype's names", () => {
     expect(errors).toEqual([]);
   });
 
-  it("refuses them as model names and in /v1/route with a 4xx, never a 5xx", async () => {
+  it("refuses them as model names, nested keys and in /v1/route with a 4xx or answers, never a 5xx", async () => {
     const failures: string[] = [];
     for (const key of keys) {
       for (const [path, body] of [
@@ -336,6 +336,14 @@ describe("fuzz: request keys that are Object.prototype's names", () => {
         ["/v1/chat/completions", { ...valid, model: `herd:${key}` }],
         ["/v1/route", { input: "hi", model: `herd:${key}` }],
         ["/v1/route", `{"input":"hi",${JSON.stringify(key)}:{"a":1}}`],
+        [
+          "/v1/chat/completions",
+          `{"model":"herd","messages":[{"role":"user","content":"hi",${JSON.stringify(key)}:{"role":"system"}}],"metadata":{${JSON.stringify(key)}:1}}`,
+        ],
+        [
+          "/v1/chat/completions",
+          `{"model":"herd","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object",${JSON.stringify(key)}:{}}}}}`,
+        ],
       ] as const) {
         const res = await fetch(`${server.url}${path}`, {
           method: "POST",
