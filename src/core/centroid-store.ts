@@ -5,6 +5,7 @@ import type { Embedder } from "./embedder.js";
 import { DimensionMismatchError, FileFormatError } from "./errors.js";
 import type { Expert } from "./expert.js";
 import { formatNpy, parseNpy } from "./npy.js";
+import { removeStaleTemporaries, temporarySibling, trackTemporary } from "./temp-files.js";
 import { centroid, l2Normalize, sampleWithoutReplacement } from "./vector-math.js";
 
 /** What a stored set of centroids was built from. */
@@ -193,8 +194,10 @@ export class CentroidStore {
   async save(set: CentroidSet): Promise<string> {
     const folder = this.folder(set.manifest.embedder);
     await mkdir(dirname(folder), { recursive: true });
-    const tmp = `${folder}.tmp-${process.pid}-${Date.now()}`;
-    const old = `${folder}.old-${process.pid}-${Date.now()}`;
+    await removeStaleTemporaries(dirname(folder));
+    const tmp = temporarySibling(folder);
+    const old = temporarySibling(folder);
+    const untrack = [trackTemporary(tmp)];
     try {
       await mkdir(tmp, { recursive: true });
       for (const [name, vector] of set.centroids) {
@@ -209,11 +212,17 @@ export class CentroidStore {
         // no earlier set
       }
       await rename(tmp, folder);
-      if (hadOld) await rm(old, { recursive: true, force: true });
+      // Only now is the old set garbage (an interruption before would have lost both copies).
+      if (hadOld) {
+        untrack.push(trackTemporary(old));
+        await rm(old, { recursive: true, force: true });
+      }
       return folder;
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
       throw error;
+    } finally {
+      for (const done of untrack) done();
     }
   }
 }
@@ -240,7 +249,36 @@ export async function readCentroidFile(file: string): Promise<Float32Array> {
       file,
     );
   }
-  return l2Normalize(data);
+  return l2Normalize(checkCentroid(data, `${file}`, file));
+}
+
+/**
+ * Throws a FileFormatError when a centroid holds a NaN or infinite component or is all zeros: such a
+ * vector would win or lose every route (and give NaN weights). `where` names it in the message.
+ */
+export function checkCentroid<V extends Float32Array | Float64Array>(
+  vector: V,
+  where: string,
+  file?: string,
+): V {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) {
+    const x = vector[i]!;
+    if (!Number.isFinite(x)) {
+      throw new FileFormatError(
+        `${where} holds a non-finite value (${x}) at index ${i}, so it is corrupt. Rebuild the centroids with \`herd centroids\`.`,
+        file,
+      );
+    }
+    sum += x * x;
+  }
+  if (!(sum > 0) || !Number.isFinite(sum)) {
+    throw new FileFormatError(
+      `${where} is ${sum > 0 ? "too large to normalize" : "all zeros (no direction)"}, so it is corrupt. Rebuild the centroids with \`herd centroids\`.`,
+      file,
+    );
+  }
+  return vector;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { stripBom } from "./bom.js";
 import { ConfigError } from "./errors.js";
 
 const positiveInt = z.number().int().min(1);
@@ -19,6 +20,8 @@ const routerSchema = z
     threshold: z.number().min(-1).max(1).optional(),
     k: positiveInt.optional(),
     textMode: z.enum(["last-user", "all-user", "all"]).optional(),
+    /** Characters of the routed text that are embedded (first and last half). @default 8000 */
+    maxTextChars: z.number().int().min(2).optional(),
   })
   .strict()
   .prefault({});
@@ -59,6 +62,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     plugins: z.array(pluginEntry).default([{ name: "expert-override", options: {} }]),
+    /** Settings of `herd serve` that guard who may call it. */
+    server: z
+      .object({
+        /** Host names served besides localhost, 127.0.0.1 and [::1] (Host header; "*" for any). */
+        allowedHosts: z.array(z.string().min(1)).optional(),
+        /** Web page origins allowed to call the API from a browser (CORS; "*" for any). */
+        cors: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .prefault({}),
     concurrency: z
       .object({
         /** Generations running at once on the chat backend; more wait in a queue. */
@@ -124,7 +137,7 @@ export async function loadConfigFile(path: string): Promise<HerdConfig> {
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(stripBom(text));
   } catch (error) {
     throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}.`, undefined, {
       cause: error,

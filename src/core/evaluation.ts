@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { stripBom } from "./bom.js";
 import { InvalidInputError } from "./errors.js";
 import type { RouteOptions, RouterService } from "./routing.js";
 
@@ -35,7 +36,7 @@ export interface EvaluationReport {
 /** Parses a JSONL data file of {"prompt", "expert"} lines; a bad line is an error naming the line. */
 export function parseLabeledData(text: string, file: string): LabeledPrompt[] {
   const rows: LabeledPrompt[] = [];
-  for (const [i, line] of text.split(/\r?\n/).entries()) {
+  for (const [i, line] of stripBom(text).split(/\r?\n/).entries()) {
     if (line.trim() === "") continue;
     const where = `${file}:${i + 1}`;
     let value: unknown;

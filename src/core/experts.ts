@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
+import { stripBom } from "./bom.js";
 import { ExpertConfigError, UnknownExpertError } from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
 
@@ -37,7 +38,7 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string {
 /** Parses example prompts from a .jsonl ({"prompt": ...} or a JSON string per line) or .txt (one per line) file. */
 export function parseExamples(text: string, file: string): string[] {
   const prompts: string[] = [];
-  const lines = text.split(/\r?\n/);
+  const lines = stripBom(text).split(/\r?\n/);
   const jsonl = file.endsWith(".jsonl") || file.endsWith(".json");
   for (const [i, line] of lines.entries()) {
     if (line.trim() === "") continue;
@@ -128,7 +129,7 @@ export async function loadExpertSet(dir: string): Promise<ExpertSet> {
   }
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(stripBom(text));
   } catch (error) {
     throw new ExpertConfigError(`${file} is not valid JSON (${(error as Error).message}).`);
   }

@@ -4,12 +4,19 @@ import {
   buildCentroids,
   type CentroidSet,
   CentroidStore,
+  checkCentroid,
   embedAll,
   examplesHash,
   isCentroidSetFresh,
 } from "./centroid-store.js";
 import type { Embedder } from "./embedder.js";
-import { AbortError, ConfigError, DimensionMismatchError, UnknownExpertError } from "./errors.js";
+import {
+  AbortError,
+  ConfigError,
+  DimensionMismatchError,
+  ProviderResponseError,
+  UnknownExpertError,
+} from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
 import { validateExpert } from "./experts.js";
 import type {
@@ -21,7 +28,7 @@ import type {
   RoutingDecision,
   RoutingStrategy,
 } from "./routing.js";
-import { routingText } from "./routing-text.js";
+import { DEFAULT_MAX_ROUTING_CHARS, routingText } from "./routing-text.js";
 import { blendWeights } from "./weights.js";
 
 /** Everything a Router needs. */
@@ -72,6 +79,13 @@ function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
   }
   if (o.k !== undefined)
     check(Number.isInteger(o.k) && o.k >= 1, "k", `must be an integer >= 1, got ${o.k}.`);
+  if (o.maxTextChars !== undefined) {
+    check(
+      Number.isInteger(o.maxTextChars) && o.maxTextChars >= 2,
+      "maxTextChars",
+      `must be an integer >= 2, got ${o.maxTextChars}.`,
+    );
+  }
   if (o.strategy !== undefined) {
     check(
       ["centroid", "knn"].includes(o.strategy),
@@ -107,6 +121,8 @@ export class Router implements RouterService {
   private readonly buildOptions: Omit<BuildCentroidsOptions, "signal">;
   private centroidsReady: Promise<void> | undefined;
   private examplesReady: Promise<{ collection: string; count: number }> | undefined;
+  /** A rewrite of a lost index in flight, shared by the routes that found it empty. */
+  private rewriting: Promise<unknown> | undefined;
   /** Bumped whenever the expert set changes; a build for an older set does not write the index. */
   private generation = 0;
 
@@ -125,6 +141,7 @@ export class Router implements RouterService {
       threshold: 0,
       k: 5,
       textMode: "last-user",
+      maxTextChars: DEFAULT_MAX_ROUTING_CHARS,
       ...stripUndefined(init.options ?? {}),
     };
   }
@@ -175,17 +192,20 @@ export class Router implements RouterService {
     if (options.experts && options.experts.length > 0) {
       return { ...base, ...this.forced(options.experts), timings: zeroTimings() };
     }
-    const text = routingText(input, this.options.textMode);
+    const text = routingText(input, this.options.textMode, this.options.maxTextChars);
     if (options.signal?.aborted) throw new AbortError();
     await this.ensureCentroids();
     const examples = strategy === "knn" ? await this.ensureExamples() : undefined;
 
     const t0 = performance.now();
     const [vector] = await this.embedder.embed([text], { signal: options.signal });
+    if (!vector?.every(Number.isFinite)) {
+      throw new ProviderResponseError(
+        `Embedder ${this.embedder.id} returned ${vector ? "a vector with NaN or infinite values" : "no vector"} for the routed text.`,
+      );
+    }
     const t1 = performance.now();
-    const distances = examples
-      ? await this.knnDistances(vector!, examples.collection)
-      : await this.centroidDistances(vector!);
+    const distances = await this.distances(vector, examples?.collection, base.warnings);
     const t2 = performance.now();
 
     const ranked: RankedExpert[] = [...distances.entries()]
@@ -251,6 +271,7 @@ export class Router implements RouterService {
           cause: new Error(`No imported centroid for expert "${expert.name}".`),
         });
       }
+      checkCentroid(vector, `The imported centroid of "${expert.name}"`);
       if (vector.length !== dimension) {
         throw new DimensionMismatchError(
           `The imported centroid of "${expert.name}" has dimension ${vector.length} but embedder ${this.embedder.id} gives ${dimension}. ` +
@@ -334,18 +355,79 @@ export class Router implements RouterService {
     return this.expertSet.experts.find((e) => e.name === name)?.model ?? `herd-${name}`;
   }
 
+  /**
+   * The distance of every expert. When the index has lost experts (a Chroma server restarted empty,
+   * a collection dropped by hand), they are written again once (from the stored centroids, or the
+   * examples for knn) and the query repeated: a lost index must never look like "below threshold".
+   */
+  private async distances(
+    vector: Float32Array,
+    examples: string | undefined,
+    warnings: string[],
+  ): Promise<Map<string, number>> {
+    const query = () => (examples ? this.knnDistances(vector, examples) : this.centroidDistances(vector));
+    let distances = await query();
+    let missing = this.missingExperts(distances);
+    if (missing.length === 0) return distances;
+    const what = examples ? "examples" : "centroids";
+    const source = examples ? "the example prompts" : (this.centroidsFolder ?? "the example prompts");
+    const note =
+      `The ${this.index.kind} index had lost the ${what} of ${listNames(missing)} (a restarted or emptied index?); ` +
+      `they were written again from ${source}.`;
+    await this.rewriteIndex(examples !== undefined);
+    process.emitWarning(note, { code: "HERD_INDEX_REWRITTEN" });
+    warnings.push(note);
+    distances = await query();
+    missing = this.missingExperts(distances);
+    if (missing.length > 0) {
+      throw new ProviderResponseError(
+        `The ${this.index.kind} index returned no ${what} for ${listNames(missing)} even after they were written again. ` +
+          "Check that the index server keeps its data (e.g. Chroma's --path) and that nothing else drops Herd's collections.",
+      );
+    }
+    return distances;
+  }
+
+  private missingExperts(distances: ReadonlyMap<string, number>): string[] {
+    return this.expertSet.experts.map((e) => e.name).filter((name) => !distances.has(name));
+  }
+
+  /** Writes the centroids (or examples) again; concurrent routes that found the index empty share one write. */
+  private rewriteIndex(examples: boolean): Promise<unknown> {
+    this.rewriting ??= (async () => {
+      try {
+        if (examples) {
+          this.examplesReady = undefined;
+          await this.ensureExamples();
+        } else {
+          this.centroidsReady = undefined;
+          await this.ensureCentroids();
+        }
+      } finally {
+        this.rewriting = undefined;
+      }
+    })();
+    return this.rewriting;
+  }
+
+  /** Distances from the centroids collection; entries with a non-finite distance count as missing. */
   private async centroidDistances(vector: Float32Array): Promise<Map<string, number>> {
     const names = collectionNames(this.embedder.id);
     // Every entry: replicas sharing a Chroma collection may hold experts this router does not serve.
     const hits = await this.index.query(names.centroids, vector, Number.POSITIVE_INFINITY);
     const known = new Set(this.expertSet.experts.map((e) => e.name));
-    return new Map(hits.filter((h) => known.has(h.expert)).map((h) => [h.expert, h.distance]));
+    return new Map(
+      hits
+        .filter((h) => known.has(h.expert) && Number.isFinite(h.distance))
+        .map((h) => [h.expert, h.distance]),
+    );
   }
 
   private async knnDistances(vector: Float32Array, collection: string): Promise<Map<string, number>> {
     const hits = await this.index.query(collection, vector, Number.POSITIVE_INFINITY);
     const byExpert = new Map<string, number[]>();
     for (const hit of hits) {
+      if (!Number.isFinite(hit.distance)) continue;
       const list = byExpert.get(hit.expert) ?? [];
       if (list.length < this.options.k) list.push(hit.distance);
       byExpert.set(hit.expert, list);
@@ -437,6 +519,11 @@ export class Router implements RouterService {
     await this.index.upsert(collection, entries);
     return { collection, count: entries.length };
   }
+}
+
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, 8).map((n) => `"${n}"`);
+  return names.length > 8 ? `${shown.join(", ")} and ${names.length - 8} more` : shown.join(", ");
 }
 
 function zeroTimings(): RoutingDecision["timings"] {

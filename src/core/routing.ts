@@ -76,6 +76,12 @@ export interface RouterOptions {
   k?: number;
   /** Which text of a chat is routed. @default "last-user" */
   textMode?: RoutingTextMode;
+  /**
+   * The most characters of the routed text that are embedded: a longer text is routed by its first
+   * and last `maxTextChars / 2` characters, so routing costs the same for a 4 MB prompt as for a short one.
+   * @default 8000
+   */
+  maxTextChars?: number;
 }
 
 /** Per-call routing options; they override the router's settings. */

@@ -8,6 +8,8 @@ const MIN_DISTANCE = 1e-6;
  * Blend weights for the selected experts (nearest first). They sum to 1.
  * - `inverse-distance`: the original Herd's softmax(1 / distance);
  * - `softmax`: softmax(similarity / temperature), sharper as the temperature drops.
+ *
+ * A NaN or infinite distance is a RangeError: the weights are never NaN.
  */
 export function blendWeights(
   distances: readonly number[],
@@ -15,6 +17,12 @@ export function blendWeights(
   temperature = 0.05,
 ): number[] {
   if (distances.length === 0) return [];
+  const bad = distances.find((d) => !Number.isFinite(d));
+  if (bad !== undefined) {
+    throw new RangeError(
+      `Blend weights need finite distances, got ${bad}. Rebuild the centroids with \`herd centroids\`.`,
+    );
+  }
   if (scheme === "inverse-distance") {
     return softmax(distances.map((d) => 1 / Math.max(d, MIN_DISTANCE)));
   }

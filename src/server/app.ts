@@ -6,11 +6,12 @@ import { chatCompletionsHandler } from "./chat-completions.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
 import { servedModels } from "./models.js";
 import { toOpenAIError } from "./openai-error.js";
+import { type RequestCheckOptions, requestChecksMiddleware, serverRequestChecks } from "./request-check.js";
 import { routeHandler } from "./route-endpoint.js";
 import type { ServedHerd } from "./served-herd.js";
 
 /** Settings of the OpenAI-compatible facade. */
-export interface AppOptions {
+export interface AppOptions extends RequestCheckOptions {
   /** When set, every `/v1` request must send `Authorization: Bearer <apiKey>`. @default undefined (open) */
   apiKey?: string;
   /** The largest request body accepted, in bytes; larger ones get 413. @default 4 MiB */
@@ -34,6 +35,9 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
  * - `POST /admin/experts/reload`: re-reads experts.json without a restart (needs `apiKey`)
  * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
  *
+ * Every request first passes `serverRequestChecks`: the Host allow-list (`allowedHosts`), CORS
+ * (`cors`) and JSON bodies on POST.
+ *
  * @example
  * const herd = await createHerd({ provider: { name: "ollama" } });
  * createApp(herd, { apiKey: process.env.HERD_API_KEY }).listen(8000, "127.0.0.1");
@@ -47,6 +51,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.use(requestChecksMiddleware(serverRequestChecks(options)));
 
   app.get("/health", async (_req, res) => {
     try {

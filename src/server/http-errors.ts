@@ -49,3 +49,51 @@ export class RouteNotFoundError extends HerdError {
     );
   }
 }
+
+/** A POST whose body is not declared as JSON (`Content-Type: application/json`). */
+export class UnsupportedMediaTypeError extends HerdError {
+  override readonly code = "unsupported_media_type";
+  constructor(contentType: string | undefined, options: HerdErrorOptions = {}) {
+    const given =
+      contentType === undefined ? "no Content-Type" : `Content-Type '${contentType.slice(0, 80)}'`;
+    super(`The request has ${given}: send the JSON body with 'Content-Type: application/json'.`, {
+      status: 415,
+      ...options,
+    });
+  }
+}
+
+/**
+ * The request's Host header names a host the server does not answer for: a guard against DNS
+ * rebinding, where a web page reaches a local server under the page's own domain name.
+ */
+export class HostNotAllowedError extends HerdError {
+  override readonly code = "host_not_allowed";
+  constructor(
+    readonly host: string,
+    allowed: readonly string[],
+    options: HerdErrorOptions = {},
+  ) {
+    const shown = host.length > 100 ? `${host.slice(0, 100)}...` : host;
+    super(
+      `The Host '${shown}' is not allowed; this server answers for ${allowed.join(", ")}. ` +
+        `If clients reach it under that name, start it with --allowed-hosts ${shown} (or the config's server.allowedHosts; "*" allows any).`,
+      { status: 403, ...options },
+    );
+  }
+}
+
+/** A CORS preflight from a web page origin that is not allowed (`herd serve --cors`). */
+export class OriginNotAllowedError extends HerdError {
+  override readonly code = "origin_not_allowed";
+  constructor(
+    readonly origin: string,
+    options: HerdErrorOptions = {},
+  ) {
+    const shown = origin.length > 100 ? `${origin.slice(0, 100)}...` : origin;
+    super(
+      `Requests from web pages at '${shown}' are not allowed. Start the server with --cors ${shown} (or the config's server.cors) to allow them.`,
+      { status: 403, ...options },
+    );
+  }
+}

@@ -5,22 +5,23 @@ const SUPPORTED = new Set<string>([...Object.keys(chatCompletionRequestSchema.sh
 
 /**
  * Values of fields Herd cannot honour that change nothing anyway: sending them gets no warning.
- * OpenAI clients often send these defaults explicitly.
+ * OpenAI clients often send these defaults explicitly. A Map, so request keys such as `__proto__` or
+ * `constructor` never match an inherited property.
  */
-const HARMLESS: Record<string, (value: unknown) => boolean> = {
-  presence_penalty: (v) => v === 0,
-  frequency_penalty: (v) => v === 0,
-  logprobs: (v) => v === false,
-  top_logprobs: (v) => v === 0,
-  parallel_tool_calls: (v) => v === true,
-  store: (v) => v === false,
-  service_tier: (v) => v === "auto" || v === "default",
-  logit_bias: (v) => typeof v === "object" && v !== null && Object.keys(v).length === 0,
-  modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === "text",
-  metadata: () => true,
-  prompt_cache_key: () => true,
-  safety_identifier: () => true,
-};
+const HARMLESS = new Map<string, (value: unknown) => boolean>([
+  ["presence_penalty", (v) => v === 0],
+  ["frequency_penalty", (v) => v === 0],
+  ["logprobs", (v) => v === false],
+  ["top_logprobs", (v) => v === 0],
+  ["parallel_tool_calls", (v) => v === true],
+  ["store", (v) => v === false],
+  ["service_tier", (v) => v === "auto" || v === "default"],
+  ["logit_bias", (v) => typeof v === "object" && v !== null && Object.keys(v).length === 0],
+  ["modalities", (v) => Array.isArray(v) && v.length === 1 && v[0] === "text"],
+  ["metadata", () => true],
+  ["prompt_cache_key", () => true],
+  ["safety_identifier", () => true],
+]);
 
 /** How many field names a warning lists before it says "and N more". */
 const MAX_LISTED = 8;
@@ -36,7 +37,7 @@ export function unsupportedFieldWarnings(body: Record<string, unknown>): string[
     const value = body[key];
     if (value === null || value === undefined) continue;
     if (SUPPORTED.has(key)) continue;
-    if (HARMLESS[key]?.(value)) continue;
+    if (HARMLESS.get(key)?.(value)) continue;
     ignored.push(key.length > 64 ? `${key.slice(0, 64)}...` : key);
   }
   const warnings: string[] = [];
@@ -45,8 +46,9 @@ export function unsupportedFieldWarnings(body: Record<string, unknown>): string[
     const more = ignored.length > MAX_LISTED ? ` and ${ignored.length - MAX_LISTED} more` : "";
     warnings.push(`Ignored unsupported fields: ${listed}${more}.`);
   }
-  if (typeof body.n === "number" && body.n > 1) {
-    warnings.push(`Ignored n=${body.n}: Herd returns one choice per request.`);
+  const n = Object.hasOwn(body, "n") ? body.n : undefined;
+  if (typeof n === "number" && n > 1) {
+    warnings.push(`Ignored n=${n}: Herd returns one choice per request.`);
   }
   return warnings;
 }

@@ -222,7 +222,7 @@ async function restore(file: string, before: Buffer | undefined): Promise<void> 
 async function reloadServer(flags: ReloadFlags): Promise<string[]> {
   if (!flags.serveUrl) {
     return [
-      `a running herd serve picks this up with: curl -X POST <server>${EXPERTS_RELOAD_PATH} -H 'authorization: Bearer <key>' (or herd experts ... --serve-url <server>)`,
+      `a running herd serve picks this up with: curl -X POST <server>${EXPERTS_RELOAD_PATH} -H 'content-type: application/json' -H 'authorization: Bearer <key>' -d '{}' (or herd experts ... --serve-url <server>)`,
     ];
   }
   const url = new URL(EXPERTS_RELOAD_PATH, flags.serveUrl).href;
@@ -230,7 +230,12 @@ async function reloadServer(flags: ReloadFlags): Promise<string[]> {
   try {
     const response = await fetch(url, {
       method: "POST",
-      headers: key ? { authorization: `Bearer ${key}` } : {},
+      // The server takes only JSON POSTs (a browser cannot send those cross-origin without CORS).
+      headers: {
+        "content-type": "application/json",
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+      body: "{}",
       signal: AbortSignal.timeout(60_000),
     });
     const body = (await response.json().catch(() => ({}))) as {

@@ -11,6 +11,7 @@ interface MergeFlags {
   dtype?: string;
   base?: string;
   json?: boolean;
+  force?: boolean;
 }
 
 /**
@@ -70,6 +71,10 @@ export function registerMergeCommand(program: Command): void {
       "--base <model.gguf>",
       "check every adapter against this GGUF base model; also converts between PEFT and GGUF",
     )
+    .option(
+      "--force",
+      "replace an existing --out folder even if it is not a PEFT adapter (deletes its files)",
+    )
     .option("--json", "print the result as JSON")
     .action(async (specs: string[], flags: MergeFlags) => {
       const dtype = (flags.dtype ?? "f32").toUpperCase();
@@ -81,6 +86,7 @@ export function registerMergeCommand(program: Command): void {
       const result = await mergeAdapterFiles(flags.out, sources, {
         format,
         dtype,
+        force: flags.force ?? false,
         ...(flags.base ? { baseModel: flags.base } : {}),
         onProgress: progress("merging modules"),
       });

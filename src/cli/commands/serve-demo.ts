@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { stripBom } from "../../core/bom.js";
 import type { HerdConfigInput } from "../../core/config.js";
 import { EXPERTS_FILE } from "../../core/experts.js";
-import { createDemoAssets } from "../../providers/llamacpp/index.js";
+import { createDemoAssets, defaultDemoDir } from "../../providers/llamacpp/index.js";
 import type { RoutingFlags } from "../common-options.js";
 import { defaultExpertsDir } from "../open-herd.js";
 
@@ -22,16 +22,17 @@ export const DEMO_BASE_MODEL = "herd-demo-tiny-llama";
 /**
  * The config of the offline demo: nothing to install or download. The hashing embedder and the
  * memory index route over the experts (./experts or the bundled ones); a generated tiny llama model
- * with one LoRA per expert (written to the temp folder, reused across runs) answers through the
+ * with one LoRA per expert (written to the user's cache folder, `defaultDemoDir()`, and reused across
+ * runs when their content hashes match) answers through the
  * llama.cpp provider, each expert's `adapter` pointing at its generated file.
  */
 export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> {
   const expertsDir = resolve(flags.expertsDir ?? defaultExpertsDir());
-  const raw = JSON.parse(await readFile(join(expertsDir, EXPERTS_FILE), "utf8")) as {
+  const raw = JSON.parse(stripBom(await readFile(join(expertsDir, EXPERTS_FILE), "utf8"))) as {
     experts: { name: string; adapter: string }[];
   };
   const assets = await createDemoAssets(
-    join(tmpdir(), "herd-demo"),
+    defaultDemoDir(),
     raw.experts.map((e) => e.name),
   );
   return {

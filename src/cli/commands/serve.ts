@@ -7,6 +7,7 @@ import { ConfigError, errorMessage } from "../../core/errors.js";
 import { createHerd, type Herd } from "../../herd.js";
 import { createApp } from "../../server/app.js";
 import { trackShutdown } from "../../server/graceful-shutdown.js";
+import { LOCAL_HOSTS } from "../../server/host-check.js";
 import {
   addRoutingFlags,
   configFromFlags,
@@ -27,6 +28,8 @@ interface ServeFlags extends RoutingFlags {
   demo?: boolean;
   concurrency?: number;
   drainTimeout: number;
+  allowedHosts?: string[];
+  cors?: string[];
 }
 
 /** How long SIGINT/SIGTERM waits for in-flight requests before cutting them. */
@@ -65,6 +68,16 @@ export function registerServeCommand(program: Command): void {
         positiveInt("--concurrency"),
       )
       .option(
+        "--allowed-hosts <hosts>",
+        "Host names clients may use besides localhost/127.0.0.1/[::1], comma-separated ('*': any)",
+        commaList,
+      )
+      .option(
+        "--cors <origins>",
+        "let web pages at these origins call the API (CORS), comma-separated ('*': any)",
+        commaList,
+      )
+      .option(
         "--drain-timeout <seconds>",
         "on SIGINT/SIGTERM, wait this long for requests",
         positiveInt("--drain-timeout"),
@@ -78,7 +91,9 @@ export function registerServeCommand(program: Command): void {
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
     const herd = await createHerd(config);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
-    const app = createApp(herd, { apiKey, onlyBase: flags.onlyBase });
+    const hosts = allowedHosts(flags.allowedHosts ?? herd.config.server.allowedHosts ?? [], flags.host);
+    const cors = flags.cors ?? herd.config.server.cors;
+    const app = createApp(herd, { apiKey, onlyBase: flags.onlyBase, allowedHosts: hosts, cors });
     let server: Server;
     try {
       server = await listen(app, flags.port, flags.host);
@@ -87,7 +102,7 @@ export function registerServeCommand(program: Command): void {
       throw error;
     }
     const tracker = trackShutdown(server);
-    process.stdout.write(startupMessage(herd, server, { ...flags, apiKey }));
+    process.stdout.write(startupMessage(herd, server, { ...flags, apiKey, allowedHosts: hosts, cors }));
     // Not fatal: the backend may come up later, and /health keeps reporting.
     herd.health().catch((error: unknown) => {
       process.stderr.write(`herd serve: warning: ${errorMessage(error)}\n`);
@@ -121,6 +136,22 @@ function rejectDemoConflicts(flags: ServeFlags): void {
       "--demo",
     );
   }
+}
+
+/** `a,b` -> ["a", "b"]. */
+function commaList(value: string): string[] {
+  const items = value
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+  if (items.length === 0) throw new InvalidArgumentError("give at least one name.");
+  return items;
+}
+
+/** The allowed Host names plus the address the server is bound to (unless it is every interface). */
+function allowedHosts(configured: readonly string[], bound: string): string[] {
+  const everywhere = ["0.0.0.0", "::", "[::]", ""].includes(bound.trim());
+  return everywhere ? [...configured] : [...configured, bound];
 }
 
 function portNumber(value: string): number {
@@ -232,6 +263,8 @@ function startupMessage(herd: Herd, server: Server, flags: ServeFlags & { apiKey
     `  ${backendLine(herd)}`,
     `  models: herd (routed)${flags.onlyBase ? "" : ", herd:<expert> (forced)"}, ${herd.baseModel} (base only)`,
     `  auth: ${flags.apiKey ? "Authorization: Bearer <your --api-key> required" : "none (pass --api-key to require a key)"}`,
+    `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : " (other names: --allowed-hosts)"}`,
+    `  browsers: ${flags.cors?.length ? `CORS for ${flags.cors.join(", ")}` : "no cross-origin access (--cors ORIGIN to allow a web app)"}`,
   ];
   if (flags.demo) lines.push("", DEMO_NOTICE);
   lines.push(

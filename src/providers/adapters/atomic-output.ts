@@ -1,19 +1,18 @@
-import { randomBytes } from "node:crypto";
 import { rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-
-/** A sibling path in the same folder, so that the final rename stays on one file system. */
-export function temporarySibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-}
+import { dirname } from "node:path";
+import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../core/temp-files.js";
 
 /**
  * Runs `write` against a temporary sibling of `path`, then renames it into place. On any error the
  * temporary file or folder is removed and `path` is left as it was: never a half-written adapter.
- * A folder that already exists at `path` is replaced only after the new one is complete.
+ * A folder that already exists at `path` is replaced only after the new one is complete. An
+ * interrupted run (SIGINT, SIGTERM) removes its temporary on the way out, and leftovers of runs
+ * that were killed outright are removed by the next write into the same folder.
  */
 export async function writeAtomically<T>(path: string, write: (tempPath: string) => Promise<T>): Promise<T> {
+  await removeStaleTemporaries(dirname(path));
   const temp = temporarySibling(path);
+  const untrack = trackTemporary(temp);
   try {
     const result = await write(temp);
     const existing = await stat(path).catch(() => undefined);
@@ -26,7 +25,10 @@ export async function writeAtomically<T>(path: string, write: (tempPath: string)
         await rename(old, path);
         throw error;
       }
+      // Only now is the old folder garbage (an interruption before would have lost both copies).
+      const untrackOld = trackTemporary(old);
       await rm(old, { recursive: true, force: true });
+      untrackOld();
     } else {
       await rename(temp, path);
     }
@@ -34,5 +36,7 @@ export async function writeAtomically<T>(path: string, write: (tempPath: string)
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;
+  } finally {
+    untrack();
   }
 }

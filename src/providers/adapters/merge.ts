@@ -1,5 +1,5 @@
-import { stat } from "node:fs/promises";
-import { dirname, extname, resolve } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { dirname, extname, join, resolve, sep } from "node:path";
 import { ConfigError, FileFormatError, InvalidInputError } from "../../core/errors.js";
 import { readGgufHeader } from "../gguf/index.js";
 import {
@@ -12,6 +12,7 @@ import { convertAdapter } from "./convert.js";
 import type { FloatDType } from "./dtype.js";
 import type { AdapterFormat, LoraAdapter, LoraModule } from "./lora-adapter.js";
 import { openAdapter } from "./open-adapter.js";
+import { PEFT_CONFIG_FILE } from "./peft-adapter.js";
 import { validateAgainstBaseModel, validateMergeInputs } from "./validate.js";
 
 /** One adapter of a merge and its weight (the scale it would have in a runtime blend). */
@@ -36,6 +37,11 @@ export interface MergeOptions {
   baseModel?: string;
   /** Called after each module is written. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Replace an existing folder at the output path even when it is not a PEFT adapter (its other
+   * files are deleted). Without it such a folder is refused. @default false
+   */
+  force?: boolean;
 }
 
 /** What a merge wrote. */
@@ -84,6 +90,19 @@ function checkWeights(inputs: readonly WeightedAdapter[]): void {
   }
 }
 
+/** A NaN or infinite adapter weight would spread into every output of the merged module: refuse it. */
+function checkFinite(values: Float32Array, adapter: LoraAdapter, module: string, which: "A" | "B"): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw new FileFormatError(
+        `Adapter "${adapter.path}": module "${module}" has a non-finite value (${values[i]}) in lora_${which} at index ${i}. ` +
+          "The adapter is damaged (or overflowed in training): retrain or re-export it.",
+        adapter.path,
+      );
+    }
+  }
+}
+
 /** The merged module: A' = rows c_i A_i stacked, B' = columns B_i side by side, c_i = w_i * scale_i. */
 function mergedModule(
   name: string,
@@ -101,6 +120,7 @@ function mergedModule(
       let row = 0;
       for (const { module, adapter, c } of parts) {
         const a = await adapter.readA(module.name);
+        checkFinite(a, adapter, module.name, "A");
         for (let i = 0; i < a.length; i++) a[i]! *= c;
         out.set(a, row * inFeatures);
         row += module.rank;
@@ -112,6 +132,7 @@ function mergedModule(
       let column = 0;
       for (const { module, adapter } of parts) {
         const b = await adapter.readB(module.name);
+        checkFinite(b, adapter, module.name, "B");
         const r = module.rank;
         for (let o = 0; o < outFeatures; o++) out.set(b.subarray(o * r, (o + 1) * r), o * rank + column);
         column += r;
@@ -134,7 +155,14 @@ export function planLinearMerge(inputs: readonly WeightedAdapter[]): AdapterOutp
     if (weight === 0) continue;
     for (const module of adapter.modules) {
       const parts = byModule.get(module.name) ?? [];
-      parts.push({ module, adapter, c: weight * module.scale });
+      const c = weight * module.scale;
+      if (!Number.isFinite(c)) {
+        throw new FileFormatError(
+          `Adapter "${adapter.path}": module "${module.name}" has scale ${module.scale} (lora_alpha / r), so weight x scale is ${c}. Fix lora_alpha in its config.`,
+          adapter.path,
+        );
+      }
+      parts.push({ module, adapter, c });
       byModule.set(module.name, parts);
     }
   }
@@ -159,6 +187,7 @@ export async function mergeAdapters(
   checkWeights(inputs);
   await checkOutputFolder(out);
   const format = options.format ?? (await outputFormatOf(out));
+  await checkOutputTarget(out, format, options.force ?? false);
   const base = options.baseModel ? await readGgufHeader(options.baseModel) : undefined;
   const converted = inputs.map((input) =>
     base && input.adapter.format !== format
@@ -234,4 +263,47 @@ async function checkOutputFolder(out: string): Promise<void> {
       out,
     );
   }
+}
+
+/**
+ * What is at the output path must be something a merge may replace: a GGUF output is a file (not a
+ * folder), a PEFT output a folder that is new, empty or already a PEFT adapter (or `force`), and
+ * never the current folder or one of its parents.
+ */
+async function checkOutputTarget(out: string, format: AdapterFormat, force: boolean): Promise<void> {
+  const target = resolve(out);
+  const cwd = process.cwd();
+  if (target === cwd || cwd.startsWith(target.endsWith(sep) ? target : `${target}${sep}`)) {
+    throw new InvalidInputError(
+      `--out ${out} is the current folder${target === cwd ? "" : " or one of its parents"}; the merged adapter needs its own path, e.g. --out merged${format === "gguf" ? ".gguf" : ""}.`,
+      "out",
+    );
+  }
+  const info = await stat(target).catch(() => undefined);
+  if (!info) return;
+  if (format === "gguf") {
+    if (info.isDirectory()) {
+      throw new InvalidInputError(
+        `--out ${out} is a folder, but a GGUF adapter is one file: give a file name such as ${join(out, "merged.gguf")}, or --format peft to write a PEFT folder.`,
+        "out",
+      );
+    }
+    return;
+  }
+  if (!info.isDirectory()) {
+    throw new InvalidInputError(
+      `--out ${out} is a file, but a PEFT adapter is a folder: give a folder name, or --format gguf to write a GGUF file.`,
+      "out",
+    );
+  }
+  if (force) return;
+  const entries = await readdir(target);
+  if (entries.length === 0 || entries.includes(PEFT_CONFIG_FILE)) return;
+  const shown =
+    entries.slice(0, 3).join(", ") + (entries.length > 3 ? `, ... (${entries.length} entries)` : "");
+  throw new InvalidInputError(
+    `--out ${out} is a folder with other files (${shown}) and not a PEFT adapter; merging would replace it and delete them. ` +
+      "Choose a new or empty folder, or pass --force to replace it.",
+    "out",
+  );
 }

@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
+import { stripBom } from "../../core/bom.js";
 import { FileFormatError } from "../../core/errors.js";
+import { compileModulePatterns, type ModulePatterns } from "./module-patterns.js";
 
 /** The fields of a PEFT `adapter_config.json` that Herd reads and writes. Unknown fields are kept. */
 export interface PeftLoraConfig {
@@ -37,7 +39,7 @@ export async function readPeftConfig(file: string): Promise<PeftLoraConfig> {
   }
   let config: Record<string, unknown>;
   try {
-    config = JSON.parse(text) as Record<string, unknown>;
+    config = JSON.parse(stripBom(text)) as Record<string, unknown>;
   } catch (error) {
     throw bad(file, `not JSON (${(error as Error).message})`);
   }
@@ -57,24 +59,34 @@ export async function readPeftConfig(file: string): Promise<PeftLoraConfig> {
   for (const key of ["rank_pattern", "alpha_pattern"] as const) {
     const pattern = config[key];
     if (pattern === undefined || pattern === null) continue;
-    if (typeof pattern !== "object" || Object.values(pattern).some((v) => typeof v !== "number")) {
+    if (
+      typeof pattern !== "object" ||
+      Array.isArray(pattern) ||
+      Object.values(pattern).some((v) => typeof v !== "number")
+    ) {
       throw bad(file, `${key} must map module patterns to numbers`);
     }
+    compiled.set(pattern, compileModulePatterns(pattern as Record<string, number>, key, file));
   }
   return config as PeftLoraConfig;
 }
 
+/** Patterns compiled when their config was read, by pattern map. */
+const compiled = new WeakMap<object, ModulePatterns>();
+
 /**
  * The value of the first pattern that matches a module path, as PEFT does it: a key matches
- * when the path ends with it after a `.` (keys are regular expressions).
+ * when the path ends with it after a `.` (keys are regular expressions, matched in linear time).
  */
 export function matchModulePattern(
   patterns: Record<string, number> | undefined,
   module: string,
 ): number | undefined {
   if (!patterns) return undefined;
-  for (const [key, value] of Object.entries(patterns)) {
-    if (new RegExp(`^(.*\\.)?(${key})$`).test(module)) return value;
+  let matcher = compiled.get(patterns);
+  if (!matcher) {
+    matcher = compileModulePatterns(patterns, "rank_pattern/alpha_pattern", "adapter_config.json");
+    compiled.set(patterns, matcher);
   }
-  return undefined;
+  return matcher.match(module);
 }

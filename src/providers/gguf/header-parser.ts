@@ -12,29 +12,80 @@ import {
   ggmlByteSize,
 } from "./types.js";
 
-/** Thrown inside the parser when the buffer ends before the header does; the reader then reads more. */
-export class NeedMoreBytes extends Error {}
+/**
+ * Random access to the bytes of a GGUF file: `at(pos, n)` makes bytes [pos, pos + n) available in
+ * `buffer` and returns where they start in it. The caller has checked that pos + n <= size.
+ */
+export interface ByteSource {
+  readonly size: number;
+  readonly buffer: Buffer;
+  at(pos: number, n: number): number;
+}
+
+/** A ByteSource over bytes already in memory. */
+export function bufferSource(bytes: Uint8Array): ByteSource {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { size: buffer.byteLength, buffer, at: (pos) => pos };
+}
+
+/** Limits that keep a hostile header from costing more than a real one. */
+export const GGUF_HEADER_LIMITS = {
+  /** Arrays nest at most this deep (llama.cpp writes none nested). */
+  maxNesting: 8,
+  /** A metadata string (or key, or tensor name) is at most this many bytes. Chat templates are ~10 KB. */
+  maxStringBytes: 16 * 1024 * 1024,
+  /** Arrays with more items are skipped, not materialised (the largest vocabularies hold ~260k). */
+  maxArrayItems: 1 << 20,
+  /** Items materialised over all arrays of a header; later arrays past it are skipped. */
+  maxTotalItems: 4 << 20,
+} as const;
 
 const TYPE_NAMES = Object.fromEntries(
   Object.entries(GGUF_VALUE_TYPE_CODES).map(([name, code]) => [code, name]),
 ) as Record<number, GgufValueTypeName>;
+
+/** Bytes per item of the fixed-size value types. */
+const FIXED_SIZE: Partial<Record<GgufValueTypeName, number>> = {
+  u8: 1,
+  i8: 1,
+  bool: 1,
+  u16: 2,
+  i16: 2,
+  u32: 4,
+  i32: 4,
+  f32: 4,
+  u64: 8,
+  i64: 8,
+  f64: 8,
+};
+
+/** The fewest bytes one item of a type takes: strings a length, arrays a type and a count. */
+function minItemBytes(type: GgufValueTypeName): number {
+  return FIXED_SIZE[type] ?? (type === "string" ? 8 : 12);
+}
 
 /** The most dimensions a ggml tensor has. */
 const MAX_DIMS = 4;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** A little-endian cursor over a prefix of a file that knows the whole file's size. */
+/** What is being read, for error messages; a function when building the text would cost (per array item). */
+type What = string | (() => string);
+const named = (what: What): string => (typeof what === "string" ? what : what());
+
+/** A little-endian cursor over a file's bytes. Every error names the file. */
 class Cursor {
   pos = 0;
-  private readonly view: DataView;
+  /** Items materialised so far (see GGUF_HEADER_LIMITS.maxTotalItems). */
+  kept = 0;
 
   constructor(
-    private readonly bytes: Uint8Array,
-    private readonly fileSize: number,
+    private readonly source: ByteSource,
     private readonly path: string,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  ) {}
+
+  get size(): number {
+    return this.source.size;
   }
 
   fail(problem: string): never {
@@ -44,85 +95,105 @@ class Cursor {
     );
   }
 
-  private need(n: number, what: string): void {
-    if (this.pos + n > this.fileSize) {
+  private need(n: number, what: What): void {
+    if (this.pos + n > this.size) {
       throw new FileFormatError(
-        `GGUF file "${this.path}" is truncated: the header ends while reading ${what} (byte ${this.pos} of ${this.fileSize}). Re-download or regenerate the file.`,
+        `GGUF file "${this.path}" is truncated: the header ends while reading ${named(what)} (byte ${this.pos} of ${this.size}). Re-download or regenerate the file.`,
         this.path,
       );
     }
-    if (this.pos + n > this.bytes.byteLength) throw new NeedMoreBytes();
   }
 
-  /** Checks `n` bytes are there, advances past them and returns where they start. */
-  private take(n: number, what: string): number {
+  /** Checks `n` bytes are there, advances past them and returns their offset in the source's buffer. */
+  private take(n: number, what: What): number {
     this.need(n, what);
-    const start = this.pos;
+    const at = this.source.at(this.pos, n);
     this.pos += n;
-    return start;
+    return at;
   }
 
-  u8(what: string): number {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
+  /** Moves past `n` bytes without reading them. */
+  skip(n: number, what: What): void {
+    this.need(n, what);
+    this.pos += n;
   }
+
   u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.source.buffer.readUInt32LE(this.take(4, what));
+  }
+  u64(what: What): bigint {
+    return this.source.buffer.readBigUInt64LE(this.take(8, what));
   }
   /** A u64 that must fit a JS number (counts, lengths, offsets). */
-  count(what: string): number {
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} is ${v}, far larger than the file`);
-    return Number(v);
+  count(what: What): number {
+    const at = this.take(8, what);
+    const low = this.source.buffer.readUInt32LE(at);
+    const high = this.source.buffer.readUInt32LE(at + 4);
+    // Without BigInt: this runs once per item when a large string array is skipped.
+    if (high > 0x1fffff) {
+      this.pos -= 8;
+      this.fail(
+        `${named(what)} is ${this.source.buffer.readBigUInt64LE(this.source.at(this.pos, 8))}, far larger than the file`,
+      );
+    }
+    return high * 2 ** 32 + low;
   }
-  u64(what: string): bigint {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
+
+  /** The byte length of a string, checked against the file and the string limit. */
+  private stringLength(what: What): number {
+    const length = this.count(() => `the length of ${named(what)}`);
+    if (length > this.size - this.pos) {
+      this.fail(`${named(what)} claims ${length} bytes, more than the file holds`);
+    }
+    if (length > GGUF_HEADER_LIMITS.maxStringBytes) {
+      this.fail(
+        `${named(what)} is ${length} bytes long; Herd reads strings of at most ${GGUF_HEADER_LIMITS.maxStringBytes}`,
+      );
+    }
+    return length;
   }
+
   string(what: string): string {
-    const length = this.count(`the length of ${what}`);
-    this.need(length, what);
+    const length = this.stringLength(what);
+    const at = this.take(length, what);
     try {
-      return decoder.decode(this.bytes.subarray(this.pos, this.pos + length));
+      return decoder.decode(this.source.buffer.subarray(at, at + length));
     } catch {
+      this.pos -= length;
       this.fail(`${what} is not valid UTF-8`);
-    } finally {
-      this.pos += length;
     }
   }
 
   scalar(type: GgufValueTypeName, what: string): number | bigint | boolean | string {
-    const v = this.view;
+    const b = this.source.buffer;
     switch (type) {
       case "u8":
-        return this.u8(what);
+        return b.readUInt8(this.take(1, what));
       case "i8":
-        return v.getInt8(this.take(1, what));
+        return b.readInt8(this.take(1, what));
       case "u16":
-        return v.getUint16(this.take(2, what), true);
+        return b.readUInt16LE(this.take(2, what));
       case "i16":
-        return v.getInt16(this.take(2, what), true);
+        return b.readInt16LE(this.take(2, what));
       case "u32":
-        return this.u32(what);
+        return b.readUInt32LE(this.take(4, what));
       case "i32":
-        return v.getInt32(this.take(4, what), true);
+        return b.readInt32LE(this.take(4, what));
       case "f32":
-        return v.getFloat32(this.take(4, what), true);
+        return b.readFloatLE(this.take(4, what));
       case "f64":
-        return v.getFloat64(this.take(8, what), true);
+        return b.readDoubleLE(this.take(8, what));
       case "u64":
-        return this.u64(what);
+        return b.readBigUInt64LE(this.take(8, what));
       case "i64":
-        return v.getBigInt64(this.take(8, what), true);
+        return b.readBigInt64LE(this.take(8, what));
       case "bool": {
-        const b = this.u8(what);
-        if (b > 1) this.fail(`${what} is a bool with value ${b}`);
-        return b === 1;
+        const v = b.readUInt8(this.take(1, what));
+        if (v > 1) {
+          this.pos--;
+          this.fail(`${what} is a bool with value ${v}`);
+        }
+        return v === 1;
       }
       case "string":
         return this.string(what);
@@ -138,17 +209,75 @@ class Cursor {
     return name;
   }
 
-  array(what: string): GgufArrayValue {
+  /** An array's item type and count, checked against the file and the nesting limit. */
+  private arrayHead(what: string, depth: number): { itemType: GgufValueTypeName; length: number } {
+    if (depth > GGUF_HEADER_LIMITS.maxNesting) {
+      this.fail(`${what} nests arrays more than ${GGUF_HEADER_LIMITS.maxNesting} deep`);
+    }
     const itemType = this.valueType(`the items of ${what}`);
     const length = this.count(`the length of ${what}`);
-    // Every item takes at least one byte: a larger count cannot be real.
-    if (length > this.fileSize - this.pos)
+    if (length > (this.size - this.pos) / minItemBytes(itemType)) {
       this.fail(`${what} claims ${length} items, more than the file holds`);
+    }
+    return { itemType, length };
+  }
+
+  /**
+   * An array value. Arrays over the item limits are skipped without materialising them: their
+   * value is empty and `skipped` holds their length.
+   */
+  array(what: string, depth = 1): GgufArrayValue {
+    const { itemType, length } = this.arrayHead(what, depth);
+    const limits = GGUF_HEADER_LIMITS;
+    if (length > limits.maxArrayItems || this.kept + length > limits.maxTotalItems) {
+      this.skipItems(itemType, length, what, depth);
+      return { type: "array", itemType, value: [], skipped: length } as GgufArrayValue;
+    }
+    this.kept += length;
     const items: unknown[] = new Array(length);
     for (let i = 0; i < length; i++) {
-      items[i] = itemType === "array" ? this.array(`${what}[${i}]`) : this.scalar(itemType, `${what}[${i}]`);
+      items[i] =
+        itemType === "array"
+          ? this.array(`${what}[${i}]`, depth + 1)
+          : this.scalar(itemType, `${what}[${i}]`);
     }
     return { type: "array", itemType, value: items } as GgufArrayValue;
+  }
+
+  /** Moves past `length` items without decoding them: fixed-size ones in one step. */
+  private skipItems(itemType: GgufValueTypeName, length: number, what: string, depth: number): void {
+    const fixed = FIXED_SIZE[itemType];
+    if (fixed !== undefined) {
+      this.skip(fixed * length, what);
+      return;
+    }
+    if (itemType === "string") {
+      this.skipStrings(length, what);
+      return;
+    }
+    for (let i = 0; i < length; i++) {
+      const inner = this.arrayHead(`${what}[${i}]`, depth + 1);
+      this.skipItems(inner.itemType, inner.length, `${what}[${i}]`, depth + 1);
+    }
+  }
+
+  /** Moves past `length` strings: a tight loop over their lengths (a hostile file may declare millions). */
+  private skipStrings(length: number, what: string): void {
+    const max = GGUF_HEADER_LIMITS.maxStringBytes;
+    for (let i = 0; i < length; i++) {
+      if (this.pos + 8 <= this.size) {
+        const at = this.source.at(this.pos, 8);
+        const buffer = this.source.buffer;
+        const bytes = buffer.readUInt32LE(at) + buffer.readUInt32LE(at + 4) * 2 ** 32;
+        if (bytes <= max && this.pos + 8 + bytes <= this.size) {
+          this.pos += 8 + bytes;
+          continue;
+        }
+      }
+      // Not a string that fits: read it the careful way, which names the problem.
+      const item = () => `${what}[${i}]`;
+      this.skip(this.stringLength(item), item);
+    }
   }
 
   value(what: string): GgufValue {
@@ -159,21 +288,22 @@ class Cursor {
 }
 
 /**
- * Parses a GGUF header from the first bytes of a file.
- * @param bytes a prefix of the file (or the whole file)
- * @param fileSize the size of the whole file, to tell "truncated" from "read more"
- * @throws NeedMoreBytes when the prefix is too short (the caller reads more and retries)
+ * Parses a GGUF header (metadata and tensor infos) from a file's bytes, reading only the header.
+ * Hostile headers stay cheap: array nesting and string sizes are bounded, and arrays over
+ * `GGUF_HEADER_LIMITS` are skipped without being materialised (Herd reads none that large).
  * @throws FileFormatError naming `path` when the file is not a valid GGUF v2/v3 file
  */
-export function parseGgufHeader(bytes: Uint8Array, fileSize: number, path: string): GgufHeader {
-  const c = new Cursor(bytes, fileSize, path);
+export function parseGgufHeader(source: ByteSource, path: string): GgufHeader {
+  const fileSize = source.size;
+  const c = new Cursor(source, path);
   if (fileSize < 4) {
     throw new FileFormatError(`"${path}" is not a GGUF file: it is only ${fileSize} bytes long.`, path);
   }
   const magic = c.u32("the magic");
   if (magic !== GGUF_MAGIC) {
+    const text = source.buffer.subarray(source.at(0, 4), source.at(0, 4) + 4).toString("latin1");
     throw new FileFormatError(
-      `"${path}" is not a GGUF file (bad magic ${JSON.stringify(Buffer.from(bytes.subarray(0, 4)).toString("latin1"))}, expected "GGUF"). Point Herd at a .gguf model or adapter.`,
+      `"${path}" is not a GGUF file (bad magic ${JSON.stringify(text)}, expected "GGUF"). Point Herd at a .gguf model or adapter.`,
       path,
     );
   }
@@ -197,7 +327,7 @@ export function parseGgufHeader(bytes: Uint8Array, fileSize: number, path: strin
   for (let i = 0; i < kvCount; i++) {
     const key = c.string(`metadata key #${i}`);
     if (metadata.has(key)) c.fail(`metadata key "${key}" appears twice`);
-    metadata.set(key, c.value(`metadata "${key}"`));
+    metadata.set(key, c.value(`metadata "${key.length > 100 ? `${key.slice(0, 100)}...` : key}"`));
   }
 
   const alignmentValue = metadata.get("general.alignment");

@@ -66,6 +66,12 @@ export function ggufStringArray(header: GgufHeader, key: string): string[] | und
   const v = header.metadata.get(key);
   if (v === undefined) return undefined;
   if (v.type !== "array" || v.itemType !== "string") throw wrongType(header, key, "an array of strings", v);
+  if (v.skipped !== undefined) {
+    throw new FileFormatError(
+      `GGUF file "${header.path}": metadata "${key}" holds ${v.skipped} strings, more than Herd reads from a header.`,
+      header.path,
+    );
+  }
   return v.value;
 }
 

@@ -1,11 +1,45 @@
+import { readSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { FileFormatError } from "../../core/errors.js";
 import { bfloat16ToFloat, halfToFloat } from "./half.js";
-import { NeedMoreBytes, parseGgufHeader } from "./header-parser.js";
+import { type ByteSource, bufferSource, parseGgufHeader } from "./header-parser.js";
 import { GgmlType, type GgufHeader, type GgufTensorInfo, ggmlTypeName } from "./types.js";
 
-/** How much of the file the first header read takes; doubled until the header fits. */
-const FIRST_READ_BYTES = 1 << 20;
+/** The window of the file the header parser reads through at a time. */
+const WINDOW_BYTES = 1 << 20;
+
+/**
+ * A ByteSource reading a file through a sliding window (synchronous reads: the parser is
+ * synchronous). Header bytes that are skipped (large arrays) are never read.
+ */
+function fileSource(fd: number, size: number): ByteSource {
+  let buffer = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, size));
+  let start = 0;
+  let end = 0;
+  const source: ByteSource = {
+    size,
+    get buffer() {
+      return buffer;
+    },
+    at(pos, n) {
+      if (pos >= start && pos + n <= end) return pos - start;
+      const length = Math.min(Math.max(n, WINDOW_BYTES), size - pos);
+      if (length > buffer.byteLength) buffer = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const read = readSync(fd, buffer, done, length - done, pos + done);
+        if (read === 0) break;
+        done += read;
+      }
+      start = pos;
+      end = pos + done;
+      // The file shrank while being read: let the parser report it as truncated at this point.
+      if (done < n) throw new FileFormatError(`The file changed while its GGUF header was read.`);
+      return 0;
+    },
+  };
+  return source;
+}
 
 async function openForReading(path: string): Promise<FileHandle> {
   try {
@@ -45,15 +79,19 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
   const handle = await openForReading(path);
   try {
     const { size } = await handle.stat();
-    let length = Math.min(size, FIRST_READ_BYTES);
-    for (;;) {
-      const bytes = await readAt(handle, 0, length);
-      try {
-        return parseGgufHeader(bytes, size, path);
-      } catch (error) {
-        if (!(error instanceof NeedMoreBytes) || length >= size) throw error;
-        length = Math.min(size, length * 2);
+    try {
+      return parseGgufHeader(fileSource(handle.fd, size), path);
+    } catch (error) {
+      if (error instanceof FileFormatError) {
+        throw error.file ? error : new FileFormatError(`GGUF file "${path}": ${error.message}`, path);
       }
+      throw new FileFormatError(
+        `Cannot read the GGUF header of "${path}": ${(error as Error).message}`,
+        path,
+        {
+          cause: error,
+        },
+      );
     }
   } finally {
     await handle.close();
@@ -62,7 +100,7 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
 
 /** Parses a GGUF file held in memory (header only; use {@link decodeGgufTensor} for data). */
 export function parseGguf(bytes: Uint8Array, path = "<memory>"): GgufHeader {
-  return parseGgufHeader(bytes, bytes.byteLength, path);
+  return parseGgufHeader(bufferSource(bytes), path);
 }
 
 /** Finds a tensor's info by name. @throws FileFormatError naming the file and tensor when absent */

@@ -49,12 +49,19 @@ export type GgufScalarValue =
  * A metadata array. Items share one type; arrays of arrays are allowed by the spec and hold
  * `GgufArrayValue` items.
  */
-export type GgufArrayValue =
+export type GgufArrayValue = (
   | { type: "array"; itemType: GgufNumberTypeName; value: number[] }
   | { type: "array"; itemType: GgufBigIntTypeName; value: bigint[] }
   | { type: "array"; itemType: "bool"; value: boolean[] }
   | { type: "array"; itemType: "string"; value: string[] }
-  | { type: "array"; itemType: "array"; value: GgufArrayValue[] };
+  | { type: "array"; itemType: "array"; value: GgufArrayValue[] }
+) & {
+  /**
+   * Set when the reader skipped an array too large to be worth materialising (see
+   * `GGUF_HEADER_LIMITS`): its length in the file; `value` is then empty.
+   */
+  skipped?: number;
+};
 
 /** One typed metadata value. The type is kept so a file can be rewritten byte-compatible. */
 export type GgufValue = GgufScalarValue | GgufArrayValue;

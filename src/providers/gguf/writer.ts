@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { InvalidInputError } from "../../core/errors.js";
+import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../core/temp-files.js";
 import { floatToBfloat16, floatToHalf } from "./half.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
@@ -100,6 +101,11 @@ function writeScalar(
 }
 
 function writeArray(w: ByteWriter, array: GgufArrayValue, key: string): void {
+  if (array.skipped !== undefined) {
+    throw new InvalidInputError(
+      `GGUF metadata "${key}" was skipped when its file was read (${array.skipped} items), so it cannot be written back.`,
+    );
+  }
   w.u32(GGUF_VALUE_TYPE_CODES[array.itemType]);
   w.u64(array.value.length);
   for (const item of array.value) {
@@ -240,8 +246,16 @@ export async function writeFileAtomic(
   path: string,
   source: Uint8Array | ((write: (chunk: Uint8Array) => Promise<void>) => Promise<void> | void),
 ): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const handle = await open(temp, "wx");
+  await removeStaleTemporaries(dirname(path));
+  const temp = temporarySibling(path);
+  const untrack = trackTemporary(temp);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, "wx");
+  } catch (error) {
+    untrack();
+    throw error;
+  }
   try {
     if (source instanceof Uint8Array) await handle.writeFile(source);
     else {
@@ -256,6 +270,8 @@ export async function writeFileAtomic(
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     throw error;
+  } finally {
+    untrack();
   }
 }
 

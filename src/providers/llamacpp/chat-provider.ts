@@ -32,6 +32,7 @@ import {
 import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
 import { validateLoraAdapter } from "./adapter-validation.js";
 import { ContextPool } from "./context-pool.js";
+import { checkJsonSchemaLimits } from "./json-schema-limits.js";
 import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
 import { PushIterator } from "./push-iterator.js";
 
@@ -136,9 +137,12 @@ export class LlamaCppChatProvider implements ChatProvider {
     const { signal } = options;
     throwIfAborted(signal);
     checkRequest(request);
+    checkJsonSchemaLimits(request.responseFormat);
     const rt = await this.load();
     const adapters = this.adapterSet(request.target);
     const grammar = await this.grammarFor(rt, request.responseFormat);
+    // Building a grammar cannot be interrupted; a client that left meanwhile gets no generation.
+    throwIfAborted(signal);
     const lease = await rt.pool.acquire(contextKey(adapters), signal);
     const stop = new AbortController();
     const onAbort = () => stop.abort();

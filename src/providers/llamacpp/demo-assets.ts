@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { encodeGguf, writeFileAtomic } from "../gguf/index.js";
 import { type TinyLoraOptions, type TinyModelOptions, tinyLoraGguf, tinyModelGguf } from "./tiny-model.js";
 
@@ -25,7 +26,8 @@ export interface DemoAssetsOptions {
 /**
  * Writes (or reuses) a tiny llama model and one LoRA adapter per expert in `dir`, each named by a
  * hash of its content: llama.cpp caches adapters by path, so a changed adapter must get a new
- * name. Idempotent: files already present are reused. Writing everything takes well under a second.
+ * name. Idempotent: files already present with exactly the expected content (SHA-256) are reused,
+ * others rewritten. Writing everything takes well under a second.
  * @example
  * const { modelPath, adapters } = await createDemoAssets(".herd/demo", ["code", "math"]);
  */
@@ -34,7 +36,7 @@ export async function createDemoAssets(
   expertNames: readonly string[],
   options: DemoAssetsOptions = {},
 ): Promise<DemoAssets> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const model = options.model ?? {};
   const modelPath = await writeByHash(dir, "tiny-llama", encodeGguf(tinyModelGguf(model)));
   const adapters: Record<string, string> = {};
@@ -45,10 +47,26 @@ export async function createDemoAssets(
   return { modelPath, adapters };
 }
 
+/**
+ * The per-user folder the demo keeps its files in: `$XDG_CACHE_HOME/herd/demo`, else
+ * `~/.cache/herd/demo` (`%LOCALAPPDATA%\herd\demo` on Windows). Not a shared temp folder, where
+ * another user could place files under the names Herd would load.
+ */
+export function defaultDemoDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, "herd", "demo");
+  if (process.platform === "win32" && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, "herd", "demo");
+  return join(env.HOME || homedir(), ".cache", "herd", "demo");
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** Writes `bytes` under a name with their hash, unless a file with exactly that content is there. */
 async function writeByHash(dir: string, prefix: string, bytes: Uint8Array): Promise<string> {
-  const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 12);
-  const path = join(dir, `${prefix}-${hash}.gguf`);
-  const existing = await stat(path).catch(() => undefined);
-  if (existing?.size !== bytes.byteLength) await writeFileAtomic(path, bytes);
+  const hash = sha256(bytes);
+  const path = join(dir, `${prefix}-${hash.slice(0, 12)}.gguf`);
+  const existing = await readFile(path).catch(() => undefined);
+  // The whole hash, not the size: a damaged or replaced file of the same length is rewritten.
+  if (!existing || sha256(existing) !== hash) await writeFileAtomic(path, bytes);
   return path;
 }

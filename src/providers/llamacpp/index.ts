@@ -5,7 +5,7 @@ export { LlamaCppChatProvider } from "./chat-provider.js";
 export type { ContextPoolOptions, Lease } from "./context-pool.js";
 export { ContextPool } from "./context-pool.js";
 export type { DemoAssets, DemoAssetsOptions } from "./demo-assets.js";
-export { createDemoAssets } from "./demo-assets.js";
+export { createDemoAssets, defaultDemoDir } from "./demo-assets.js";
 export type { LlamaCppEmbedderOptions } from "./embedder.js";
 export { LlamaCppEmbedder } from "./embedder.js";
 export { ggufAdaptersFromExperts } from "./experts-adapters.js";

@@ -7,6 +7,7 @@ import {
   DEFAULT_BLEND_GRID,
   MODEL_PREFIX,
 } from "../../core/blend-resolver.js";
+import { stripBom } from "../../core/bom.js";
 import { ExpertConfigError, UnknownExpertError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { type ModelfileChatSettings, type ModelfileParameter, renderModelfile } from "./modelfile.js";
@@ -65,7 +66,7 @@ function modelfilePath(dir: string, relativeTo: string): string {
  */
 export async function loadChatSettings(expertsDir: string): Promise<ModelfileChatSettings> {
   const file = join(expertsDir, "experts.json");
-  const data = JSON.parse(await readFile(file, "utf8")) as { ollama?: unknown };
+  const data = JSON.parse(stripBom(await readFile(file, "utf8"))) as { ollama?: unknown };
   const section = data.ollama as Record<string, unknown> | undefined;
   if (section === undefined) return {};
   const bad = (field: string, kind: string) =>

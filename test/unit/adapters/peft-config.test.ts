@@ -83,4 +83,42 @@ describe("PEFT adapter_config.json", () => {
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).toContain(join(path, "adapter_config.json"));
   });
+
+  it("matches a catastrophic-backtracking pattern key in linear time", async () => {
+    // With JavaScript's backtracking RegExp this key takes about 2^n steps on a module path of n
+    // "a"s that does not match: ~27 s for n = 28. RE2 answers at once.
+    const long = `model.${"a".repeat(5_000)}c`;
+    const path = join(dir, "a");
+    await writeRandomAdapter(path, "peft", [{ name: long, rank: 4, inFeatures: 8, outFeatures: 8 }], {
+      seed: 1,
+    });
+    await editConfig(path, {
+      r: 4,
+      rank_pattern: { "(a+)+b": 2, "(a|aa)+$x": 3 },
+      alpha_pattern: { "(a*)*b": 2 },
+    });
+    const adapter = await openAdapter(path);
+    expect(adapter.module(long)!.rank).toBe(4);
+    await adapter.close();
+  });
+
+  it.each([
+    [
+      { rank_pattern: { "(v)_\\1": 2 } },
+      /rank_pattern key "\(v\)_\\\\1" is not a regular expression Herd can match safely/,
+    ],
+    [{ alpha_pattern: { "(?=v)proj": 2 } }, /alpha_pattern key "\(\?=v\)proj" is not a regular expression/],
+    [
+      { rank_pattern: { [`(${"x".repeat(2000)})`]: 2 } },
+      /rank_pattern key "\(x+\.\.\." is 2002 characters long; at most 1000/,
+    ],
+  ])("refuses pattern keys it cannot match safely, naming the key: %#", async (patch, message) => {
+    const path = join(dir, "a");
+    await writeRandomAdapter(path, "peft", [{ name: q, rank: 4, inFeatures: 8, outFeatures: 8 }], {
+      seed: 1,
+    });
+    await editConfig(path, patch);
+    await expect(openAdapter(path)).rejects.toThrow(message);
+    await expect(openAdapter(path)).rejects.toThrow(join(path, "adapter_config.json"));
+  });
 });

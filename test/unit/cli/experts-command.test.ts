@@ -163,19 +163,20 @@ describe("POST /admin/experts/reload", () => {
         adapter: "astro.gguf",
         examples: "examples/astro.jsonl",
       });
-      const off = await fetch(`${open.url}/admin/experts/reload`, { method: "POST" });
+      const json = { "content-type": "application/json" };
+      const off = await fetch(`${open.url}/admin/experts/reload`, { method: "POST", headers: json });
       expect(off.status).toBe(403);
       expect(((await off.json()) as { error: { message: string } }).error.message).toMatch(
         /start herd serve with --api-key/,
       );
       const wrong = await fetch(`${secured.url}/admin/experts/reload`, {
         method: "POST",
-        headers: { authorization: "Bearer nope-nope-nope" },
+        headers: { ...json, authorization: "Bearer nope-nope-nope" },
       });
       expect(wrong.status).toBe(401);
       const ok = await fetch(`${secured.url}/admin/experts/reload`, {
         method: "POST",
-        headers: { authorization: "Bearer sk-admin-key" },
+        headers: { ...json, authorization: "Bearer sk-admin-key" },
       });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ object: "herd.experts.reload", added: ["astro"], removed: [] });

@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { demoConfig } from "../../../src/cli/commands/serve-demo.js";
 import {
   GgmlType,
   ggufNumber,
@@ -12,6 +13,7 @@ import {
 } from "../../../src/providers/gguf/index.js";
 import {
   createDemoAssets,
+  defaultDemoDir,
   tinyModelConfig,
   writeTinyLora,
   writeTinyModel,
@@ -113,5 +115,41 @@ describe("createDemoAssets", () => {
     expect(ranked.adapters.code).not.toBe(first.adapters.code); // new content, new path
     expect(ranked.modelPath).toBe(first.modelPath);
     expect((await readdir(dir)).sort()).toHaveLength(4);
+  });
+
+  it("rewrites a file whose content does not match its hash, even when the size does", async () => {
+    const first = await createDemoAssets(dir, ["code"]);
+    const original = await readFile(first.adapters.code!);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1] = tampered.at(-1)! ^ 0xff;
+    await writeFile(first.adapters.code!, tampered);
+    await createDemoAssets(dir, ["code"]);
+    expect(Buffer.from(await readFile(first.adapters.code!)).equals(original)).toBe(true);
+  });
+});
+
+describe("the demo's folder", () => {
+  it("is per user: XDG_CACHE_HOME, else ~/.cache, never the shared temp folder", () => {
+    expect(defaultDemoDir({ XDG_CACHE_HOME: "/x/cache", HOME: "/home/u" })).toBe(
+      join("/x/cache", "herd", "demo"),
+    );
+    expect(defaultDemoDir({ XDG_CACHE_HOME: "relative", HOME: "/home/u" })).toBe(
+      join("/home/u", ".cache", "herd", "demo"),
+    );
+    expect(defaultDemoDir({ HOME: "/home/u" })).toBe(join("/home/u", ".cache", "herd", "demo"));
+  });
+
+  it("is where herd serve --demo writes its model and adapters", async () => {
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = dir;
+    try {
+      const config = await demoConfig({});
+      const provider = config.provider as { modelPath: string };
+      expect(provider.modelPath.startsWith(join(dir, "herd", "demo"))).toBe(true);
+      expect(((await stat(join(dir, "herd", "demo"))).mode & 0o777).toString(8)).toBe("700");
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
   });
 });

@@ -283,6 +283,7 @@ describe("POST /v1/chat/completions (stream)", () => {
     const controller = new AbortController();
     const res = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(chat({ stream: true })),
       signal: controller.signal,
     });
@@ -347,7 +348,10 @@ describe("errors", () => {
 
   it("answers unknown URLs with an OpenAI 404", async () => {
     const { url } = await start();
-    const res = await fetch(`${url}/v1/completions`, { method: "POST" });
+    const res = await fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(404);
     expect((await json(res)).error.message).toMatch(/Unknown request URL: POST \/v1\/completions/);
   });

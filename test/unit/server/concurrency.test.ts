@@ -24,6 +24,7 @@ describe("concurrent streams", () => {
       ids.map(async (id) => {
         const res = await fetch(`${server.url}/v1/chat/completions`, {
           method: "POST",
+          headers: { "content-type": "application/json" },
           body: JSON.stringify({ model: "herd", stream: true, messages: [{ role: "user", content: id }] }),
         });
         const body = await res.text();

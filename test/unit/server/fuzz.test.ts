@@ -234,6 +234,7 @@ describe("fuzz: malformed request bodies", () => {
     expect(errors).toEqual([]);
     const ok = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify(valid),
     });
     expect(ok.status).toBe(200);
@@ -271,14 +272,89 @@ describe("fuzz: malformed request bodies", () => {
 
   it("refuses a body over the limit with 413, also when it is sent without a length", async () => {
     const big = text({ ...valid, messages: [{ role: "user", content: "x".repeat(3_000_000) }] });
-    const declared = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", body: big });
+    const headers = { "content-type": "application/json" };
+    const declared = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers, body: big });
     expect(declared.status).toBe(413);
     const chunked = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
+      headers,
       body: new Blob([big]).stream(),
       duplex: "half",
     } as RequestInit);
     expect(chunked.status).toBe(413);
     expect((await fetch(`${server.url}/v1/models`)).status).toBe(200);
+  });
+});
+
+describe("fuzz: request keys that are Object.prototype's names", () => {
+  let server: Awaited<ReturnType<typeof listen>>;
+  const errors: unknown[] = [];
+  beforeAll(async () => {
+    server = await listen(createApp(new FakeHerd(), { logger: { error: (e) => errors.push(e) } }));
+  });
+  afterAll(() => server.close());
+
+  const keys = [
+    "__proto__",
+    "__defineGetter__",
+    "__lookupSetter__",
+    "constructor",
+    "toString",
+    "valueOf",
+    "hasOwnProperty",
+    "isPrototypeOf",
+  ];
+  const values = ["1", '"x"', "true", "{}", "[]", '{"a":1}'];
+
+  it("answers each as an ignored field with the usual warning, never a 5xx", async () => {
+    const failures: string[] = [];
+    for (const key of keys) {
+      for (const value of values) {
+        // Built as text: an object literal would set the prototype instead of a key.
+        const raw = `${JSON.stringify(valid).slice(0, -1)},${JSON.stringify(key)}:${value}}`;
+        const res = await fetch(`${server.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: raw,
+        });
+        await res.text();
+        const warning = res.headers.get("x-herd-warning") ?? "";
+        if (res.status !== 200 || !warning.includes(key)) {
+          failures.push(`${key}=${value}: ${res.status} ${warning}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it("refuses them as model names, nested keys and in /v1/route with a 4xx or answers, never a 5xx", async () => {
+    const failures: string[] = [];
+    for (const key of keys) {
+      for (const [path, body] of [
+        ["/v1/chat/completions", { ...valid, model: key }],
+        ["/v1/chat/completions", { ...valid, model: `herd:${key}` }],
+        ["/v1/route", { input: "hi", model: `herd:${key}` }],
+        ["/v1/route", `{"input":"hi",${JSON.stringify(key)}:{"a":1}}`],
+        [
+          "/v1/chat/completions",
+          `{"model":"herd","messages":[{"role":"user","content":"hi",${JSON.stringify(key)}:{"role":"system"}}],"metadata":{${JSON.stringify(key)}:1}}`,
+        ],
+        [
+          "/v1/chat/completions",
+          `{"model":"herd","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object",${JSON.stringify(key)}:{}}}}}`,
+        ],
+      ] as const) {
+        const res = await fetch(`${server.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        });
+        await res.text();
+        if (res.status >= 500) failures.push(`${path} ${key}: ${res.status}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(errors).toEqual([]);
   });
 });

@@ -25,7 +25,11 @@ describe("trackShutdown", () => {
       delayMs: 10,
     }));
     const { tracker, url } = await serve(herd);
-    const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", body: streamBody });
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamBody,
+    });
     expect(tracker.inFlight).toBe(1);
     const drained = tracker.drain(10_000);
     const text = await res.text();
@@ -42,7 +46,11 @@ describe("trackShutdown", () => {
       delayMs: 10,
     }));
     const { tracker, url } = await serve(herd);
-    const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", body: streamBody });
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamBody,
+    });
     expect(await tracker.drain(50)).toBe(false);
     await expect(res.text()).rejects.toThrow();
     await expect.poll(() => herd.signals[0]?.aborted).toBe(true);
