@@ -105,6 +105,11 @@ export class Herd implements RequestPipeline {
     return this.pipeline.pluginList;
   }
 
+  /** Generations running on the backend and requests waiting for a slot, right now. */
+  get load(): { running: number; queued: number } {
+    return this.pipeline.load;
+  }
+
   /** Builds the centroids now (the router would on its first request), so startup errors surface early. */
   async prepare(): Promise<void> {
     const router = this.router as Partial<Preparable>;

@@ -109,7 +109,13 @@ export {
   type RequestPipeline,
   type StreamOptions,
 } from "./core/pipeline.js";
-export { type ErrorRecovery, orderPlugins, type Plugin, type PluginFactory } from "./core/plugin.js";
+export {
+  type ErrorRecovery,
+  orderPlugins,
+  type Plugin,
+  type PluginFactory,
+  type RequestOutcome,
+} from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
 export { collectionNames, Router, type RouterInit } from "./core/router.js";
 export type {
@@ -135,6 +141,9 @@ export {
   ExpertOverridePlugin,
   type FallbackOptions,
   FallbackPlugin,
+  type MetricsOptions,
+  MetricsPlugin,
+  type RecentDecision,
   type RequestLoggingOptions,
   RequestLoggingPlugin,
   type RequestLogRecord,

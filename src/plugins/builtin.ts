@@ -4,6 +4,7 @@ import type { PluginFactory } from "../core/plugin.js";
 import { Registry } from "../core/registry.js";
 import { ExpertOverridePlugin } from "./expert-override.js";
 import { FallbackPlugin } from "./fallback.js";
+import { MetricsPlugin } from "./metrics/index.js";
 import { RequestLoggingPlugin } from "./request-logging.js";
 import { StickyRoutingPlugin } from "./sticky-routing.js";
 
@@ -65,6 +66,19 @@ export function builtinPlugins(): Registry<PluginFactory> {
         "fallback",
         z.object({ onUnavailable: z.boolean().optional() }).strict(),
         (o) => new FallbackPlugin(o),
+      ),
+    )
+    .register(
+      "metrics",
+      validated(
+        "metrics",
+        z
+          .object({
+            processMetrics: z.boolean().optional(),
+            recent: z.number().int().min(0).max(1000).optional(),
+          })
+          .strict(),
+        (o) => new MetricsPlugin(o),
       ),
     )
     .register(

@@ -3,6 +3,14 @@ export { type ExpertOverrideOptions, ExpertOverridePlugin } from "./expert-overr
 export { type FallbackOptions, FallbackPlugin } from "./fallback.js";
 export { LruMap } from "./lru-map.js";
 export {
+  type BackendErrorKind,
+  backendErrorKind,
+  type LoadSource,
+  type MetricsOptions,
+  MetricsPlugin,
+  type RecentDecision,
+} from "./metrics/index.js";
+export {
   type RequestLoggingOptions,
   RequestLoggingPlugin,
   type RequestLogRecord,
