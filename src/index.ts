@@ -86,6 +86,7 @@ export {
   UnknownExpertError,
   UnknownNameError,
 } from "./core/errors.js";
+export { renderHtmlReport, renderMarkdownReport } from "./core/eval-report/index.js";
 export {
   type EvaluationReport,
   type ExpertScore,

@@ -23,9 +23,13 @@ export const DEMO_BASE_MODEL = "herd-demo-tiny-llama";
  * The config of the offline demo: nothing to install or download. The hashing embedder and the
  * memory index route over the experts (./experts or the bundled ones); a generated tiny llama model
  * with one LoRA per expert (written to the temp folder, reused across runs) answers through the
- * llama.cpp provider, each expert's `adapter` pointing at its generated file.
+ * llama.cpp provider, each expert's `adapter` pointing at its generated file. `onProgress` counts
+ * the generated files.
  */
-export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> {
+export async function demoConfig(
+  flags: RoutingFlags,
+  onProgress?: (done: number, total: number) => void,
+): Promise<HerdConfigInput> {
   const expertsDir = resolve(flags.expertsDir ?? defaultExpertsDir());
   const raw = JSON.parse(await readFile(join(expertsDir, EXPERTS_FILE), "utf8")) as {
     experts: { name: string; adapter: string }[];
@@ -33,6 +37,7 @@ export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> 
   const assets = await createDemoAssets(
     join(tmpdir(), "herd-demo"),
     raw.experts.map((e) => e.name),
+    { onProgress },
   );
   return {
     expertsDir,

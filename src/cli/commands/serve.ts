@@ -13,6 +13,7 @@ import {
   addRoutingFlags,
   configFromFlags,
   positiveInt,
+  progress,
   type RoutingFlags,
   splitSpec,
 } from "../common-options.js";
@@ -74,11 +75,20 @@ export function registerServeCommand(program: Command): void {
       ),
   ).action(async (flags: ServeFlags) => {
     if (flags.demo) rejectDemoConflicts(flags);
-    const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
+    // The demo writes its model and adapters, then loads them: one step more than the files.
+    const demoProgress = flags.demo ? progress("demo start-up") : undefined;
+    let demoSteps = 0;
+    const config = flags.demo
+      ? await demoConfig(flags, (done, total) => {
+          demoSteps = total + 1;
+          demoProgress?.(done, demoSteps);
+        })
+      : await configFromFlags(flags, defaultExpertsDir());
     if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
     config.plugins = withObservability(config.plugins);
     const herd = await createHerd(config);
+    if (demoSteps > 0) demoProgress?.(demoSteps, demoSteps);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
     const metrics = herd.plugins.find((p): p is MetricsPlugin => p instanceof MetricsPlugin);
     const separateMetrics = metrics !== undefined && flags.metricsPort !== undefined;
