@@ -83,8 +83,10 @@ function coverageChart(report: EvaluationReport): string {
   const x = (t: number) => pad.left + (t / maxThreshold) * (w - pad.left - pad.right);
   const y = (v: number) => pad.top + (1 - v) * (h - pad.top - pad.bottom);
   const line = (key: "coverage" | "accuracy", color: string) => {
-    const points = report.coverage.map((c) => `${x(c.threshold).toFixed(1)},${y(c[key]).toFixed(1)}`);
-    const dots = report.coverage
+    // Accuracy means nothing where no prompt is left: that part of the curve is not drawn.
+    const shown = key === "accuracy" ? report.coverage.filter((c) => c.coverage > 0) : report.coverage;
+    const points = shown.map((c) => `${x(c.threshold).toFixed(1)},${y(c[key]).toFixed(1)}`);
+    const dots = shown
       .map(
         (c) =>
           `<circle cx="${x(c.threshold).toFixed(1)}" cy="${y(c[key]).toFixed(1)}" r="2.5" fill="${color}"><title>threshold ${c.threshold.toFixed(2)}: ${key} ${pct(c[key])}</title></circle>`,

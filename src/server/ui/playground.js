@@ -100,10 +100,13 @@ function describeDecision(decision, model) {
   const chosen = $("chosen");
   chosen.replaceChildren();
   const experts = (decision.selected ?? []).map((e) => `${e.name} ${(e.weight * 100).toFixed(0)}%`);
+  const adapters = (decision.adapters ?? []).map((a) => `${a.expert} ×${a.scale.toFixed(2)}`);
   chosen.append(
     "Model ",
     el("strong", "model", model),
-    ` · ${experts.length ? experts.join(" + ") : "base model"} · ${decision.reason} · routed in ${decision.timings.totalMs.toFixed(2)} ms`,
+    adapters.length ? ` with adapters ${adapters.join(" + ")}` : "",
+    ` · ${experts.length ? experts.join(" + ") : "base model"} · ${decision.reason}`,
+    el("span", "timing", ` · routing took ${decision.timings.totalMs.toFixed(2)} ms`),
   );
 }
 

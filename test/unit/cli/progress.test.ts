@@ -11,13 +11,17 @@ function stream(tty: boolean) {
       done();
     },
   }) as Writable & Partial<NodeJS.WriteStream>;
+  const done = (cb?: unknown) => {
+    if (typeof cb === "function") cb();
+    return true;
+  };
   Object.assign(out, {
     isTTY: tty,
     columns: 100,
-    cursorTo: (_x: number, _y?: unknown, cb?: () => void) => (cb?.(), true),
-    clearLine: (_dir: number, cb?: () => void) => (cb?.(), true),
-    moveCursor: (_dx: number, _dy: number, cb?: () => void) => (cb?.(), true),
-    clearScreenDown: (cb?: () => void) => (cb?.(), true),
+    cursorTo: (_x: number, y?: unknown, cb?: unknown) => done(cb ?? y),
+    clearLine: (_dir: number, cb?: unknown) => done(cb),
+    moveCursor: (_dx: number, _dy: number, cb?: unknown) => done(cb),
+    clearScreenDown: (cb?: unknown) => done(cb),
   });
   return { out: out as unknown as NodeJS.WriteStream, text: () => text };
 }
