@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { FastCounter, FastHistogram } from "./fast-metrics.js";
 
 /** Seconds buckets of OpenTelemetry's `gen_ai.server.request.duration`. */
 const DURATION_BUCKETS = [
@@ -19,6 +20,8 @@ const GEN_AI_LABELS = [
   "herd_expert",
 ] as const;
 
+type GenAiLabel = (typeof GEN_AI_LABELS)[number];
+
 /** What `herd_requests_queued` and `herd_generations_running` read at scrape time. */
 export type LoadSource = () => { running: number; queued: number };
 
@@ -28,58 +31,60 @@ export type LoadSource = () => { running: number; queued: number };
  * carry the `herd_` prefix.
  */
 export class HerdMetrics {
-  readonly requests: Counter<"route" | "model" | "expert" | "status">;
-  readonly decisions: Counter<"expert" | "reason">;
-  readonly blendSize: Histogram<string>;
-  readonly routingSeconds: Histogram<string>;
-  readonly ttft: Histogram<(typeof GEN_AI_LABELS)[number]>;
-  readonly duration: Histogram<(typeof GEN_AI_LABELS)[number] | "error_type">;
-  readonly tokens: Histogram<(typeof GEN_AI_LABELS)[number] | "gen_ai_token_type">;
+  readonly requests: FastCounter<"route" | "model" | "expert" | "status">;
+  readonly decisions: FastCounter<"expert" | "reason">;
+  readonly blendSize: FastHistogram<never>;
+  readonly routingSeconds: FastHistogram<never>;
+  readonly ttft: FastHistogram<GenAiLabel>;
+  readonly duration: FastHistogram<GenAiLabel | "error_type">;
+  readonly tokens: FastHistogram<GenAiLabel | "gen_ai_token_type">;
   readonly inFlight: Gauge<string>;
   readonly backendErrors: Counter<"kind">;
   private load: LoadSource | undefined;
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({
+    this.requests = new FastCounter({
       name: "herd_requests_total",
       help: "Chat and route requests, by route, served model, selected expert(s) and status code.",
       labelNames: ["route", "model", "expert", "status"],
       registers,
     });
-    this.decisions = new Counter({
+    this.decisions = new FastCounter({
       name: "herd_routing_decisions_total",
       help: "Routing decisions, by selected expert(s) and reason (routed, forced, below-threshold, base-only, sticky, fallback).",
       labelNames: ["expert", "reason"],
       registers,
     });
-    this.blendSize = new Histogram({
+    this.blendSize = new FastHistogram({
       name: "herd_blend_size",
       help: "Experts blended per request (0: the base model answered).",
+      labelNames: [],
       buckets: [0, 1, 2, 3, 4, 6, 8],
       registers,
     });
-    this.routingSeconds = new Histogram({
+    this.routingSeconds = new FastHistogram({
       name: "herd_routing_duration_seconds",
       help: "Time spent routing (embedding the prompt and querying the centroid index).",
+      labelNames: [],
       buckets: ROUTING_BUCKETS,
       registers,
     });
-    this.ttft = new Histogram({
+    this.ttft = new FastHistogram({
       name: "gen_ai_server_time_to_first_token_seconds",
       help: "Time from the request entering Herd to the first chunk of the answer.",
       labelNames: GEN_AI_LABELS,
       buckets: TTFT_BUCKETS,
       registers,
     });
-    this.duration = new Histogram({
+    this.duration = new FastHistogram({
       name: "gen_ai_server_request_duration_seconds",
       help: "Time from the request entering Herd to its end (error_type is set on failures).",
       labelNames: [...GEN_AI_LABELS, "error_type"],
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.tokens = new Histogram({
+    this.tokens = new FastHistogram({
       name: "gen_ai_client_token_usage",
       help: "Tokens per request as the backend counted them, by type (input, output) and expert(s).",
       labelNames: [...GEN_AI_LABELS, "gen_ai_token_type"],

@@ -77,9 +77,16 @@ export class MetricsPlugin implements Plugin {
   /** Counts a routing-only request (`POST /v1/route`), which does not go through the pipeline. */
   observeRoute(route: string, decision: RoutingDecision): void {
     const expert = expertLabel(decision);
-    this.herd.requests.inc({ route, model: decision.model, expert, status: "200" });
-    this.herd.decisions.inc({ expert, reason: decision.reason });
-    this.herd.routingSeconds.observe(decision.timings.totalMs / 1000);
+    const model = decision.model;
+    const reason = decision.reason;
+    this.herd.requests.inc(`${route}\u0001${model}\u0001${expert}\u0001200`, () => ({
+      route,
+      model,
+      expert,
+      status: "200",
+    }));
+    this.herd.decisions.inc(`${expert}\u0001${reason}`, () => ({ expert, reason }));
+    this.herd.routingSeconds.observe("", noLabels, decision.timings.totalMs / 1000);
   }
 
   onRequest(ctx: RequestContext): void {
@@ -111,35 +118,60 @@ export class MetricsPlugin implements Plugin {
     const expert = decision ? expertLabel(decision) : "none";
     const status = statusOf(outcome);
     const route = typeof ctx.request.metadata?.route === "string" ? ctx.request.metadata.route : SDK_ROUTE;
-    this.herd.requests.inc({ route, model, expert, status });
+    const herd = this.herd;
+    // Keys name the label combination; the label objects are built once per combination.
+    herd.requests.inc(`${route}\u0001${model}\u0001${expert}\u0001${status}`, () => ({
+      route,
+      model,
+      expert,
+      status,
+    }));
 
     let reason = "none";
     if (decision) {
       // The fallback plugin moved an expert request to the base model.
       reason = target?.base && decision.selected.length > 0 ? "fallback" : decision.reason;
-      this.herd.decisions.inc({ expert, reason });
-      this.herd.blendSize.observe(target?.base ? 0 : decision.selected.length);
-      this.herd.routingSeconds.observe(decision.timings.totalMs / 1000);
+      herd.decisions.inc(`${expert}\u0001${reason}`, () => ({ expert, reason }));
+      herd.blendSize.observe("", noLabels, target?.base ? 0 : decision.selected.length);
+      herd.routingSeconds.observe("", noLabels, decision.timings.totalMs / 1000);
     }
 
-    const labels = {
+    const requested = requestedModel(ctx);
+    const key = `${requested}\u0001${model}\u0001${expert}`;
+    const genAi = () => ({
       gen_ai_operation_name: "chat",
-      gen_ai_request_model: requestedModel(ctx),
+      gen_ai_request_model: requested,
       gen_ai_response_model: model,
       herd_expert: expert,
-    };
-    if (timing.firstChunk > 0) this.herd.ttft.observe(labels, (timing.firstChunk - timing.start) / 1000);
+    });
+    if (timing.firstChunk > 0) herd.ttft.observe(key, genAi, (timing.firstChunk - timing.start) / 1000);
     const seconds = (end - timing.start) / 1000;
-    if (outcome.error === undefined) this.herd.duration.observe(labels, seconds);
-    else this.herd.duration.observe({ ...labels, error_type: errorType(outcome.error) }, seconds);
+    if (outcome.error === undefined) {
+      herd.duration.observe(key, genAi, seconds);
+    } else {
+      const errorType = errorTypeOf(outcome.error);
+      herd.duration.observe(
+        `${key}\u0001${errorType}`,
+        () => ({ ...genAi(), error_type: errorType }),
+        seconds,
+      );
+    }
     const usage = outcome.response?.usage;
     if (usage) {
-      this.herd.tokens.observe({ ...labels, gen_ai_token_type: "input" }, usage.inputTokens);
-      this.herd.tokens.observe({ ...labels, gen_ai_token_type: "output" }, usage.outputTokens);
+      herd.tokens.observe(
+        `${key}\u0001input`,
+        () => ({ ...genAi(), gen_ai_token_type: "input" }),
+        usage.inputTokens,
+      );
+      herd.tokens.observe(
+        `${key}\u0001output`,
+        () => ({ ...genAi(), gen_ai_token_type: "output" }),
+        usage.outputTokens,
+      );
     }
 
     this.recentDecisions.add({
-      at: new Date().toISOString(),
+      at: Date.now(),
       requestId: ctx.id,
       model,
       reason,
@@ -152,6 +184,8 @@ export class MetricsPlugin implements Plugin {
     });
   }
 }
+
+const noLabels = () => ({});
 
 /** The selected experts joined with `+` (a blend), or `none` when the base model answers. */
 function expertLabel(decision: RoutingDecision): string {
@@ -168,7 +202,7 @@ function statusOf(outcome: RequestOutcome): string {
   return outcome.response ? "200" : "499";
 }
 
-function errorType(error: unknown): string {
+function errorTypeOf(error: unknown): string {
   return HerdError.isInstance(error) ? error.code : "internal_error";
 }
 

@@ -17,14 +17,18 @@ export interface RecentDecision {
   routingMs: number;
 }
 
+/** A decision as stored: the time as a number, formatted only when read. */
+type Stored = Omit<RecentDecision, "at"> & { at: number };
+
 /** A fixed-size ring of the latest decisions, newest first on read. Never grows past `capacity`. */
 export class RecentDecisions {
-  private readonly items: RecentDecision[] = [];
+  private readonly items: Stored[] = [];
   private next = 0;
 
   constructor(readonly capacity: number) {}
 
-  add(item: RecentDecision): void {
+  /** Adds a decision; `at` is `Date.now()` when it ended. */
+  add(item: Stored): void {
     if (this.capacity <= 0) return;
     if (this.items.length < this.capacity) this.items.push(item);
     else this.items[this.next] = item;
@@ -35,7 +39,10 @@ export class RecentDecisions {
   list(): RecentDecision[] {
     const n = this.items.length;
     const out: RecentDecision[] = [];
-    for (let i = 1; i <= n; i++) out.push(this.items[(this.next - i + n) % n]!);
+    for (let i = 1; i <= n; i++) {
+      const item = this.items[(this.next - i + n) % n]!;
+      out.push({ ...item, at: new Date(item.at).toISOString() });
+    }
     return out;
   }
 }
