@@ -150,6 +150,8 @@ export {
   type RequestLogRecord,
   type StickyRoutingOptions,
   StickyRoutingPlugin,
+  type TracingOptions,
+  TracingPlugin,
 } from "./plugins/index.js";
 
 export { OllamaChatProvider, type OllamaChatProviderOptions } from "./providers/chat/ollama.js";

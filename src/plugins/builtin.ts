@@ -7,6 +7,7 @@ import { FallbackPlugin } from "./fallback.js";
 import { MetricsPlugin } from "./metrics/index.js";
 import { RequestLoggingPlugin } from "./request-logging.js";
 import { StickyRoutingPlugin } from "./sticky-routing.js";
+import { TracingPlugin } from "./tracing/index.js";
 
 /** Validates a plugin's config options; errors name the field as `plugins.<name>.<field>`. */
 function validated<S extends z.ZodType>(
@@ -87,6 +88,14 @@ export function builtinPlugins(): Registry<PluginFactory> {
         "request-logging",
         z.object({ includePrompt: z.boolean().optional(), includeResponse: z.boolean().optional() }).strict(),
         (o) => new RequestLoggingPlugin(o),
+      ),
+    )
+    .register(
+      "tracing",
+      validated(
+        "tracing",
+        z.object({ tracerName: z.string().min(1).optional() }).strict(),
+        (o) => new TracingPlugin(o),
       ),
     );
 }

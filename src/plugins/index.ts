@@ -16,3 +16,4 @@ export {
   type RequestLogRecord,
 } from "./request-logging.js";
 export { type StickyRoutingOptions, StickyRoutingPlugin } from "./sticky-routing.js";
+export { type TracingOptions, TracingPlugin } from "./tracing/index.js";

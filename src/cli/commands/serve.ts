@@ -133,6 +133,7 @@ function withObservability(plugins: HerdConfigInput["plugins"]): HerdConfigInput
   const list = [...(plugins ?? ["expert-override"])];
   const named = (name: string) => list.some((p) => (typeof p === "string" ? p : p.name) === name);
   if (!named("metrics")) list.push("metrics");
+  if (!named("tracing")) list.push("tracing");
   return list;
 }
 
