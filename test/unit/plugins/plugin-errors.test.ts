@@ -45,6 +45,7 @@ describe("built-in plugin registry", () => {
       "metrics",
       "request-logging",
       "sticky-routing",
+      "tracing",
     ]);
     expect(registry.get("sticky-routing")({ margin: 0.1 }).name).toBe("sticky-routing");
     expect(() => registry.get("sticky-routing")({ margin: "big" })).toThrow(
