@@ -4,9 +4,10 @@
  *     npx tsx bench/metrics.ts [--requests 20000] [--rounds 5]
  *
  * A Herd on the hashing embedder and memory index with an in-memory chat provider that answers at
- * once (three chunks and usage), once without plugins and once with the metrics plugin. Rounds
- * alternate between the two so machine noise hits both alike; prints CPU µs per request (median of
- * the rounds) and the difference. bench/facade.ts shows the same over HTTP ("herd + metrics" rows).
+ * once (three chunks and usage): without plugins, with the metrics plugin, and with metrics and
+ * tracing as `herd serve` runs them (no tracer provider registered: tracing records nothing). Rounds
+ * alternate so machine noise hits all alike; prints CPU µs per request (median of the rounds) and
+ * the differences. bench/facade.ts shows the same over HTTP ("herd + metrics" rows).
  */
 import { parseArgs } from "node:util";
 import type { ChatChunk, ChatProvider, ChatRequest } from "../src/core/chat.js";
@@ -60,13 +61,17 @@ async function measure(herd: Herd, n: number): Promise<number> {
 
 const plain = await herdWith([]);
 const measured = await herdWith(["metrics"]);
+const served = await herdWith(["metrics", "tracing"]);
 await measure(plain, 2000);
 await measure(measured, 2000);
+await measure(served, 2000);
 const without: number[] = [];
 const withMetrics: number[] = [];
+const withBoth: number[] = [];
 for (let r = 0; r < rounds; r++) {
   without.push(await measure(plain, requests));
   withMetrics.push(await measure(measured, requests));
+  withBoth.push(await measure(served, requests));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const a = median(without);
@@ -81,5 +86,13 @@ console.log(
 console.log(
   `  metrics add         ${(b - a).toFixed(1)} µs per request (${(((b - a) / a) * 100).toFixed(1)}%)`,
 );
+const c = median(withBoth);
+console.log(
+  `  metrics + tracing   ${c.toFixed(1)} µs CPU per request (rounds: ${withBoth.map((x) => x.toFixed(1)).join(", ")})`,
+);
+console.log(
+  `  both add            ${(c - a).toFixed(1)} µs per request (${(((c - a) / a) * 100).toFixed(1)}%)`,
+);
 await plain.close();
 await measured.close();
+await served.close();

@@ -58,32 +58,35 @@ export class TracingPlugin implements Plugin {
     );
   }
 
-  async onRequest(ctx: RequestContext): Promise<void> {
-    if (this.api === undefined) await this.loading;
+  onRequest(ctx: RequestContext): void | Promise<void> {
+    // Only the first requests wait for the import; after it, tracing costs no extra await.
+    if (this.api === undefined) return this.loading.then(() => this.start(ctx));
+    this.start(ctx);
+  }
+
+  private start(ctx: RequestContext): void {
     const api = this.api;
     if (!api) return;
     // A proxy tracer: it follows whatever provider is registered now, or later.
     this.tracer ??= api.trace.getTracer(this.tracerName);
     const requested = ctx.request.model ?? "herd";
-    const params = ctx.request.params ?? {};
     const span = this.tracer.startSpan(
       `chat ${requested}`,
-      {
-        kind: api.SpanKind.CLIENT,
-        attributes: {
-          "gen_ai.operation.name": "chat",
-          "gen_ai.provider.name": "herd",
-          "gen_ai.request.model": requested,
-          ...(params.maxTokens !== undefined ? { "gen_ai.request.max_tokens": params.maxTokens } : {}),
-          ...(params.temperature !== undefined ? { "gen_ai.request.temperature": params.temperature } : {}),
-          ...(params.topP !== undefined ? { "gen_ai.request.top_p": params.topP } : {}),
-          "herd.request.id": ctx.id,
-        },
-      },
+      { kind: api.SpanKind.CLIENT },
       api.context.active(),
     );
     // No provider registered: the span records nothing, so neither does the rest of this plugin.
     if (!span.isRecording()) return;
+    const params = ctx.request.params ?? {};
+    span.setAttributes({
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": "herd",
+      "gen_ai.request.model": requested,
+      "herd.request.id": ctx.id,
+    });
+    if (params.maxTokens !== undefined) span.setAttribute("gen_ai.request.max_tokens", params.maxTokens);
+    if (params.temperature !== undefined) span.setAttribute("gen_ai.request.temperature", params.temperature);
+    if (params.topP !== undefined) span.setAttribute("gen_ai.request.top_p", params.topP);
     ctx.state.set(NAME, { api, tracer: this.tracer, span } satisfies Traced);
   }
 
