@@ -122,7 +122,7 @@ describe("createHerd", () => {
     expect((provider as Error).message).toMatch(/Known chat providers: llamacpp, ollama/);
     const plugin = await createHerd(config({ plugins: ["sticky"] })).catch((e: unknown) => e);
     expect((plugin as Error).message).toMatch(
-      /Unknown plugin "sticky".*expert-override, fallback, request-logging, sticky-routing/,
+      /Unknown plugin "sticky".*expert-override, fallback, metrics, request-logging, sticky-routing, tracing/,
     );
   });
 
