@@ -8,9 +8,10 @@
  * process is the load generator (http.Agent keep-alive, one request in flight per worker).
  * Prints req/s and latency p50/p99 at concurrency 1, 16 and 64 for: the backend directly, the bare
  * proxy (the practical ceiling for a Node facade), the facade over a stub Herd (the HTTP layer alone),
- * Herd on the base model (no routing) and Herd routed, then the time to the first byte of a stream
- * with and without Herd. Then the same for each engine provider (vLLM, LoRAX, llama-server) over a
- * fast stand-in of its API, next to the Ollama path. The machine is shared and noisy: compare rows of one run.
+ * Herd on the base model (no routing), Herd routed, and Herd routed with the metrics plugin (as
+ * `herd serve` runs it), then the time to the first byte of a stream with and without Herd. Then the
+ * same for each engine provider (vLLM, LoRAX, llama-server) over a fast stand-in of its API, next to
+ * the Ollama path. The machine is shared and noisy: compare rows of one run.
  */
 import { fork } from "node:child_process";
 import http from "node:http";
@@ -66,6 +67,27 @@ if (role === "engines") {
     const address = server.address();
     process.send?.({ port: typeof address === "object" && address ? address.port : 0 });
   });
+  // The same Herd with the metrics plugin, as `herd serve` runs it: what do the metrics cost?
+  const { MetricsPlugin } = await import("../src/plugins/metrics/index.js");
+  const measured = await createHerd({
+    provider: { name: "ollama", url: `http://127.0.0.1:${backend}` },
+    embedder: { name: "hashing" },
+    index: { name: "memory" },
+    plugins: ["metrics"],
+    concurrency: { generation: 256, queue: 4096 },
+  });
+  const metrics = measured.plugins.find((p) => p instanceof MetricsPlugin) as InstanceType<
+    typeof MetricsPlugin
+  >;
+  const metricsServer = createApp(measured, { logger: { error: () => {} }, metrics }).listen(
+    0,
+    "127.0.0.1",
+    () => {
+      metricsServer.keepAliveTimeout = 60_000;
+      const address = metricsServer.address();
+      process.send?.({ metricsPort: typeof address === "object" && address ? address.port : 0 });
+    },
+  );
   const proxyPort = await startBareProxy(backend);
   process.send?.({ proxyPort });
 } else {
@@ -94,8 +116,9 @@ async function main(): Promise<void> {
   try {
     const fast = (await spawn(["backend", "fast"], ["port"])).port!;
     const drip = (await spawn(["backend", "drip"], ["port"])).port!;
-    const facade = await spawn(["facade", String(fast)], ["port", "proxyPort", "stubPort"]);
-    const dripFacade = await spawn(["facade", String(drip)], ["port", "proxyPort", "stubPort"]);
+    const keys = ["port", "proxyPort", "stubPort", "metricsPort"];
+    const facade = await spawn(["facade", String(fast)], keys);
+    const dripFacade = await spawn(["facade", String(drip)], keys);
 
     const ollamaBody = (stream: boolean) =>
       JSON.stringify({
@@ -132,8 +155,20 @@ async function main(): Promise<void> {
         body: openaiBody(false),
       },
       {
+        name: "herd + metrics (JSON)",
+        port: facade.metricsPort!,
+        path: "/v1/chat/completions",
+        body: openaiBody(false),
+      },
+      {
         name: "herd facade (stream)",
         port: facade.port!,
+        path: "/v1/chat/completions",
+        body: openaiBody(true),
+      },
+      {
+        name: "herd + metrics (stream)",
+        port: facade.metricsPort!,
         path: "/v1/chat/completions",
         body: openaiBody(true),
       },
@@ -155,8 +190,10 @@ async function main(): Promise<void> {
       const added = p50[`herd facade (JSON)@${concurrency}`]! - p50[`backend directly@${concurrency}`]!;
       const overProxy =
         p50[`herd facade (JSON)@${concurrency}`]! - p50[`bare keep-alive proxy@${concurrency}`]!;
+      const metricsCost =
+        p50[`herd + metrics (JSON)@${concurrency}`]! - p50[`herd facade (JSON)@${concurrency}`]!;
       console.log(
-        `  added p50 at concurrency ${concurrency}: ${added.toFixed(3)} ms over the backend, ${overProxy.toFixed(3)} ms over the bare proxy\n`,
+        `  added p50 at concurrency ${concurrency}: ${added.toFixed(3)} ms over the backend, ${overProxy.toFixed(3)} ms over the bare proxy; metrics add ${metricsCost.toFixed(3)} ms\n`,
       );
     }
 

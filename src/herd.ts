@@ -113,6 +113,11 @@ export class Herd implements RequestPipeline {
     return this.pipeline.pluginList;
   }
 
+  /** Generations running on the backend and requests waiting for a slot, right now. */
+  get load(): { running: number; queued: number } {
+    return this.pipeline.load;
+  }
+
   /**
    * Builds the centroids now (the router would on its first request) and lets the chat provider check
    * what its backend serves, so startup errors surface early.

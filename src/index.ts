@@ -102,6 +102,7 @@ export {
   UnknownExpertError,
   UnknownNameError,
 } from "./core/errors.js";
+export { renderHtmlReport, renderMarkdownReport } from "./core/eval-report/index.js";
 export {
   type EvaluationReport,
   type ExpertScore,
@@ -134,7 +135,13 @@ export {
   type RequestPipeline,
   type StreamOptions,
 } from "./core/pipeline.js";
-export { type ErrorRecovery, orderPlugins, type Plugin, type PluginFactory } from "./core/plugin.js";
+export {
+  type ErrorRecovery,
+  orderPlugins,
+  type Plugin,
+  type PluginFactory,
+  type RequestOutcome,
+} from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
 export { collectionNames, Router, type RouterInit } from "./core/router.js";
 export {
@@ -168,11 +175,16 @@ export {
   ExpertOverridePlugin,
   type FallbackOptions,
   FallbackPlugin,
+  type MetricsOptions,
+  MetricsPlugin,
+  type RecentDecision,
   type RequestLoggingOptions,
   RequestLoggingPlugin,
   type RequestLogRecord,
   type StickyRoutingOptions,
   StickyRoutingPlugin,
+  type TracingOptions,
+  TracingPlugin,
 } from "./plugins/index.js";
 export {
   type PreparedExpertAdapter,

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { HerdConfigInput } from "../core/config.js";
 import { loadConfigFile } from "../core/config.js";
@@ -120,15 +121,60 @@ export function positiveInt(flag: string): (value: string) => number {
   };
 }
 
-/** Writes a progress line to stderr (overwritten in place on a terminal). */
-export function progress(label: string): (done: number, total: number) => void {
-  let last = -1;
+/** Settings of {@link progress}. */
+export interface ProgressOptions {
+  /** Print nothing (commands with `--json` keep stderr clean for their machine-readable output). @default false */
+  quiet?: boolean;
+  /** Where progress goes. @default process.stderr */
+  stream?: NodeJS.WriteStream;
+}
+
+/**
+ * Reports the progress of long work on stderr: a live bar (cli-progress) on a terminal, plain
+ * `label done/total (pct%)` lines at 0/25/50/75/100% when stderr is a file or a pipe, nothing when
+ * `quiet`. Returns the `(done, total)` callback the SDK's `onProgress` options take.
+ */
+export function progress(
+  label: string,
+  options: ProgressOptions = {},
+): (done: number, total: number) => void {
+  if (options.quiet) return () => {};
+  const stream = options.stream ?? process.stderr;
+  return stream.isTTY ? progressBar(label, stream) : progressLines(label, stream);
+}
+
+function progressBar(label: string, stream: NodeJS.WriteStream): (done: number, total: number) => void {
+  let bar: SingleBar | undefined;
   return (done, total) => {
-    const pct = Math.floor((done / total) * 100);
-    if (pct === last && done !== total) return;
-    last = pct;
-    if (process.stderr.isTTY)
-      process.stderr.write(`\r${label} ${done}/${total} (${pct}%)${done === total ? "\n" : ""}`);
-    else if (done === total || pct % 25 === 0) process.stderr.write(`${label} ${done}/${total} (${pct}%)\n`);
+    if (!bar) {
+      bar = new SingleBar(
+        {
+          format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted}`,
+          stream,
+          hideCursor: true,
+          etaBuffer: 50,
+        },
+        Presets.shades_classic,
+      );
+      bar.start(total, done);
+    } else {
+      if (total !== bar.getTotal()) bar.setTotal(total);
+      bar.update(done);
+    }
+    if (done >= total) {
+      bar.stop();
+      bar = undefined;
+    }
+  };
+}
+
+function progressLines(label: string, stream: NodeJS.WriteStream): (done: number, total: number) => void {
+  let lastStep = -1;
+  return (done, total) => {
+    const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+    const step = Math.floor(pct / 25);
+    if (step === lastStep && done !== total) return;
+    lastStep = step;
+    stream.write(`${label} ${done}/${total} (${pct}%)\n`);
   };
 }

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { stripBom } from "./bom.js";
 import { InvalidInputError } from "./errors.js";
 import type { RouteOptions, RouterService } from "./routing.js";
+import { blendWeights } from "./weights.js";
 
 /** One labeled prompt. */
 export interface LabeledPrompt {
@@ -31,6 +32,55 @@ export interface EvaluationReport {
   latencyMs: { mean: number; p50: number; p99: number };
   embedder: string;
   strategy: string;
+  /** Every prompt with its label, where it was routed (`(base)` below the threshold) and the router's confidence. */
+  predictions: { prompt: string; expert: string; routed: string; confidence: number }[];
+  /**
+   * Accuracy against coverage when prompts whose confidence is below `threshold` go to the base model:
+   * `coverage` is the share still routed to an expert, `accuracy` the share of those routed right.
+   */
+  coverage: { threshold: number; coverage: number; accuracy: number }[];
+  /** Expected calibration error of the confidence (10 equal-width bins), 0..1: 0 is perfectly calibrated. */
+  ece: number;
+}
+
+/** Points on the coverage curve. */
+const COVERAGE_POINTS = 21;
+
+/**
+ * Coverage and accuracy of the routed predictions at evenly spaced confidence thresholds from 0 to
+ * the highest confidence seen (top weights rarely come near 1 when many experts share the weight).
+ */
+export function coverageCurve(
+  predictions: readonly { expert: string; routed: string; confidence: number }[],
+): EvaluationReport["coverage"] {
+  const top = predictions.reduce((max, p) => Math.max(max, p.confidence), 0) || 1;
+  return Array.from({ length: COVERAGE_POINTS }, (_, i) => {
+    const threshold = Math.round(((top * i) / (COVERAGE_POINTS - 1)) * 1e4) / 1e4;
+    const kept = predictions.filter((p) => p.routed !== "(base)" && p.confidence >= threshold);
+    const right = kept.filter((p) => p.routed === p.expert).length;
+    return {
+      threshold,
+      coverage: predictions.length === 0 ? 0 : kept.length / predictions.length,
+      accuracy: kept.length === 0 ? 0 : right / kept.length,
+    };
+  });
+}
+
+/** Expected calibration error over `bins` equal-width confidence bins. */
+export function expectedCalibrationError(
+  predictions: readonly { expert: string; routed: string; confidence: number }[],
+  bins = 10,
+): number {
+  if (predictions.length === 0) return 0;
+  let ece = 0;
+  for (let b = 0; b < bins; b++) {
+    const inBin = predictions.filter((p) => Math.min(bins - 1, Math.floor(p.confidence * bins)) === b);
+    if (inBin.length === 0) continue;
+    const confidence = inBin.reduce((sum, p) => sum + p.confidence, 0) / inBin.length;
+    const accuracy = inBin.filter((p) => p.routed === p.expert).length / inBin.length;
+    ece += (inBin.length / predictions.length) * Math.abs(accuracy - confidence);
+  }
+  return ece;
 }
 
 /** Parses a JSONL data file of {"prompt", "expert"} lines; a bad line is an error naming the line. */
@@ -99,6 +149,7 @@ export async function evaluateRouter(
   const confusion: Record<string, Record<string, number>> = {};
   for (const a of labels) confusion[a] = Object.fromEntries([...labels, "(base)"].map((b) => [b, 0]));
   const latencies: number[] = [];
+  const predictions: EvaluationReport["predictions"] = [];
   let correct = 0;
   let strategy = options.strategy ?? "centroid";
   let embedder = router.embedderId ?? "";
@@ -109,6 +160,13 @@ export async function evaluateRouter(
     embedder = decision.embedder;
     latencies.push(decision.timings.totalMs);
     const routed = decision.selected[0]?.name ?? "(base)";
+    // Confidence: the top expert's weight were every expert blended (the decision keeps one).
+    const weights = blendWeights(
+      decision.ranked.map((e) => e.distance),
+      decision.weighting,
+      routeOptions.temperature,
+    );
+    predictions.push({ prompt: row.prompt, expert: row.expert, routed, confidence: weights[0] ?? 0 });
     confusion[row.expert]![routed] = (confusion[row.expert]![routed] ?? 0) + 1;
     if (routed === row.expert) correct++;
     onProgress?.(i + 1, data.length);
@@ -137,6 +195,9 @@ export async function evaluateRouter(
     },
     embedder,
     strategy,
+    predictions,
+    coverage: coverageCurve(predictions),
+    ece: expectedCalibrationError(predictions),
   };
 }
 

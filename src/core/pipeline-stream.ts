@@ -16,6 +16,7 @@ export class PipelineStream implements HerdStream {
   private started = false;
   private settled = false;
   private response: HerdResponse | undefined;
+  private error: unknown;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -82,6 +83,7 @@ export class PipelineStream implements HerdStream {
     } catch (error) {
       const normalized = normalizeError(error, this.ctx.signal);
       await this.plugins.error(this.ctx, normalized);
+      this.error = normalized;
       throw markReported(normalized);
     } finally {
       this.finish();
@@ -108,6 +110,10 @@ export class PipelineStream implements HerdStream {
     if (this.settled) return;
     this.settled = true;
     this.release();
+    this.plugins.end(
+      this.ctx,
+      this.error === undefined ? { response: this.response } : { error: this.error },
+    );
     // Stops the provider's request when the caller broke out early; harmless once it has ended.
     void this.upstream.return?.()?.catch(() => undefined);
   }

@@ -228,6 +228,7 @@ export class Pipeline implements RequestPipeline {
       release?.();
       const normalized = normalizeError(error, signal);
       if (!isReported(normalized)) await this.plugins.error(ctx, normalized);
+      this.plugins.end(ctx, { error: normalized });
       throw normalized;
     }
   }

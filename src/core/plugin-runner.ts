@@ -1,7 +1,7 @@
 import type { ChatChunk } from "./chat.js";
 import { HerdError, PluginError } from "./errors.js";
 import type { HerdResponse, RequestContext } from "./pipeline.js";
-import { type ErrorRecovery, orderPlugins, type Plugin } from "./plugin.js";
+import { type ErrorRecovery, orderPlugins, type Plugin, type RequestOutcome } from "./plugin.js";
 
 /** Where non-fatal plugin failures are reported. */
 export interface PluginLogger {
@@ -89,6 +89,18 @@ export class PluginRunner {
       }
     }
     return undefined;
+  }
+
+  /** Runs `onEnd` hooks once the request settled; failures are logged, never thrown. */
+  end(ctx: RequestContext, outcome: RequestOutcome): void {
+    for (const plugin of this.plugins) {
+      if (!plugin.onEnd) continue;
+      try {
+        plugin.onEnd(ctx, outcome);
+      } catch (error) {
+        this.logger.warn(wrap(plugin, "onEnd", error).message);
+      }
+    }
   }
 
   /** Closes every plugin; failures are logged, never thrown. */

@@ -9,12 +9,21 @@ export interface ErrorRecovery {
   warning: string;
 }
 
+/** How a request ended: with a whole answer, with an error, or neither (cancelled by the caller). */
+export interface RequestOutcome {
+  /** Set when the answer was complete. */
+  response?: HerdResponse;
+  /** Set when the request failed (after any recovery was tried). */
+  error?: unknown;
+}
+
 /**
  * Hooks around one request. Every hook is optional and may be async.
  * The pipeline calls them in plugin order (`order`, then registration order):
  *
  *     onRequest -> (route) -> afterRouting -> (resolve) -> beforeGeneration
  *       -> onChunk per chunk -> onResponse          (or onError when something threw)
+ *       -> onEnd                                   (always, once: done, failed or cancelled)
  *
  * A hook that throws fails the request with a `PluginError` naming the plugin and hook; `onResponse`
  * and `onError` failures only add a warning. No plugin error ever escapes as an unhandled rejection.
@@ -43,6 +52,12 @@ export interface Plugin {
     ctx: RequestContext,
     error: unknown,
   ): ErrorRecovery | undefined | Promise<ErrorRecovery | undefined>;
+  /**
+   * Once per request, when it settles: after `onResponse`, after the final `onError`, or when the
+   * caller cancelled or stopped reading. Must be sync; a failure is logged, never thrown. Metrics and
+   * traces close their books here.
+   */
+  onEnd?(ctx: RequestContext, outcome: RequestOutcome): void;
   /** Releases resources (timers, connections) when the Herd closes. */
   close?(): void | Promise<void>;
 }

@@ -4,8 +4,10 @@ import type { PluginFactory } from "../core/plugin.js";
 import { Registry } from "../core/registry.js";
 import { ExpertOverridePlugin } from "./expert-override.js";
 import { FallbackPlugin } from "./fallback.js";
+import { MetricsPlugin } from "./metrics/index.js";
 import { RequestLoggingPlugin } from "./request-logging.js";
 import { StickyRoutingPlugin } from "./sticky-routing.js";
+import { TracingPlugin } from "./tracing/index.js";
 
 /** Validates a plugin's config options; errors name the field as `plugins.<name>.<field>`. */
 function validated<S extends z.ZodType>(
@@ -68,11 +70,32 @@ export function builtinPlugins(): Registry<PluginFactory> {
       ),
     )
     .register(
+      "metrics",
+      validated(
+        "metrics",
+        z
+          .object({
+            processMetrics: z.boolean().optional(),
+            recent: z.number().int().min(0).max(1000).optional(),
+          })
+          .strict(),
+        (o) => new MetricsPlugin(o),
+      ),
+    )
+    .register(
       "request-logging",
       validated(
         "request-logging",
         z.object({ includePrompt: z.boolean().optional(), includeResponse: z.boolean().optional() }).strict(),
         (o) => new RequestLoggingPlugin(o),
+      ),
+    )
+    .register(
+      "tracing",
+      validated(
+        "tracing",
+        z.object({ tracerName: z.string().min(1).optional() }).strict(),
+        (o) => new TracingPlugin(o),
       ),
     );
 }

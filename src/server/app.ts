@@ -4,8 +4,10 @@ import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
+import { type MetricsSource, metricsHandler, recentDecisionsHandler } from "./metrics-routes.js";
 import { servedModels } from "./models.js";
 import { toOpenAIError } from "./openai-error.js";
+import { playgroundRouter } from "./playground.js";
 import { type RequestCheckOptions, requestChecksMiddleware, serverRequestChecks } from "./request-check.js";
 import { routeHandler } from "./route-endpoint.js";
 import type { ServedHerd } from "./served-herd.js";
@@ -18,9 +20,20 @@ export interface AppOptions extends RequestCheckOptions {
   bodyLimit?: number;
   /** Serve the base model only: no routing, experts are not offered (`herd serve --only-base`). @default false */
   onlyBase?: boolean;
+  /**
+   * The metrics plugin of this Herd: `GET /v1/route/recent` lists its latest decisions, and
+   * `GET /metrics` (behind `apiKey` when set) answers in Prometheus text format. @default undefined (no metrics)
+   */
+  metrics?: MetricsSource;
+  /** Serve `GET /metrics` on this app; false when it has a port of its own (`--metrics-port`). @default true */
+  metricsEndpoint?: boolean;
+  /** Serve the routing playground page at `/` (`herd serve --no-ui` turns it off). @default true */
+  ui?: boolean;
   /** Where server-side failures are reported (a 5xx, an error after a stream started). @default console */
   logger?: Pick<Console, "error">;
 }
+
+const IDLE = { running: 0, queued: 0 };
 
 /** The default body limit: 4 MiB, room for long conversations, small enough to refuse floods. */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -34,6 +47,8 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
  * - `POST /v1/route`: the routing decision alone
  * - `POST /admin/experts/reload`: re-reads experts.json without a restart (needs `apiKey`)
  * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
+ * - `GET /`: the routing playground page (unless `ui: false`)
+ * - `GET /metrics`, `GET /v1/route/recent`: Prometheus metrics and recent decisions (with `metrics`)
  *
  * Every request first passes `serverRequestChecks`: the Host allow-list (`allowedHosts`), CORS
  * (`cors`) and JSON bodies on POST.
@@ -63,19 +78,35 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
     }
   });
 
+  // The page itself holds no data: it asks for the key and sends it with every API call.
+  if (options.ui ?? true) app.use(playgroundRouter());
+
+  const metrics = options.metrics;
+  if (metrics && herd.load !== undefined) metrics.setLoadSource(() => herd.load ?? IDLE);
   if (options.apiKey !== undefined && options.apiKey !== "") {
     const check = bearerAuth(options.apiKey);
-    app.use("/v1", (req, _res, next) => {
+    const guard = (req: Request, _res: Response, next: NextFunction) => {
       check(req);
       next();
-    });
+    };
+    app.use("/v1", guard);
+    app.use("/metrics", guard);
   }
+  if (metrics && (options.metricsEndpoint ?? true)) app.get("/metrics", metricsHandler(metrics));
+  if (metrics) app.get("/v1/route/recent", recentDecisionsHandler(metrics));
 
   app.post(
     "/v1/chat/completions",
     chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report }),
   );
-  app.post("/v1/route", routeHandler(herd, { bodyLimit, onlyBase }));
+  app.post(
+    "/v1/route",
+    routeHandler(herd, {
+      bodyLimit,
+      onlyBase,
+      onDecision: metrics ? (decision) => metrics.observeRoute("/v1/route", decision) : undefined,
+    }),
+  );
   app.post(EXPERTS_RELOAD_PATH, expertsReloadHandler(herd, options.apiKey));
 
   const model = (id: string) => ({ id, object: "model", created, owned_by: "herd" });

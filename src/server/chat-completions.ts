@@ -37,8 +37,7 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
         : [];
     const parsed = validate(chatCompletionRequestSchema, body);
     const translated = translateChatRequest(parsed);
-    const metadata = requestMetadata(req, body as Record<string, unknown>);
-    if (metadata) translated.request.metadata = metadata;
+    translated.request.metadata = requestMetadata(req, body as Record<string, unknown>);
     const choice = resolveModel(parsed.model, herd, options.onlyBase);
     translated.request.model = parsed.model;
     if (choice.kind === "base") translated.request.route = { baseOnly: true };
@@ -128,15 +127,18 @@ function infoOf(stream: HerdStream, warnings: readonly string[]): HerdRoutingInf
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
- * What plugins key on: the OpenAI `user`, and a conversation id for sticky routing, from the
+ * What plugins key on: the route (for metrics), the OpenAI `user`, and a conversation id for sticky routing, from the
  * `x-herd-conversation-id` header or the OpenAI `metadata.conversation_id` field.
  */
-function requestMetadata(req: Request, body: Record<string, unknown>): RequestMetadata | undefined {
-  const metadata: RequestMetadata = {};
+function requestMetadata(req: Request, body: Record<string, unknown>): RequestMetadata {
+  // `route` labels the request in the metrics.
+  const metadata: RequestMetadata = { route: CHAT_ROUTE };
   if (typeof body.user === "string") metadata.user = body.user;
   const header = req.get("x-herd-conversation-id");
   const fromBody = (body.metadata as { conversation_id?: unknown } | null | undefined)?.conversation_id;
   const conversationId = header ?? (typeof fromBody === "string" ? fromBody : undefined);
   if (conversationId) metadata.conversationId = conversationId.slice(0, 256);
-  return Object.keys(metadata).length > 0 ? metadata : undefined;
+  return metadata;
 }
+
+const CHAT_ROUTE = "/v1/chat/completions";

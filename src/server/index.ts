@@ -13,8 +13,15 @@ export {
   UnknownModelError,
   UnsupportedMediaTypeError,
 } from "./http-errors.js";
+export {
+  createMetricsApp,
+  type MetricsSource,
+  metricsHandler,
+  recentDecisionsHandler,
+} from "./metrics-routes.js";
 export { EXPERT_PREFIX, type ModelChoice, ROUTED_MODEL, resolveModel, servedModels } from "./models.js";
 export { type OpenAIError, type OpenAIErrorBody, toOpenAIError } from "./openai-error.js";
+export { PLAYGROUND_CSP, PLAYGROUND_DIR, playgroundRouter } from "./playground.js";
 export {
   type RequestCheck,
   type RequestCheckOptions,

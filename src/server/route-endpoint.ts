@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import { InvalidInputError } from "../core/errors.js";
-import type { RouteOptions } from "../core/routing.js";
+import type { RouteOptions, RoutingDecision } from "../core/routing.js";
 import { ROUTED_MODEL, resolveModel } from "./models.js";
 import { readJsonBody } from "./read-json-body.js";
 import { routeRequestSchema } from "./request-schema.js";
@@ -14,7 +14,10 @@ import { validate } from "./validate.js";
  * `top_experts` and `model` (`herd:<expert>` forces, the base model skips routing). Answers with the
  * routing decision as `herd route --json` prints it, plus `"object": "herd.route"`.
  */
-export function routeHandler(herd: ServedHerd, options: { bodyLimit: number; onlyBase: boolean }) {
+export function routeHandler(
+  herd: ServedHerd,
+  options: { bodyLimit: number; onlyBase: boolean; onDecision?: (decision: RoutingDecision) => void },
+) {
   return async (req: Request, res: Response): Promise<void> => {
     const body = validate(routeRequestSchema, await readJsonBody(req, { limit: options.bodyLimit }));
     const input = body.messages ? translateMessages(body.messages) : body.input;
@@ -30,6 +33,7 @@ export function routeHandler(herd: ServedHerd, options: { bodyLimit: number; onl
     if (choice.kind === "base") routeOptions.baseOnly = true;
     if (choice.kind === "expert") routeOptions.experts = [choice.expert];
     const decision = await herd.route(input, routeOptions);
+    options.onDecision?.(decision);
     res.json({ object: "herd.route", ...decision });
   };
 }

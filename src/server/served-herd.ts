@@ -15,6 +15,8 @@ export interface ServedHerd {
   stream(request: HerdRequest, options?: StreamOptions): Promise<HerdStream>;
   /** The routing decision alone. */
   route(input: RouteInput, options?: RouteOptions): Promise<RoutingDecision>;
+  /** Generations running and requests queued now (read by the metrics at scrape time). */
+  readonly load?: { running: number; queued: number };
   /** Checks the backend and the index; throws (e.g. ProviderUnavailableError) when one is down. */
   health(): Promise<unknown>;
   /** Re-reads the experts (POST /admin/experts/reload); absent when the Herd cannot. */

@@ -6,6 +6,7 @@ import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js
 import { ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
+import { progress } from "../common-options.js";
 import {
   checkFlagsFor,
   type EngineBuildFlags,
@@ -39,9 +40,16 @@ export function parsePairs(text: string): [string, string][] {
   });
 }
 
-/** Prints build progress on stderr: one line per step, upload progress in 25% steps. */
-export function printBuildEvent(write: (line: string) => void = (l) => process.stderr.write(l)) {
+/**
+ * Prints build progress on stderr: one line per step; uploads and layer progress as a live bar on a
+ * terminal (`bars`), else in 25% steps.
+ */
+export function printBuildEvent(
+  write: (line: string) => void = (l) => process.stderr.write(l),
+  options: { bars?: boolean } = {},
+) {
   const lastPercent = new Map<string, number>();
+  const bars = new Map<string, (done: number, total: number) => void>();
   return (event: BuildEvent): void => {
     switch (event.type) {
       case "modelfile":
@@ -58,14 +66,18 @@ export function printBuildEvent(write: (line: string) => void = (l) => process.s
         return;
       case "progress": {
         const { status, total, completed } = event.progress;
-        if (total && completed !== undefined) {
-          const key = `${event.model} ${status}`;
+        const key = `${event.model}: ${status}`;
+        if (total && completed !== undefined && options.bars) {
+          const bar = bars.get(key) ?? progress(key);
+          bars.set(key, bar);
+          bar(completed, total);
+        } else if (total && completed !== undefined) {
           const pct = Math.floor((completed / total) * 100);
           if (Math.floor(pct / 25) === Math.floor((lastPercent.get(key) ?? -25) / 25) && pct !== 100) return;
           lastPercent.set(key, pct);
-          write(`${event.model}: ${status} ${pct}%\n`);
+          write(`${key} ${pct}%\n`);
         } else {
-          write(`${event.model}: ${status}\n`);
+          write(`${key}\n`);
         }
       }
     }
@@ -169,7 +181,8 @@ export function registerBuildCommand(program: Command): void {
         force: flags.force ?? false,
         ...(flags.mergedDir ? { mergedDir: flags.mergedDir } : {}),
         ...(flags.ollamaUrl ? { ollamaUrl: flags.ollamaUrl } : {}),
-        onEvent: printBuildEvent(),
+        // --json keeps stderr quiet; a terminal gets live bars for uploads.
+        ...(flags.json ? {} : { onEvent: printBuildEvent(undefined, { bars: process.stderr.isTTY }) }),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(report)}\n`);

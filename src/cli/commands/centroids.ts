@@ -36,7 +36,7 @@ export function registerCentroidsCommand(program: Command): void {
         : await router.rebuildCentroids({
             samples: flags.samples,
             seed: flags.seed,
-            onProgress: progress("embedding examples"),
+            onProgress: progress("embedding examples", { quiet: flags.json }),
           });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(set.manifest, null, 2)}\n`);

@@ -1,4 +1,7 @@
-import type { Command } from "commander";
+import { writeFile } from "node:fs/promises";
+import { type Command, Option } from "commander";
+import { ConfigError } from "../../core/errors.js";
+import { renderHtmlReport, renderMarkdownReport } from "../../core/eval-report/index.js";
 import { evaluateRouter, formatReport, readLabeledData } from "../../core/evaluation.js";
 import { addRoutingFlags, progress, type RoutingFlags } from "../common-options.js";
 import { openHerd } from "../open-herd.js";
@@ -6,6 +9,8 @@ import { openHerd } from "../open-herd.js";
 interface EvalFlags extends RoutingFlags {
   data: string;
   json?: boolean;
+  format?: "text" | "markdown" | "json";
+  report?: string;
 }
 
 /** `herd eval --data FILE.jsonl`: routing accuracy on labeled prompts. */
@@ -15,13 +20,47 @@ export function registerEvalCommand(program: Command): void {
       .command("eval")
       .description('measure routing accuracy on labeled prompts (JSONL lines {"prompt", "expert"})')
       .requiredOption("--data <file>", "the labeled JSONL file")
-      .option("--json", "print one JSON object (accuracy, n, perExpert, confusion, latencyMs)"),
+      .addOption(
+        new Option("--format <format>", "what to print: text, markdown (for CI logs) or json").choices([
+          "text",
+          "markdown",
+          "json",
+        ]),
+      )
+      .option("--json", "print one JSON object (same as --format json)")
+      .option(
+        "--report <file.html>",
+        "also write a self-contained HTML report (confusion heat map, precision/recall, coverage curve, misrouted prompts)",
+      ),
   ).action(async (flags: EvalFlags) => {
+    if (flags.json && flags.format && flags.format !== "json") {
+      throw new ConfigError(`--json and --format ${flags.format} disagree; pick one.`, "--format");
+    }
+    const format = flags.json ? "json" : (flags.format ?? "text");
     const data = await readLabeledData(flags.data);
     const herd = await openHerd(flags);
     try {
-      const report = await evaluateRouter(herd.router, data, { onProgress: progress("routing") });
-      process.stdout.write(`${flags.json ? JSON.stringify(report) : formatReport(report)}\n`);
+      const report = await evaluateRouter(herd.router, data, {
+        onProgress: progress("routing", { quiet: format === "json" }),
+      });
+      if (flags.report) {
+        try {
+          await writeFile(flags.report, renderHtmlReport(report));
+        } catch (error) {
+          throw new ConfigError(
+            `Cannot write the report to ${flags.report}: ${(error as Error).message}. Check --report.`,
+            "--report",
+          );
+        }
+      }
+      const text =
+        format === "json"
+          ? JSON.stringify(report)
+          : format === "markdown"
+            ? renderMarkdownReport(report).trimEnd()
+            : formatReport(report);
+      process.stdout.write(`${text}\n`);
+      if (flags.report && format !== "json") process.stderr.write(`HTML report written to ${flags.report}\n`);
     } finally {
       await herd.close();
     }

@@ -88,7 +88,7 @@ export function registerMergeCommand(program: Command): void {
         dtype,
         force: flags.force ?? false,
         ...(flags.base ? { baseModel: flags.base } : {}),
-        onProgress: progress("merging modules"),
+        onProgress: progress("merging modules", { quiet: flags.json }),
       });
       const seconds = (performance.now() - started) / 1000;
       const summary = { ...result, inputs: sources, seconds };

@@ -24,9 +24,13 @@ export const DEMO_BASE_MODEL = "herd-demo-tiny-llama";
  * memory index route over the experts (./experts or the bundled ones); a generated tiny llama model
  * with one LoRA per expert (written to the user's cache folder, `defaultDemoDir()`, and reused across
  * runs when their content hashes match) answers through the
- * llama.cpp provider, each expert's `adapter` pointing at its generated file.
+ * llama.cpp provider, each expert's `adapter` pointing at its generated file. `onProgress` counts
+ * the generated files.
  */
-export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> {
+export async function demoConfig(
+  flags: RoutingFlags,
+  onProgress?: (done: number, total: number) => void,
+): Promise<HerdConfigInput> {
   const expertsDir = resolve(flags.expertsDir ?? defaultExpertsDir());
   const raw = JSON.parse(stripBom(await readFile(join(expertsDir, EXPERTS_FILE), "utf8"))) as {
     experts: { name: string; adapter: string }[];
@@ -34,6 +38,7 @@ export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> 
   const assets = await createDemoAssets(
     defaultDemoDir(),
     raw.experts.map((e) => e.name),
+    { onProgress },
   );
   return {
     expertsDir,

@@ -5,13 +5,16 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
 import { ConfigError, errorMessage } from "../../core/errors.js";
 import { createHerd, type Herd } from "../../herd.js";
+import { MetricsPlugin } from "../../plugins/metrics/index.js";
 import { createApp } from "../../server/app.js";
 import { trackShutdown } from "../../server/graceful-shutdown.js";
 import { LOCAL_HOSTS } from "../../server/host-check.js";
+import { createMetricsApp } from "../../server/metrics-routes.js";
 import {
   addRoutingFlags,
   configFromFlags,
   positiveInt,
+  progress,
   type RoutingFlags,
   splitSpec,
 } from "../common-options.js";
@@ -30,6 +33,8 @@ interface ServeFlags extends RoutingFlags {
   drainTimeout: number;
   allowedHosts?: string[];
   cors?: string[];
+  metricsPort?: number;
+  ui: boolean;
 }
 
 /** How long SIGINT/SIGTERM waits for in-flight requests before cutting them. */
@@ -78,6 +83,12 @@ export function registerServeCommand(program: Command): void {
         commaList,
       )
       .option(
+        "--metrics-port <port>",
+        "serve GET /metrics on this port, without the API key (default: on --port, behind --api-key)",
+        portNumber,
+      )
+      .option("--no-ui", "do not serve the routing playground page at /")
+      .option(
         "--drain-timeout <seconds>",
         "on SIGINT/SIGTERM, wait this long for requests",
         positiveInt("--drain-timeout"),
@@ -85,24 +96,51 @@ export function registerServeCommand(program: Command): void {
       ),
   ).action(async (flags: ServeFlags) => {
     if (flags.demo) rejectDemoConflicts(flags);
-    const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
+    // The demo writes its model and adapters, then loads them: one step more than the files.
+    const demoProgress = flags.demo ? progress("demo start-up") : undefined;
+    let demoSteps = 0;
+    const config = flags.demo
+      ? await demoConfig(flags, (done, total) => {
+          demoSteps = total + 1;
+          demoProgress?.(done, demoSteps);
+        })
+      : await configFromFlags(flags, defaultExpertsDir());
     if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
     if (flags.apiKeyBackend) applyBackendKey(config, flags.apiKeyBackend);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
+    config.plugins = withObservability(config.plugins);
     const herd = await createHerd(config);
+    if (demoSteps > 0) demoProgress?.(demoSteps, demoSteps);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
     const hosts = allowedHosts(flags.allowedHosts ?? herd.config.server.allowedHosts ?? [], flags.host);
     const cors = flags.cors ?? herd.config.server.cors;
-    const app = createApp(herd, { apiKey, onlyBase: flags.onlyBase, allowedHosts: hosts, cors });
-    let server: Server;
+    const metrics = herd.plugins.find((p): p is MetricsPlugin => p instanceof MetricsPlugin);
+    const separateMetrics = metrics !== undefined && flags.metricsPort !== undefined;
+    const app = createApp(herd, {
+      apiKey,
+      onlyBase: flags.onlyBase,
+      allowedHosts: hosts,
+      cors,
+      metrics,
+      metricsEndpoint: !separateMetrics,
+      ui: flags.ui,
+    });
+    let server: Server | undefined;
+    let metricsServer: Server | undefined;
     try {
       server = await listen(app, flags.port, flags.host);
+      if (separateMetrics) {
+        metricsServer = await listen(createMetricsApp(metrics), flags.metricsPort!, flags.host);
+      }
     } catch (error) {
+      server?.close();
       await herd.close();
       throw error;
     }
     const tracker = trackShutdown(server);
-    process.stdout.write(startupMessage(herd, server, { ...flags, apiKey, allowedHosts: hosts, cors }));
+    process.stdout.write(
+      startupMessage(herd, server, { ...flags, apiKey, allowedHosts: hosts, cors }, metricsServer),
+    );
     // Not fatal: the backend may come up later, and /health keeps reporting.
     herd.health().catch((error: unknown) => {
       process.stderr.write(`herd serve: warning: ${errorMessage(error)}\n`);
@@ -113,8 +151,18 @@ export function registerServeCommand(program: Command): void {
     );
     const finished = await tracker.drain(flags.drainTimeout * 1000);
     if (!finished) process.stderr.write("herd serve: cut requests still running after the drain timeout\n");
+    metricsServer?.close();
     await herd.close();
   });
+}
+
+/** `herd serve` always collects metrics (and traces, when OpenTelemetry is set up): adds the plugins unless listed. */
+function withObservability(plugins: HerdConfigInput["plugins"]): HerdConfigInput["plugins"] {
+  const list = [...(plugins ?? ["expert-override"])];
+  const named = (name: string) => list.some((p) => (typeof p === "string" ? p : p.name) === name);
+  if (!named("metrics")) list.push("metrics");
+  if (!named("tracing")) list.push("tracing");
+  return list;
 }
 
 /** The demo picks its own backend, embedder and index; say so rather than ignore a flag. */
@@ -250,10 +298,14 @@ function shutdownSignal(): Promise<void> {
 }
 
 /** Where the server listens and what it routes to, plus a curl line to try. */
-function startupMessage(herd: Herd, server: Server, flags: ServeFlags & { apiKey?: string }): string {
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(":") ? `[${address}]` : address;
-  const url = `http://${host}:${port}/v1`;
+function startupMessage(
+  herd: Herd,
+  server: Server,
+  flags: ServeFlags & { apiKey?: string },
+  metricsServer?: Server,
+): string {
+  const origin = originOf(server);
+  const url = `${origin}/v1`;
   const experts = herd.experts.map((e) => e.name);
   const lines = [
     `Herd is serving an OpenAI-compatible API at ${url}`,
@@ -265,7 +317,9 @@ function startupMessage(herd: Herd, server: Server, flags: ServeFlags & { apiKey
     `  auth: ${flags.apiKey ? "Authorization: Bearer <your --api-key> required" : "none (pass --api-key to require a key)"}`,
     `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : " (other names: --allowed-hosts)"}`,
     `  browsers: ${flags.cors?.length ? `CORS for ${flags.cors.join(", ")}` : "no cross-origin access (--cors ORIGIN to allow a web app)"}`,
+    `  metrics: ${metricsServer ? `${originOf(metricsServer)}/metrics` : `${origin}/metrics`}`,
   ];
+  if (flags.ui) lines.push(`  playground: ${origin}/ (open it in a browser)`);
   if (flags.demo) lines.push("", DEMO_NOTICE);
   lines.push(
     "",
@@ -275,6 +329,13 @@ function startupMessage(herd: Herd, server: Server, flags: ServeFlags & { apiKey
     "",
   );
   return `${lines.join("\n")}\n`;
+}
+
+/** `http://host:port` of a listening server. */
+function originOf(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  return `http://${host}:${port}`;
 }
 
 /** The chat backend (and where it is), the embedder and the index. */

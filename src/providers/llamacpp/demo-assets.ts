@@ -21,6 +21,8 @@ export interface DemoAssetsOptions {
   model?: TinyModelOptions;
   /** Adapter settings shared by every expert (each expert's seed is its name). */
   lora?: Omit<TinyLoraOptions, "seed">;
+  /** Called after each file (the model, then each adapter) with the files done and the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -38,11 +40,14 @@ export async function createDemoAssets(
 ): Promise<DemoAssets> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const model = options.model ?? {};
+  const total = expertNames.length + 1;
   const modelPath = await writeByHash(dir, "tiny-llama", encodeGguf(tinyModelGguf(model)));
+  options.onProgress?.(1, total);
   const adapters: Record<string, string> = {};
-  for (const expert of expertNames) {
+  for (const [i, expert] of expertNames.entries()) {
     const bytes = encodeGguf(tinyLoraGguf(model, { ...options.lora, seed: expert }));
     adapters[expert] = await writeByHash(dir, `lora-${expert.replace(/[^\w-]/g, "_")}`, bytes);
+    options.onProgress?.(i + 2, total);
   }
   return { modelPath, adapters };
 }

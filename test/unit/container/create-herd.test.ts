@@ -124,7 +124,7 @@ describe("createHerd", () => {
     );
     const plugin = await createHerd(config({ plugins: ["sticky"] })).catch((e: unknown) => e);
     expect((plugin as Error).message).toMatch(
-      /Unknown plugin "sticky".*expert-override, fallback, request-logging, sticky-routing/,
+      /Unknown plugin "sticky".*expert-override, fallback, metrics, request-logging, sticky-routing, tracing/,
     );
   });
 

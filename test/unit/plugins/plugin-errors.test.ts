@@ -39,7 +39,14 @@ describe("plugin failures", () => {
 describe("built-in plugin registry", () => {
   it("builds each built-in from validated options and names bad options", () => {
     const registry = builtinPlugins();
-    expect(registry.names()).toEqual(["expert-override", "fallback", "request-logging", "sticky-routing"]);
+    expect(registry.names()).toEqual([
+      "expert-override",
+      "fallback",
+      "metrics",
+      "request-logging",
+      "sticky-routing",
+      "tracing",
+    ]);
     expect(registry.get("sticky-routing")({ margin: 0.1 }).name).toBe("sticky-routing");
     expect(() => registry.get("sticky-routing")({ margin: "big" })).toThrow(
       /plugins\.sticky-routing\.margin/,

@@ -153,7 +153,7 @@ describe("POST /v1/chat/completions (JSON)", () => {
   it("puts the user field into request metadata", async () => {
     const { herd, post } = await start();
     await post("/v1/chat/completions", chat({ user: "alice" }));
-    expect(herd.requests[0]?.metadata).toEqual({ user: "alice" });
+    expect(herd.requests[0]?.metadata).toEqual({ route: "/v1/chat/completions", user: "alice" });
   });
 
   it("takes a conversation id for sticky routing from a header or OpenAI metadata", async () => {

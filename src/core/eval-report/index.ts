@@ -1,0 +1,2 @@
+export { escapeHtml, renderHtmlReport } from "./html.js";
+export { renderMarkdownReport } from "./markdown.js";

@@ -1,0 +1,1 @@
+export { type TracingOptions, TracingPlugin } from "./tracing-plugin.js";

@@ -1,0 +1,86 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runHerd } from "../../helpers/run-cli.js";
+
+const EXPERTS = resolve("experts");
+
+/** Labeled prompts over the bundled experts, two of them labeled against the obvious expert. */
+const rows = [
+  { prompt: "Write a Python function that reverses a list", expert: "code" },
+  { prompt: "Fix this JavaScript bug: undefined is not a function", expert: "code" },
+  { prompt: "Write a poem about the autumn sea", expert: "creative" },
+  { prompt: "Tell me a short story about a dragon", expert: "creative" },
+  { prompt: "Prove that the square root of 2 is irrational", expert: "reasoning" },
+  { prompt: "Write a <b>haiku</b> about snow & ice", expert: "code" },
+];
+
+async function dataFile(): Promise<{ dir: string; data: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "herd-eval-"));
+  const data = join(dir, "data.jsonl");
+  await writeFile(data, rows.map((r) => JSON.stringify(r)).join("\n"));
+  return { dir, data };
+}
+
+describe("herd eval --report and --format", () => {
+  it("writes a self-contained HTML report with the matrix, bars, curve and escaped misrouted prompts", async () => {
+    const { dir, data } = await dataFile();
+    const report = join(dir, "report.html");
+    const run = await runHerd("eval", "--experts-dir", EXPERTS, "--data", data, "--report", report);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`HTML report written to ${report}`);
+    const html = await readFile(report, "utf8");
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('<table class="matrix">');
+    expect(html).toMatch(/data-labeled="code" data-routed="code"[^>]*>2</);
+    expect(html).toContain('class="scores"');
+    expect(html).toContain('<polyline class="accuracy"');
+    // The misrouted haiku is listed, its markup escaped, never live.
+    expect(html).toContain("Write a &lt;b&gt;haiku&lt;/b&gt; about snow &amp; ice");
+    expect(html).not.toContain("<b>haiku</b>");
+    // Nothing external, nothing executable.
+    expect(html).not.toMatch(/<script|src=|href=/i);
+  });
+
+  it("prints Markdown for CI logs and the new fields in JSON", async () => {
+    const { data } = await dataFile();
+    const md = await runHerd("eval", "--experts-dir", EXPERTS, "--data", data, "--format", "markdown");
+    expect(md.code).toBe(0);
+    expect(md.stdout).toMatch(/^## Herd routing evaluation/);
+    expect(md.stdout).toMatch(/\n\| code \| 0 \| 1 \| 2 \| 0 \| 0 \| 0 \|\n/);
+    expect(md.stdout).toContain("### Misrouted prompts (2)");
+    // Markup in a prompt stays text in rendered Markdown.
+    expect(md.stdout).toContain("| Write a &lt;b&gt;haiku&lt;/b&gt; about snow & ice | code | creative |");
+
+    const json = await runHerd("eval", "--experts-dir", EXPERTS, "--data", data, "--format", "json");
+    const report = JSON.parse(json.stdout);
+    expect(json.stderr).toBe("");
+    expect(report.predictions).toHaveLength(rows.length);
+    expect(report.predictions[5]).toMatchObject({ expert: "code", routed: "creative" });
+    expect(report.predictions[0].confidence).toBeGreaterThan(1 / 6);
+    expect(report.coverage[0]).toEqual({ threshold: 0, coverage: 1, accuracy: 4 / 6 });
+    // At the highest confidence seen, only the most confident prompt is still routed.
+    const top = Math.max(...report.predictions.map((p: { confidence: number }) => p.confidence));
+    expect(report.coverage.at(-1).threshold).toBeCloseTo(top, 3);
+    expect(report.coverage.at(-1).coverage).toBeLessThan(1);
+    expect(report.ece).toBeGreaterThanOrEqual(0);
+    expect(report.ece).toBeLessThanOrEqual(1);
+  });
+
+  it("refuses --json with another --format", async () => {
+    const { data } = await dataFile();
+    const run = await runHerd(
+      "eval",
+      "--experts-dir",
+      EXPERTS,
+      "--data",
+      data,
+      "--json",
+      "--format",
+      "markdown",
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/--json and --format markdown disagree/);
+  });
+});
