@@ -27,7 +27,7 @@ const MAX_LISTED = 8;
 
 /**
  * The warnings for request fields that Herd ignores: unknown fields and OpenAI fields it cannot
- * honour (`logprobs`, penalties, `n` > 1, ...). `null` values and harmless defaults are not reported.
+ * honour (`logit_bias`, `audio`, ...). `null` values and harmless defaults are not reported.
  */
 export function unsupportedFieldWarnings(body: Record<string, unknown>): string[] {
   const ignored: string[] = [];
@@ -44,9 +44,6 @@ export function unsupportedFieldWarnings(body: Record<string, unknown>): string[
     const listed = ignored.slice(0, MAX_LISTED).join(", ");
     const more = ignored.length > MAX_LISTED ? ` and ${ignored.length - MAX_LISTED} more` : "";
     warnings.push(`Ignored unsupported fields: ${listed}${more}.`);
-  }
-  if (typeof body.n === "number" && body.n > 1) {
-    warnings.push(`Ignored n=${body.n}: Herd returns one choice per request.`);
   }
   return warnings;
 }

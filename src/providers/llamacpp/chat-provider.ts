@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type {
-  ChatHistoryItem,
   ChatWrapper,
+  LLamaContextualRepeatPenalty,
   Llama,
   LlamaChat,
   LlamaContext,
@@ -13,7 +14,6 @@ import type {
 import type {
   ChatCallOptions,
   ChatChunk,
-  ChatMessage,
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
@@ -29,8 +29,10 @@ import {
   ProviderResponseError,
   UnknownExpertError,
 } from "../../core/errors.js";
+import { parseForcedToolCall } from "../../core/forced-tool-call.js";
 import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
 import { validateLoraAdapter } from "./adapter-validation.js";
+import { toHistory, toolMode } from "./chat-tools.js";
 import { ContextPool } from "./context-pool.js";
 import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
 import { PushIterator } from "./push-iterator.js";
@@ -119,7 +121,14 @@ const MAX_CACHED_GRAMMARS = 32;
  */
 export class LlamaCppChatProvider implements ChatProvider {
   readonly name: string;
-  readonly capabilities: ChatProviderCapabilities = { nativeBlend: true, tools: false, jsonSchema: true };
+  readonly capabilities: ChatProviderCapabilities = {
+    nativeBlend: true,
+    tools: true,
+    jsonSchema: true,
+    forcedToolChoice: true,
+    // node-llama-cpp's chat generation does not expose token probabilities: logprobs requests get a 400.
+    logprobs: false,
+  };
   private readonly adapterPaths: ReadonlyMap<string, string>;
   private runtime: Promise<Runtime> | undefined;
   private closed = false;
@@ -138,52 +147,95 @@ export class LlamaCppChatProvider implements ChatProvider {
     checkRequest(request);
     const rt = await this.load();
     const adapters = this.adapterSet(request.target);
-    const grammar = await this.grammarFor(rt, request.responseFormat);
+    const mode = toolMode(request);
+    const grammar = await this.grammarFor(
+      rt,
+      mode.kind === "forced" ? { type: "json_schema", schema: mode.schema } : request.responseFormat,
+    );
     const lease = await rt.pool.acquire(contextKey(adapters), signal);
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    const texts = new PushIterator<string>();
+    const chunks = new PushIterator<ChatChunk>();
+    const calls = new FunctionCallChunks(chunks);
     let finished = false;
     const { chat } = lease.value;
     const generation = (async () => {
       if (!this.options.reusePrefix) await chat.sequence.clearHistory();
       const history = toHistory(request.messages);
+      const functions = mode.kind === "auto" ? mode.functions : undefined;
       const inputTokens = chat.chatWrapper
-        .generateContextState({ chatHistory: history })
+        .generateContextState({ chatHistory: history, availableFunctions: functions })
         .contextText.tokenize(rt.model.tokenizer).length;
       const p = request.params;
       const meter = chat.sequence.tokenMeter.getState();
-      const result = await chat.generateResponse(history, {
+      const common = {
         signal: stop.signal,
         stopOnAbortSignal: true,
-        onTextChunk: (text) => texts.push(text),
         maxTokens: p.maxTokens ?? Math.max(1, rt.contextSize - inputTokens),
         temperature: p.temperature,
         topK: p.topK,
         topP: p.topP,
         seed: p.seed,
-        repeatPenalty: p.repetitionPenalty === undefined ? undefined : { penalty: p.repetitionPenalty },
+        repeatPenalty: repeatPenalty(p),
         customStopTriggers: p.stop?.filter((s) => s.length > 0),
-        grammar,
-      });
+      };
+      const forcedText: string[] = [];
+      const onTextChunk = (text: string) =>
+        mode.kind === "forced" ? forcedText.push(text) : chunks.push({ type: "text", text });
+      const result = functions
+        ? await chat.generateResponse(history, {
+            ...common,
+            onTextChunk,
+            functions,
+            ...(mode.kind === "auto" && mode.maxParallel
+              ? { maxParallelFunctionCalls: mode.maxParallel }
+              : {}),
+            onFunctionCallParamsChunk: (chunk) => calls.onParamsChunk(chunk),
+          })
+        : await chat.generateResponse(history, { ...common, onTextChunk, grammar });
+      const stopReason = result.metadata.stopReason;
+      for (const call of result.functionCalls ?? []) calls.onCall(call.functionName, call.params);
+      if (mode.kind === "forced") {
+        const text = forcedText.join("");
+        const parsed = parseForcedToolCall(text, mode.tools, stopReason === "maxTokens");
+        if (!parsed) {
+          throw new ProviderResponseError(
+            `llama.cpp did not produce the forced tool call (tool_choice): ${JSON.stringify(text.slice(0, 200))}.`,
+          );
+        }
+        calls.onCall(parsed.name, parsed.arguments);
+      }
       const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
-      return { stopReason: result.metadata.stopReason, inputTokens, outputTokens };
+      return { stopReason, inputTokens, outputTokens };
     })();
     generation.then(
-      () => texts.end(),
-      (error: unknown) => texts.fail(error),
+      () => chunks.end(),
+      (error: unknown) => chunks.fail(error),
     );
     try {
-      for await (const text of texts) if (text.length > 0) yield { type: "text", text };
+      for await (const chunk of chunks) {
+        if (chunk.type !== "text" || chunk.text.length > 0) yield chunk;
+      }
       const { stopReason, inputTokens, outputTokens } = await generation;
       throwIfAborted(signal);
       finished = true;
-      const finishReason: FinishReason = stopReason === "maxTokens" ? "length" : "stop";
+      const finishReason: FinishReason =
+        stopReason === "maxTokens" ? "length" : calls.count > 0 ? "tool_calls" : "stop";
       yield { type: "finish", finishReason, usage: { inputTokens, outputTokens } };
     } catch (error) {
       throwIfAborted(signal);
       if (HerdError.isInstance(error)) throw error;
+      if (
+        /does not fit the context size|did not return a history that fits/i.test((error as Error).message)
+      ) {
+        throw new InvalidInputError(
+          `The conversation${mode.kind === "auto" ? " and the tool descriptions" : ""} do not fit llama.cpp's context of ${rt.contextSize} tokens. ` +
+            "Shorten the conversation, send fewer tools, or raise the provider's contextSize.",
+          "messages",
+          { cause: error, code: "context_length_exceeded" },
+        );
+      }
       throw new ProviderResponseError(
         `llama.cpp generation failed: ${(error as Error).message}`,
         undefined,
@@ -459,39 +511,61 @@ function parseContextKey(key: string): AdapterScale[] {
 }
 
 function checkRequest(request: ChatRequest): void {
-  if (request.tools && request.tools.length > 0) {
-    throw new InvalidInputError(
-      "The llamacpp provider does not support tools (capabilities.tools is false). Remove the tools or use another provider.",
-      "tools",
-    );
-  }
   if (request.messages.length === 0)
     throw new InvalidInputError("At least one message is needed.", "messages");
   const { maxTokens } = request.params;
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) {
     throw new InvalidInputError(`maxTokens must be an integer >= 1, got ${maxTokens}.`, "params.maxTokens");
   }
-  request.messages.forEach((m, i) => {
-    if (m.role === "tool") {
-      throw new InvalidInputError(
-        "The llamacpp provider does not support tool messages.",
-        `messages[${i}].role`,
-      );
-    }
-  });
 }
 
-/** Maps chat messages to node-llama-cpp's history, ending with the model turn to generate. */
-function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === "system"
-      ? { type: "system", text: m.content }
-      : m.role === "user"
-        ? { type: "user", text: m.content }
-        : { type: "model", response: [m.content] },
-  );
-  if (history[history.length - 1]?.type !== "model") history.push({ type: "model", response: [] });
-  return history;
+/** node-llama-cpp's repeat penalty from Herd's repetition, presence and frequency penalties. */
+function repeatPenalty(p: ChatRequest["params"]): LLamaContextualRepeatPenalty | undefined {
+  const out: LLamaContextualRepeatPenalty = {};
+  if (p.repetitionPenalty !== undefined) out.penalty = p.repetitionPenalty;
+  if (p.presencePenalty !== undefined) out.presencePenalty = p.presencePenalty;
+  if (p.frequencyPenalty !== undefined) out.frequencyPenalty = p.frequencyPenalty;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * Streams function calls as tool-call chunks: the first parameters piece of a call carries its id
+ * and name, later pieces only arguments. Calls that arrive whole (the forced path) are one chunk.
+ */
+class FunctionCallChunks {
+  private readonly streamed = new Map<number, number>();
+  count = 0;
+
+  constructor(private readonly out: PushIterator<ChatChunk>) {}
+
+  onParamsChunk(chunk: { callIndex: number; functionName: string; paramsChunk: string }): void {
+    let index = this.streamed.get(chunk.callIndex);
+    if (index === undefined) {
+      index = this.count++;
+      this.streamed.set(chunk.callIndex, index);
+      this.out.push({
+        type: "tool-call",
+        index,
+        id: newCallId(),
+        name: chunk.functionName,
+        argumentsDelta: chunk.paramsChunk,
+      });
+    } else if (chunk.paramsChunk !== "") {
+      this.out.push({ type: "tool-call", index, argumentsDelta: chunk.paramsChunk });
+    }
+  }
+
+  /** A whole call (after generation); skipped when its pieces were already streamed. */
+  onCall(name: string, params: unknown): void {
+    if (this.streamed.size > 0) return;
+    const index = this.count++;
+    const args = typeof params === "string" ? params : JSON.stringify(params ?? {});
+    this.out.push({ type: "tool-call", index, id: newCallId(), name, argumentsDelta: args });
+  }
+}
+
+function newCallId(): string {
+  return `call_${randomBytes(12).toString("hex")}`;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
