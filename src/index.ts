@@ -148,6 +148,8 @@ export { OllamaEmbedder, type OllamaEmbedderOptions } from "./providers/embedder
 export { ChromaIndex, type ChromaIndexOptions } from "./providers/indexes/chroma.js";
 export { MemoryIndex } from "./providers/indexes/memory.js";
 export {
+  createDemoAssets,
+  type DemoAssets,
   LlamaCppChatProvider,
   type LlamaCppChatProviderOptions,
   LlamaCppEmbedder,
