@@ -1,8 +1,8 @@
 import type { ServerResponse } from "node:http";
 import type { Request, Response } from "express";
-import type { HerdStream, RequestMetadata } from "../core/pipeline.js";
+import type { RequestMetadata } from "../core/pipeline.js";
 import { type HerdRoutingInfo, routingInfo } from "../core/routing-info.js";
-import { mergeChoiceStreams, openChoiceStreams } from "./choice-streams.js";
+import { ChoiceStreams } from "./choice-streams.js";
 import { resolveModel } from "./models.js";
 import {
   type AnswerShape,
@@ -56,7 +56,7 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
 
     const signal = abortOnDisconnect(res);
     const startedAt = performance.now();
-    const streams = await openChoiceStreams(herd, translated.request, translated.choices, { signal });
+    const streams = await ChoiceStreams.open(herd, translated.request, translated.choices, { signal });
     const shape: AnswerShape = {
       legacyFunctions: translated.legacyFunctions,
       logprobs: translated.logprobs,
@@ -80,19 +80,19 @@ function abortOnDisconnect(res: ServerResponse): AbortSignal {
 }
 
 async function sendCompletion(
-  streams: readonly HerdStream[],
+  streams: ChoiceStreams,
   res: Response,
   warnings: readonly string[],
   startedAt: number,
   shape: AnswerShape,
 ): Promise<void> {
-  const builders = streams.map(() => new CompletionBuilder());
+  const builders = Array.from({ length: streams.count }, () => new CompletionBuilder());
   try {
-    for await (const { index, chunk } of mergeChoiceStreams(streams)) builders[index]!.add(chunk);
+    for await (const { index, chunk } of streams.merge()) builders[index]!.add(chunk);
   } finally {
-    for (const stream of streams) stream.cancel();
+    streams.cancel();
   }
-  const first = streams[0]!;
+  const first = streams.first;
   const info = { ...infoOf(streams, warnings), durationMs: round(performance.now() - startedAt) };
   const body = buildCompletion(newIdentity(first.target.model), info, builders, shape);
   if (res.destroyed) return;
@@ -107,7 +107,7 @@ async function sendCompletion(
 }
 
 async function sendStream(
-  streams: readonly HerdStream[],
+  streams: ChoiceStreams,
   res: Response,
   warnings: readonly string[],
   includeUsage: boolean,
@@ -116,16 +116,16 @@ async function sendStream(
 ): Promise<void> {
   const info = infoOf(streams, warnings);
   const encoder = new ChunkEncoder(
-    newIdentity(streams[0]!.target.model),
+    newIdentity(streams.first.target.model),
     includeUsage,
-    streams.length,
+    streams.count,
     shape,
   );
   const sse = new SseWriter(res);
   sse.open(routingHeaders(info));
   try {
     await sse.send(encoder.first(info));
-    for await (const { index, chunk } of mergeChoiceStreams(streams)) {
+    for await (const { index, chunk } of streams.merge()) {
       if (sse.closed) break;
       for (const out of encoder.encode(chunk, index)) await sse.send(out);
     }
@@ -138,7 +138,7 @@ async function sendStream(
     await sse.send(toOpenAIError(error).body);
     sse.end();
   } finally {
-    for (const stream of streams) stream.cancel();
+    streams.cancel();
   }
 }
 
@@ -146,9 +146,9 @@ async function sendStream(
  * The `herd` object: the routing decision and target of the first choice, and every warning so far
  * (request fields first, then each choice's).
  */
-function infoOf(streams: readonly HerdStream[], warnings: readonly string[]): HerdRoutingInfo {
-  const first = streams[0]!;
-  const all = [...new Set([...warnings, ...streams.flatMap((s) => s.warnings)])];
+function infoOf(streams: ChoiceStreams, warnings: readonly string[]): HerdRoutingInfo {
+  const { first } = streams;
+  const all = [...new Set([...warnings, ...streams.warnings])];
   return routingInfo(first.requestId, first.decision, first.target, all);
 }
 

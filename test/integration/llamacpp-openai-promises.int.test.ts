@@ -1,0 +1,187 @@
+import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { demoConfig } from "../../src/cli/commands/serve-demo.js";
+import { createHerd, type Herd } from "../../src/herd.js";
+import { createApp } from "../../src/server/app.js";
+import { listen } from "../helpers/listen.js";
+
+/**
+ * The OpenAI promises on real llama.cpp: the demo's generated tiny model (random weights) with one
+ * LoRA per expert, behind `herd serve`'s app, through the official openai client. A random model
+ * cannot choose to call a tool or to write JSON: everything asserted here is what Herd enforces.
+ */
+let herd: Herd;
+let server: Awaited<ReturnType<typeof listen>>;
+let client: OpenAI;
+
+beforeAll(async () => {
+  herd = await createHerd(await demoConfig({}));
+  server = await listen(createApp(herd, { logger: { error: () => {} } }));
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "demo", maxRetries: 0 });
+});
+afterAll(async () => {
+  await server?.close();
+  await herd?.close();
+});
+
+const question = { role: "user", content: "What is the weather in Tokyo?" } as const;
+/** A tool whose arguments form a finite language, so a grammar-forced call always completes. */
+const unitsTool: OpenAI.ChatCompletionTool = {
+  type: "function",
+  function: {
+    name: "set_units",
+    description: "Choose the units for weather reports",
+    parameters: {
+      type: "object",
+      properties: { units: { type: "string", enum: ["metric", "imperial"] }, verbose: { type: "boolean" } },
+      required: ["units", "verbose"],
+      additionalProperties: false,
+    },
+  },
+};
+const weatherTool: OpenAI.ChatCompletionTool = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+};
+
+describe("tools on llama.cpp", () => {
+  it('tool_choice "required" always yields a complete tool call of an allowed tool', async () => {
+    for (const seed of [1, 2, 3]) {
+      const completion = await client.chat.completions.create({
+        model: "herd",
+        messages: [question],
+        tools: [unitsTool],
+        tool_choice: "required",
+        seed,
+        max_tokens: 200,
+      });
+      const choice = completion.choices[0]!;
+      expect(choice.finish_reason).toBe("tool_calls");
+      const call = choice.message.tool_calls![0]!;
+      expect(call.type === "function" && call.function.name).toBe("set_units");
+      const args = JSON.parse(call.type === "function" ? call.function.arguments : "");
+      expect(["metric", "imperial"]).toContain(args.units);
+      expect(typeof args.verbose).toBe("boolean");
+    }
+  });
+
+  it("a named tool is called even when its arguments are cut by max_tokens (finish_reason length, valid JSON)", async () => {
+    const completion = await client.chat.completions.create({
+      model: "herd",
+      messages: [question],
+      tools: [weatherTool, unitsTool],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      temperature: 0,
+      max_tokens: 48,
+    });
+    const call = completion.choices[0]!.message.tool_calls![0]!;
+    expect(call.type === "function" && call.function.name).toBe("get_weather");
+    expect(() => JSON.parse(call.type === "function" ? call.function.arguments : "")).not.toThrow();
+  });
+
+  it("streams the forced call as tool-call deltas the openai stream helper assembles", async () => {
+    const stream = client.chat.completions.stream({
+      model: "herd",
+      messages: [question],
+      tools: [unitsTool],
+      tool_choice: "required",
+      seed: 5,
+      max_tokens: 200,
+    });
+    const final = await stream.finalChatCompletion();
+    expect(final.choices[0]!.finish_reason).toBe("tool_calls");
+    const call = final.choices[0]!.message.tool_calls![0]!;
+    expect(call.type === "function" && JSON.parse(call.function.arguments).units).toMatch(/metric|imperial/);
+  });
+
+  it("accepts the tool-result turn and answers in text", async () => {
+    const completion = await client.chat.completions.create({
+      model: "herd",
+      tools: [weatherTool],
+      tool_choice: "none",
+      max_tokens: 8,
+      messages: [
+        question,
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            {
+              id: "call_1",
+              type: "function",
+              function: { name: "get_weather", arguments: '{"city":"Tokyo"}' },
+            },
+          ],
+        },
+        { role: "tool", tool_call_id: "call_1", content: "11 degrees celsius, clear" },
+      ],
+    });
+    expect(completion.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(completion.choices[0]!.message.tool_calls).toBeUndefined();
+    // The tool result is part of the prompt the model saw.
+    expect(completion.usage!.prompt_tokens).toBeGreaterThan(40);
+  });
+
+  it("a tool result that answers no call is a 400 naming the message", async () => {
+    const error = await client.chat.completions
+      .create({
+        model: "herd",
+        messages: [question, { role: "tool", tool_call_id: "call_x", content: "11" }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("messages[1]");
+  });
+});
+
+describe("n, logprobs and structured output on llama.cpp", () => {
+  it("n: 2 returns two choices, seeded seed and seed+1: reproducible and different", async () => {
+    const ask = () =>
+      client.chat.completions.create({ model: "herd", messages: [question], n: 2, seed: 11, max_tokens: 12 });
+    const first = await ask();
+    const again = await ask();
+    expect(first.choices.map((c) => c.index)).toEqual([0, 1]);
+    const texts = first.choices.map((c) => c.message.content);
+    expect(texts[0]).not.toBe(texts[1]);
+    expect(again.choices.map((c) => c.message.content)).toEqual(texts);
+    // Usage adds both generations: choice 0 alone is the n: 1 request with the same seed.
+    const single = await client.chat.completions.create({
+      model: "herd",
+      messages: [question],
+      seed: 11,
+      max_tokens: 12,
+    });
+    expect(single.choices[0]!.message.content).toBe(texts[0]);
+    expect(first.usage!.prompt_tokens).toBe(2 * single.usage!.prompt_tokens);
+    expect(first.usage!.completion_tokens).toBeGreaterThan(single.usage!.completion_tokens);
+  });
+
+  it("logprobs: the provider cannot, and says so with a 400", async () => {
+    const error = await client.chat.completions
+      .create({ model: "herd", messages: [question], logprobs: true, max_tokens: 4 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    const bad = error as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(bad.param).toBe("logprobs");
+    expect(bad.message).toMatch(/cannot return token log-probabilities/);
+    expect(bad.requestID).toMatch(/^req_/);
+  });
+
+  it("client.chat.completions.parse with a zod schema succeeds: the grammar makes the model follow it", async () => {
+    const Report = z.object({ sky: z.enum(["clear", "cloudy", "rain"]), windy: z.boolean() });
+    const completion = await client.chat.completions.parse({
+      model: "herd",
+      messages: [question],
+      response_format: zodResponseFormat(Report, "report"),
+      seed: 3,
+      max_tokens: 200,
+    });
+    const parsed = completion.choices[0]!.message.parsed;
+    expect(Report.parse(parsed)).toEqual(parsed);
+  });
+});
