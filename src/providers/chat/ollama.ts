@@ -1,3 +1,4 @@
+import type { ListResponse } from "ollama";
 import { MODEL_PREFIX } from "../../core/blend-resolver.js";
 import type {
   ChatCallOptions,
@@ -136,7 +137,7 @@ export class OllamaChatProvider implements ChatProvider {
       headers: this.settings.headers,
       signal: options.signal,
     });
-    const data = (await response.json()) as { models?: { name?: unknown; model?: unknown }[] };
+    const data = (await response.json()) as Partial<ListResponse>;
     return (data.models ?? []).map((m) => String(m.name ?? m.model));
   }
 
@@ -149,6 +150,8 @@ export class OllamaChatProvider implements ChatProvider {
     await response.text();
   }
 
+  // The chat hot path stays on the lean keep-alive client (the official one adds a fetch polyfill
+  // import and a second NDJSON parser per stream); management calls use it (ollama-build).
   private async post(body: unknown, model: string, signal?: AbortSignal): Promise<Response> {
     try {
       return await providerFetch(this.backend, "api/chat", {
