@@ -65,6 +65,12 @@ export function translateChatRequest(body: ChatCompletionRequestBody): Translate
       );
     }
   }
+  if (toolChoice === "required" && tools.length === 0) {
+    throw new InvalidInputError(
+      `Invalid '${legacyFunctions ? "function_call" : "tool_choice"}': "required" needs at least one tool in '${legacyFunctions ? "functions" : "tools"}'.`,
+      legacyFunctions ? "function_call" : "tool_choice",
+    );
+  }
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
   // The deprecated function calling answers with one call at most.
   if (legacyFunctions) request.parallelToolCalls = false;
