@@ -39,6 +39,10 @@ export interface HerdChatModelSettings {
   topK?: number;
   topP?: number;
   repetitionPenalty?: number;
+  /** OpenAI-style presence penalty, -2..2 (Ollama option; llama.cpp repeat-penalty setting). */
+  presencePenalty?: number;
+  /** OpenAI-style frequency penalty, -2..2 (Ollama option; llama.cpp repeat-penalty setting). */
+  frequencyPenalty?: number;
   /** Stop sequences. */
   stop?: string[];
   /** Most tokens to generate. @default the backend's limit */
@@ -78,6 +82,8 @@ const SETTING_KEYS = [
   "topK",
   "topP",
   "repetitionPenalty",
+  "presencePenalty",
+  "frequencyPenalty",
   "stop",
   "maxTokens",
   "seed",
@@ -277,6 +283,8 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
     if (s.topK !== undefined) params.topK = s.topK;
     if (s.topP !== undefined) params.topP = s.topP;
     if (s.repetitionPenalty !== undefined) params.repetitionPenalty = s.repetitionPenalty;
+    if (s.presencePenalty !== undefined) params.presencePenalty = s.presencePenalty;
+    if (s.frequencyPenalty !== undefined) params.frequencyPenalty = s.frequencyPenalty;
     if (s.stop !== undefined && s.stop.length > 0) params.stop = s.stop;
     if (s.maxTokens !== undefined) params.maxTokens = s.maxTokens;
     if (s.seed !== undefined) params.seed = s.seed;

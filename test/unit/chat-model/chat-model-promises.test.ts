@@ -52,6 +52,12 @@ describe("HerdChatModel: LangChain's standard keys and message blocks", () => {
     ]);
   });
 
+  it("presencePenalty and frequencyPenalty reach the backend; out of range is refused", async () => {
+    await model({ presencePenalty: 0.5 }).chat.invoke("hi", { frequencyPenalty: -1 } as object);
+    expect(mock.requests[0]!.options).toMatchObject({ presence_penalty: 0.5, frequency_penalty: -1 });
+    expect(() => model({ presencePenalty: 3 })).toThrow(/presencePenalty must be a number from -2 to 2/);
+  });
+
   it("image blocks in a human message are still refused, naming the message", async () => {
     const image = new HumanMessage({
       content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AA" } }],
