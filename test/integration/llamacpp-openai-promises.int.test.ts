@@ -41,6 +41,18 @@ const unitsTool: OpenAI.ChatCompletionTool = {
     },
   },
 };
+const alertTool: OpenAI.ChatCompletionTool = {
+  type: "function",
+  function: {
+    name: "set_alert",
+    parameters: {
+      type: "object",
+      properties: { level: { type: "string", enum: ["low", "high"] } },
+      required: ["level"],
+      additionalProperties: false,
+    },
+  },
+};
 const weatherTool: OpenAI.ChatCompletionTool = {
   type: "function",
   function: {
@@ -51,11 +63,16 @@ const weatherTool: OpenAI.ChatCompletionTool = {
 
 describe("tools on llama.cpp", () => {
   it('tool_choice "required" always yields a complete tool call of an allowed tool', async () => {
-    for (const seed of [1, 2, 3]) {
+    for (const [seed, tools] of [
+      [1, [unitsTool]],
+      [2, [unitsTool]],
+      [3, [unitsTool, alertTool]],
+      [4, [unitsTool, alertTool]],
+    ] as const) {
       const completion = await client.chat.completions.create({
         model: "herd",
         messages: [question],
-        tools: [unitsTool],
+        tools: [...tools],
         tool_choice: "required",
         seed,
         max_tokens: 200,
@@ -63,10 +80,16 @@ describe("tools on llama.cpp", () => {
       const choice = completion.choices[0]!;
       expect(choice.finish_reason).toBe("tool_calls");
       const call = choice.message.tool_calls![0]!;
-      expect(call.type === "function" && call.function.name).toBe("set_units");
+      const name = call.type === "function" ? call.function.name : "";
       const args = JSON.parse(call.type === "function" ? call.function.arguments : "");
-      expect(["metric", "imperial"]).toContain(args.units);
-      expect(typeof args.verbose).toBe("boolean");
+      if (name === "set_units") {
+        expect(["metric", "imperial"]).toContain(args.units);
+        expect(typeof args.verbose).toBe("boolean");
+      } else {
+        expect(name).toBe("set_alert");
+        expect(tools).toHaveLength(2);
+        expect(["low", "high"]).toContain(args.level);
+      }
     }
   });
 
@@ -97,6 +120,28 @@ describe("tools on llama.cpp", () => {
     expect(final.choices[0]!.finish_reason).toBe("tool_calls");
     const call = final.choices[0]!.message.tool_calls![0]!;
     expect(call.type === "function" && JSON.parse(call.function.arguments).units).toMatch(/metric|imperial/);
+
+    // One tool allowed: its arguments stream as the model writes them, in many deltas after the head.
+    const raw = await client.chat.completions.create({
+      model: "herd",
+      messages: [question],
+      tools: [unitsTool],
+      tool_choice: { type: "function", function: { name: "set_units" } },
+      seed: 5,
+      max_tokens: 200,
+      stream: true,
+    });
+    const pieces: string[] = [];
+    let head: unknown;
+    for await (const chunk of raw) {
+      for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) {
+        if (delta.id) head = delta;
+        else if (delta.function?.arguments) pieces.push(delta.function.arguments);
+      }
+    }
+    expect(head).toMatchObject({ index: 0, type: "function", function: { name: "set_units" } });
+    expect(pieces.length).toBeGreaterThan(3);
+    expect(JSON.parse(pieces.join(""))).toMatchObject({ units: expect.stringMatching(/metric|imperial/) });
   });
 
   it("accepts the tool-result turn and answers in text", async () => {

@@ -29,7 +29,7 @@ import {
   ProviderResponseError,
   UnknownExpertError,
 } from "../../core/errors.js";
-import { parseForcedToolCall } from "../../core/forced-tool-call.js";
+import { closeJsonPrefix, parseForcedToolCall } from "../../core/forced-tool-call.js";
 import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
 import { validateLoraAdapter } from "./adapter-validation.js";
 import { toHistory, toolMode } from "./chat-tools.js";
@@ -150,7 +150,9 @@ export class LlamaCppChatProvider implements ChatProvider {
     const mode = toolMode(request);
     const grammar = await this.grammarFor(
       rt,
-      mode.kind === "forced" ? { type: "json_schema", schema: mode.schema } : request.responseFormat,
+      mode.kind === "forced" || mode.kind === "forcedOne"
+        ? { type: "json_schema", schema: mode.schema }
+        : request.responseFormat,
     );
     const lease = await rt.pool.acquire(contextKey(adapters), signal);
     const stop = new AbortController();
@@ -181,8 +183,13 @@ export class LlamaCppChatProvider implements ChatProvider {
         customStopTriggers: p.stop?.filter((s) => s.length > 0),
       };
       const forcedText: string[] = [];
-      const onTextChunk = (text: string) =>
-        mode.kind === "forced" ? forcedText.push(text) : chunks.push({ type: "text", text });
+      const onTextChunk = (text: string) => {
+        if (mode.kind === "forced") forcedText.push(text);
+        else if (mode.kind === "forcedOne") {
+          forcedText.push(text);
+          calls.onParamsChunk({ callIndex: 0, functionName: mode.tool.name, paramsChunk: text });
+        } else chunks.push({ type: "text", text });
+      };
       const result = functions
         ? await chat.generateResponse(history, {
             ...common,
@@ -205,6 +212,22 @@ export class LlamaCppChatProvider implements ChatProvider {
           );
         }
         calls.onCall(parsed.name, parsed.arguments);
+      }
+      if (mode.kind === "forcedOne") {
+        const text = forcedText.join("");
+        if (calls.count === 0)
+          calls.onParamsChunk({ callIndex: 0, functionName: mode.tool.name, paramsChunk: "" });
+        // Cut by the token limit: the grammar kept the text a prefix of valid JSON; send what closes it.
+        if (stopReason === "maxTokens") {
+          const closed = closeJsonPrefix(text);
+          if (closed.startsWith(text) && closed.length > text.length) {
+            calls.onParamsChunk({
+              callIndex: 0,
+              functionName: mode.tool.name,
+              paramsChunk: closed.slice(text.length),
+            });
+          }
+        }
       }
       const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
       return { stopReason, inputTokens, outputTokens };
@@ -530,7 +553,7 @@ function repeatPenalty(p: ChatRequest["params"]): LLamaContextualRepeatPenalty |
 
 /**
  * Streams function calls as tool-call chunks: the first parameters piece of a call carries its id
- * and name, later pieces only arguments. Calls that arrive whole (the forced path) are one chunk.
+ * and name, later pieces only arguments. Calls that arrive whole (a forced choice of several tools) are one chunk.
  */
 class FunctionCallChunks {
   private readonly streamed = new Map<number, number>();

@@ -11,18 +11,22 @@ import { allowedTools, forcedToolCallSchema, isForcedToolChoice } from "../../co
 /**
  * How the llama.cpp provider handles a request's tools: `none` (no tools, or tool_choice "none"),
  * `auto` (node-llama-cpp's chat-wrapper function calling: the model may call a function), or
- * `forced` (a JSON-schema grammar admits only a call of the allowed tools).
+ * `forced` (a JSON-schema grammar admits only a call of the allowed tools), or `forcedOne` (one
+ * allowed tool: the grammar is its parameter schema, so the arguments stream as they are written).
  */
 export type LlamaToolMode =
   | { kind: "none" }
   | { kind: "auto"; functions: ChatModelFunctions; maxParallel?: number }
-  | { kind: "forced"; tools: ToolDefinition[]; schema: Record<string, unknown> };
+  | { kind: "forced"; tools: ToolDefinition[]; schema: Record<string, unknown> }
+  | { kind: "forcedOne"; tool: ToolDefinition; schema: Record<string, unknown> };
 
 /** The tool mode of a request (see `LlamaToolMode`). */
 export function toolMode(request: ChatRequest): LlamaToolMode {
   const tools = allowedTools(request.tools, request.toolChoice);
   if (tools.length === 0) return { kind: "none" };
   if (isForcedToolChoice(request.toolChoice)) {
+    if (tools.length === 1)
+      return { kind: "forcedOne", tool: tools[0]!, schema: toGbnfSchema(tools[0]!.parameters) };
     return { kind: "forced", tools, schema: toGbnfSchema(forcedToolCallSchema(tools, "oneOf")) };
   }
   const functions: Record<string, ChatModelFunctions[string]> = {};
