@@ -1,16 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import type {
-  ChatWrapper,
-  LLamaContextualRepeatPenalty,
-  Llama,
-  LlamaChat,
-  LlamaContext,
-  LlamaGrammar,
-  LlamaModel,
-} from "node-llama-cpp";
+import type { ChatWrapper, Llama, LlamaChat, LlamaContext, LlamaGrammar, LlamaModel } from "node-llama-cpp";
 import type {
   ChatCallOptions,
   ChatChunk,
@@ -29,13 +20,13 @@ import {
   ProviderResponseError,
   UnknownExpertError,
 } from "../../core/errors.js";
-import { closeJsonPrefix, parseForcedToolCall } from "../../core/forced-tool-call.js";
 import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
 import { validateLoraAdapter } from "./adapter-validation.js";
-import { toHistory, toolMode } from "./chat-tools.js";
+import { repeatPenalty, toHistory, toolMode } from "./chat-tools.js";
 import { ContextPool } from "./context-pool.js";
 import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
 import { PushIterator } from "./push-iterator.js";
+import { ToolOutput } from "./tool-output.js";
 
 /** Settings of {@link LlamaCppChatProvider}. */
 export interface LlamaCppChatProviderOptions {
@@ -159,7 +150,7 @@ export class LlamaCppChatProvider implements ChatProvider {
     const onAbort = () => stop.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     const chunks = new PushIterator<ChatChunk>();
-    const calls = new FunctionCallChunks(chunks);
+    const output = new ToolOutput(mode, chunks);
     let finished = false;
     const { chat } = lease.value;
     const generation = (async () => {
@@ -182,14 +173,7 @@ export class LlamaCppChatProvider implements ChatProvider {
         repeatPenalty: repeatPenalty(p),
         customStopTriggers: p.stop?.filter((s) => s.length > 0),
       };
-      const forcedText: string[] = [];
-      const onTextChunk = (text: string) => {
-        if (mode.kind === "forced") forcedText.push(text);
-        else if (mode.kind === "forcedOne") {
-          forcedText.push(text);
-          calls.onParamsChunk({ callIndex: 0, functionName: mode.tool.name, paramsChunk: text });
-        } else chunks.push({ type: "text", text });
-      };
+      const onTextChunk = (text: string) => output.onText(text);
       const result = functions
         ? await chat.generateResponse(history, {
             ...common,
@@ -198,37 +182,11 @@ export class LlamaCppChatProvider implements ChatProvider {
             ...(mode.kind === "auto" && mode.maxParallel
               ? { maxParallelFunctionCalls: mode.maxParallel }
               : {}),
-            onFunctionCallParamsChunk: (chunk) => calls.onParamsChunk(chunk),
+            onFunctionCallParamsChunk: (chunk) => output.onParamsChunk(chunk),
           })
         : await chat.generateResponse(history, { ...common, onTextChunk, grammar });
       const stopReason = result.metadata.stopReason;
-      for (const call of result.functionCalls ?? []) calls.onCall(call.functionName, call.params);
-      if (mode.kind === "forced") {
-        const text = forcedText.join("");
-        const parsed = parseForcedToolCall(text, mode.tools, stopReason === "maxTokens");
-        if (!parsed) {
-          throw new ProviderResponseError(
-            `llama.cpp did not produce the forced tool call (tool_choice): ${JSON.stringify(text.slice(0, 200))}.`,
-          );
-        }
-        calls.onCall(parsed.name, parsed.arguments);
-      }
-      if (mode.kind === "forcedOne") {
-        const text = forcedText.join("");
-        if (calls.count === 0)
-          calls.onParamsChunk({ callIndex: 0, functionName: mode.tool.name, paramsChunk: "" });
-        // Cut by the token limit: the grammar kept the text a prefix of valid JSON; send what closes it.
-        if (stopReason === "maxTokens") {
-          const closed = closeJsonPrefix(text);
-          if (closed.startsWith(text) && closed.length > text.length) {
-            calls.onParamsChunk({
-              callIndex: 0,
-              functionName: mode.tool.name,
-              paramsChunk: closed.slice(text.length),
-            });
-          }
-        }
-      }
+      output.finish(stopReason === "maxTokens", result.functionCalls ?? []);
       const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
       return { stopReason, inputTokens, outputTokens };
     })();
@@ -244,7 +202,7 @@ export class LlamaCppChatProvider implements ChatProvider {
       throwIfAborted(signal);
       finished = true;
       const finishReason: FinishReason =
-        stopReason === "maxTokens" ? "length" : calls.count > 0 ? "tool_calls" : "stop";
+        stopReason === "maxTokens" ? "length" : output.calls > 0 ? "tool_calls" : "stop";
       yield { type: "finish", finishReason, usage: { inputTokens, outputTokens } };
     } catch (error) {
       throwIfAborted(signal);
@@ -540,55 +498,6 @@ function checkRequest(request: ChatRequest): void {
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) {
     throw new InvalidInputError(`maxTokens must be an integer >= 1, got ${maxTokens}.`, "params.maxTokens");
   }
-}
-
-/** node-llama-cpp's repeat penalty from Herd's repetition, presence and frequency penalties. */
-function repeatPenalty(p: ChatRequest["params"]): LLamaContextualRepeatPenalty | undefined {
-  const out: LLamaContextualRepeatPenalty = {};
-  if (p.repetitionPenalty !== undefined) out.penalty = p.repetitionPenalty;
-  if (p.presencePenalty !== undefined) out.presencePenalty = p.presencePenalty;
-  if (p.frequencyPenalty !== undefined) out.frequencyPenalty = p.frequencyPenalty;
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/**
- * Streams function calls as tool-call chunks: the first parameters piece of a call carries its id
- * and name, later pieces only arguments. Calls that arrive whole (a forced choice of several tools) are one chunk.
- */
-class FunctionCallChunks {
-  private readonly streamed = new Map<number, number>();
-  count = 0;
-
-  constructor(private readonly out: PushIterator<ChatChunk>) {}
-
-  onParamsChunk(chunk: { callIndex: number; functionName: string; paramsChunk: string }): void {
-    let index = this.streamed.get(chunk.callIndex);
-    if (index === undefined) {
-      index = this.count++;
-      this.streamed.set(chunk.callIndex, index);
-      this.out.push({
-        type: "tool-call",
-        index,
-        id: newCallId(),
-        name: chunk.functionName,
-        argumentsDelta: chunk.paramsChunk,
-      });
-    } else if (chunk.paramsChunk !== "") {
-      this.out.push({ type: "tool-call", index, argumentsDelta: chunk.paramsChunk });
-    }
-  }
-
-  /** A whole call (after generation); skipped when its pieces were already streamed. */
-  onCall(name: string, params: unknown): void {
-    if (this.streamed.size > 0) return;
-    const index = this.count++;
-    const args = typeof params === "string" ? params : JSON.stringify(params ?? {});
-    this.out.push({ type: "tool-call", index, id: newCallId(), name, argumentsDelta: args });
-  }
-}
-
-function newCallId(): string {
-  return `call_${randomBytes(12).toString("hex")}`;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -3,6 +3,7 @@ import type {
   ChatModelFunctionCall,
   ChatModelFunctions,
   ChatModelResponse,
+  LLamaContextualRepeatPenalty,
 } from "node-llama-cpp";
 import type { ChatMessage, ChatRequest, ToolDefinition } from "../../core/chat.js";
 import { InvalidInputError } from "../../core/errors.js";
@@ -120,4 +121,13 @@ export function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   });
   if (history[history.length - 1]?.type !== "model") history.push({ type: "model", response: [] });
   return history;
+}
+
+/** node-llama-cpp's repeat penalty from Herd's repetition, presence and frequency penalties. */
+export function repeatPenalty(p: ChatRequest["params"]): LLamaContextualRepeatPenalty | undefined {
+  const out: LLamaContextualRepeatPenalty = {};
+  if (p.repetitionPenalty !== undefined) out.penalty = p.repetitionPenalty;
+  if (p.presencePenalty !== undefined) out.presencePenalty = p.presencePenalty;
+  if (p.frequencyPenalty !== undefined) out.frequencyPenalty = p.frequencyPenalty;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
