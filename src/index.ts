@@ -47,6 +47,7 @@ export type {
   GenerationTarget,
   ResolvedTarget,
   ResponseFormat,
+  TokenLogprob,
   ToolCall,
   ToolChoice,
   ToolDefinition,
@@ -77,6 +78,7 @@ export {
   FileFormatError,
   HerdError,
   type HerdErrorOptions,
+  type InvalidInputCode,
   InvalidInputError,
   MissingDependencyError,
   ModelNotFoundError,
@@ -97,6 +99,14 @@ export {
 } from "./core/evaluation.js";
 export type { Expert, ExpertSet } from "./core/expert.js";
 export { type ExpertDefinition, getExpert, loadExpertSet, parseExpertSet } from "./core/experts.js";
+export {
+  allowedTools,
+  closeJsonPrefix,
+  forcedToolCallSchema,
+  isForcedToolChoice,
+  type ParsedToolCall,
+  parseForcedToolCall,
+} from "./core/forced-tool-call.js";
 export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
   type HerdRequest,
