@@ -157,6 +157,20 @@ describe("legacy functions", () => {
     expect(body.choices[0].message.tool_calls).toBeUndefined();
   });
 
+  it("streamed, the legacy call arrives as function_call deltas", async () => {
+    reply = forcedAnswer;
+    const stream = await events(
+      await post(
+        chat({ functions: [weatherTool.function], function_call: { name: "get_weather" }, stream: true }),
+      ),
+    );
+    const deltas = stream.flatMap((e) => e.choices.map((c: Json) => c.delta.function_call)).filter(Boolean);
+    expect(deltas[0]).toEqual({ name: "get_weather", arguments: "" });
+    expect(deltas.map((d: Json) => d.arguments).join("")).toBe('{"city":"Tokyo"}');
+    expect(stream.flatMap((e) => e.choices.map((c: Json) => c.delta.tool_calls)).filter(Boolean)).toEqual([]);
+    expect(stream.at(-1).choices[0].finish_reason).toBe("function_call");
+  });
+
   it("an assistant function_call and a role function message reach Ollama as a tool call and its result", async () => {
     await post({
       model: "herd",
