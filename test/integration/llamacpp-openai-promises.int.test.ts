@@ -206,15 +206,47 @@ describe("n, logprobs and structured output on llama.cpp", () => {
     expect(first.usage!.completion_tokens).toBeGreaterThan(single.usage!.completion_tokens);
   });
 
-  it("logprobs: the provider cannot, and says so with a 400", async () => {
-    const error = await client.chat.completions
-      .create({ model: "herd", messages: [question], logprobs: true, max_tokens: 4 })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    const bad = error as InstanceType<typeof OpenAI.BadRequestError>;
-    expect(bad.param).toBe("logprobs");
-    expect(bad.message).toMatch(/cannot return token log-probabilities/);
-    expect(bad.requestID).toMatch(/^req_/);
+  it("logprobs and top_logprobs: one entry per generated token, its alternatives most likely first", async () => {
+    const ask = () =>
+      client.chat.completions.create({
+        model: "herd",
+        messages: [question],
+        logprobs: true,
+        top_logprobs: 3,
+        seed: 4,
+        max_tokens: 10,
+      });
+    const completion = await ask();
+    const choice = completion.choices[0]!;
+    const content = choice.logprobs!.content!;
+    expect(content.map((t) => t.token).join("")).toBe(choice.message.content);
+    // One entry per text token (an end-of-generation token counts in usage but writes no text).
+    expect(content.length).toBeGreaterThan(0);
+    expect(content.length).toBeGreaterThanOrEqual(completion.usage!.completion_tokens - 1);
+    for (const entry of content) {
+      expect(entry.logprob).toBeLessThanOrEqual(0);
+      expect(entry.top_logprobs).toHaveLength(3);
+      const tops = entry.top_logprobs.map((t) => t.logprob);
+      expect([...tops].sort((a, b) => b - a)).toEqual(tops);
+      // The chosen token is at most as likely as the most likely one, and listed when it is among the top 3.
+      expect(entry.logprob).toBeLessThanOrEqual(tops[0]! + 1e-9);
+      const listed = entry.top_logprobs.find((t) => t.token === entry.token);
+      if (listed) expect(listed.logprob).toBeCloseTo(entry.logprob, 9);
+    }
+    // Reproducible: the same seed gives the same tokens and log-probabilities.
+    expect((await ask()).choices[0]!.logprobs!.content).toEqual(content);
+
+    const streamed = await client.chat.completions.create({
+      model: "herd",
+      messages: [question],
+      logprobs: true,
+      seed: 4,
+      max_tokens: 10,
+      stream: true,
+    });
+    const pieces: { token: string; logprob: number }[] = [];
+    for await (const chunk of streamed) pieces.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(pieces.map((p) => [p.token, p.logprob])).toEqual(content.map((t) => [t.token, t.logprob]));
   });
 
   it("client.chat.completions.parse with a zod schema succeeds: the grammar makes the model follow it", async () => {

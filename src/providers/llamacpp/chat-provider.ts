@@ -1,7 +1,15 @@
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import type { ChatWrapper, Llama, LlamaChat, LlamaContext, LlamaGrammar, LlamaModel } from "node-llama-cpp";
+import type {
+  ChatWrapper,
+  Llama,
+  LlamaChat,
+  LlamaContext,
+  LlamaGrammar,
+  LlamaModel,
+  Token,
+} from "node-llama-cpp";
 import type {
   ChatCallOptions,
   ChatChunk,
@@ -26,6 +34,7 @@ import { repeatPenalty, toHistory, toolMode } from "./chat-tools.js";
 import { ContextPool } from "./context-pool.js";
 import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
 import { PushIterator } from "./push-iterator.js";
+import { scoreTokens } from "./token-logprobs.js";
 import { ToolOutput } from "./tool-output.js";
 
 /** Settings of {@link LlamaCppChatProvider}. */
@@ -117,8 +126,8 @@ export class LlamaCppChatProvider implements ChatProvider {
     tools: true,
     jsonSchema: true,
     forcedToolChoice: true,
-    // node-llama-cpp's chat generation does not expose token probabilities: logprobs requests get a 400.
-    logprobs: false,
+    // Scored after generation (token-logprobs.ts): with logprobs the text arrives in one chunk at the end.
+    logprobs: true,
   };
   private readonly adapterPaths: ReadonlyMap<string, string>;
   private runtime: Promise<Runtime> | undefined;
@@ -157,9 +166,10 @@ export class LlamaCppChatProvider implements ChatProvider {
       if (!this.options.reusePrefix) await chat.sequence.clearHistory();
       const history = toHistory(request.messages);
       const functions = mode.kind === "auto" ? mode.functions : undefined;
-      const inputTokens = chat.chatWrapper
+      const promptTokens = chat.chatWrapper
         .generateContextState({ chatHistory: history, availableFunctions: functions })
-        .contextText.tokenize(rt.model.tokenizer).length;
+        .contextText.tokenize(rt.model.tokenizer);
+      const inputTokens = promptTokens.length;
       const p = request.params;
       const meter = chat.sequence.tokenMeter.getState();
       const common = {
@@ -173,7 +183,10 @@ export class LlamaCppChatProvider implements ChatProvider {
         repeatPenalty: repeatPenalty(p),
         customStopTriggers: p.stop?.filter((s) => s.length > 0),
       };
-      const onTextChunk = (text: string) => output.onText(text);
+      const scoring = p.logprobs === true && mode.kind === "none";
+      const generated: Token[] = [];
+      const heldText: string[] = [];
+      const onTextChunk = (text: string) => (scoring ? heldText.push(text) : output.onText(text));
       const result = functions
         ? await chat.generateResponse(history, {
             ...common,
@@ -184,10 +197,34 @@ export class LlamaCppChatProvider implements ChatProvider {
               : {}),
             onFunctionCallParamsChunk: (chunk) => output.onParamsChunk(chunk),
           })
-        : await chat.generateResponse(history, { ...common, onTextChunk, grammar });
+        : await chat.generateResponse(history, {
+            ...common,
+            onTextChunk,
+            grammar,
+            ...(scoring ? { onToken: (tokens: Token[]) => generated.push(...tokens) } : {}),
+          });
       const stopReason = result.metadata.stopReason;
       output.finish(stopReason === "maxTokens", result.functionCalls ?? []);
       const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
+      if (scoring) {
+        const logprobs = await scoreTokens(
+          chat.sequence,
+          rt.model,
+          promptTokens,
+          generated,
+          p.topLogprobs ?? 0,
+          stop.signal,
+        );
+        const text = heldText.join("");
+        // Tokens of a matched stop sequence were generated but are not part of the text.
+        let length = 0;
+        const shown = logprobs.filter((entry) => {
+          const keep = length < text.length;
+          length += entry.token.length;
+          return keep;
+        });
+        chunks.push({ type: "text", text, logprobs: shown });
+      }
       return { stopReason, inputTokens, outputTokens };
     })();
     generation.then(
