@@ -1,13 +1,21 @@
 /**
  * A LangChain agent (langchain's createAgent) that calls a tool, with HerdChatModel as its model:
  * the tool definitions and calls pass through Herd to the expert model chosen for the question.
+ * A middleware forces the weather tool on the first turn (tool_choice naming it, which Herd enforces
+ * by constrained decoding) and asks for a text answer once the tool has answered.
  *
- * Run against Ollama with the expert models built (`herd build`): npx tsx examples/langchain-agent.ts
+ * Against Ollama with the expert models built (`herd build`): npx tsx examples/langchain-agent.ts
+ * Offline, on the generated tiny llama.cpp model of `herd serve --demo`: npx tsx examples/langchain-agent.ts --demo
+ * (the demo model has random weights: it calls the tool because it must, with gibberish arguments).
  */
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ToolMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
-import { createAgent } from "langchain";
+import { createAgent, createMiddleware } from "langchain";
 import { z } from "zod";
-import { createHerd, routingOf } from "../src/index.js";
+import { createDemoAssets, createHerd, type HerdConfigInput, routingOf } from "../src/index.js";
 import { EXPERTS_DIR, type ExampleOptions, isMain } from "./shared.js";
 
 /** A stand-in weather service, so the example needs no API key. */
@@ -26,10 +34,51 @@ const getWeather = tool(
   },
 );
 
-export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}) {
-  const herd = await createHerd({ expertsDir: EXPERTS_DIR, provider: { name: "ollama", url: ollamaUrl } });
+/** First turn: the model must call get_weather. After the tool answered: a text answer, no more calls. */
+const weatherFirst = createMiddleware({
+  name: "WeatherFirst",
+  wrapModelCall: (request, handler) => {
+    const answered = request.messages.some((m) => ToolMessage.isInstance(m));
+    return handler({
+      ...request,
+      toolChoice: answered ? "none" : { type: "function", function: { name: "get_weather" } },
+    });
+  },
+});
+
+/** Settings of the agent example. */
+export interface AgentExampleOptions extends ExampleOptions {
+  /** Run offline on the generated tiny llama.cpp model (`herd serve --demo`) instead of Ollama. @default false */
+  demo?: boolean;
+}
+
+/** The offline demo's setup: a generated tiny model with one random LoRA per expert, via llama.cpp. */
+async function demoConfig(): Promise<HerdConfigInput> {
+  const raw = JSON.parse(await readFile(join(EXPERTS_DIR, "experts.json"), "utf8")) as {
+    experts: { name: string; adapter: string }[];
+  };
+  const assets = await createDemoAssets(
+    join(tmpdir(), "herd-demo"),
+    raw.experts.map((e) => e.name),
+  );
+  return {
+    expertsDir: EXPERTS_DIR,
+    experts: { ...raw, experts: raw.experts.map((e) => ({ ...e, adapter: assets.adapters[e.name]! })) },
+    baseModel: "herd-demo-tiny-llama",
+    embedder: { name: "hashing" },
+    index: { name: "memory" },
+    provider: { name: "llamacpp", modelPath: assets.modelPath },
+  };
+}
+
+export async function main({ ollamaUrl, log = console.log, demo = false }: AgentExampleOptions = {}) {
+  const herd = await createHerd(
+    demo ? await demoConfig() : { expertsDir: EXPERTS_DIR, provider: { name: "ollama", url: ollamaUrl } },
+  );
   try {
-    const agent = createAgent({ model: herd.chatModel({ temperature: 0 }), tools: [getWeather] });
+    // The demo model writes random text: a token limit keeps its answers (and tool arguments) short.
+    const model = herd.chatModel(demo ? { temperature: 0, maxTokens: 64 } : { temperature: 0 });
+    const agent = createAgent({ model, tools: [getWeather], middleware: [weatherFirst] });
     const result = await agent.invoke({
       messages: [{ role: "user", content: "What's the weather in Tokyo right now?" }],
     });
@@ -45,4 +94,4 @@ export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}
   }
 }
 
-if (isMain(import.meta.url)) await main();
+if (isMain(import.meta.url)) await main({ demo: process.argv.includes("--demo") });

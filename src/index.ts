@@ -47,6 +47,7 @@ export type {
   GenerationTarget,
   ResolvedTarget,
   ResponseFormat,
+  TokenLogprob,
   ToolCall,
   ToolChoice,
   ToolDefinition,
@@ -93,6 +94,7 @@ export {
   FileFormatError,
   HerdError,
   type HerdErrorOptions,
+  type InvalidInputCode,
   InvalidInputError,
   MissingDependencyError,
   ModelNotFoundError,
@@ -123,6 +125,15 @@ export {
   removeExpertFromFile,
   writeExpertsFile,
 } from "./core/experts-file.js";
+export {
+  allowedTools,
+  closeJsonPrefix,
+  forcedToolCallSchema,
+  isForcedToolChoice,
+  type ParsedToolCall,
+  parseForcedToolCall,
+} from "./core/forced-tool-call.js";
+
 export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
   type HerdRequest,
@@ -208,6 +219,8 @@ export { OllamaEmbedder, type OllamaEmbedderOptions } from "./providers/embedder
 export { ChromaIndex, type ChromaIndexOptions } from "./providers/indexes/chroma.js";
 export { MemoryIndex } from "./providers/indexes/memory.js";
 export {
+  createDemoAssets,
+  type DemoAssets,
   LlamaCppChatProvider,
   type LlamaCppChatProviderOptions,
   LlamaCppEmbedder,

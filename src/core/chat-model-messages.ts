@@ -24,16 +24,32 @@ function roleOf(message: BaseMessage, index: number): ChatRole {
   return role;
 }
 
-function textOf(message: BaseMessage, index: number): string {
+/** Content blocks that an AI message may carry beside its text; the backends take none of them. */
+const DROPPED_AI_BLOCKS = new Set([
+  "tool_call",
+  "tool_call_chunk",
+  "tool_use",
+  "server_tool_call",
+  "server_tool_call_result",
+  "reasoning",
+  "thinking",
+  "redacted_thinking",
+]);
+
+type Block = { type?: string; text?: unknown; id?: unknown; name?: unknown; input?: unknown };
+
+function textOf(message: BaseMessage, index: number, role: ChatRole): string {
   const content = message.content as unknown;
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   return content
-    .map((part: { type?: string; text?: unknown }) => {
+    .map((part: Block | string) => {
       if (typeof part === "string") return part;
       if (part.type === "text" && typeof part.text === "string") return part.text;
-      // Tool-call blocks repeat `tool_calls` in the v1 message format; the calls are sent separately.
+      // Tool-call blocks repeat `tool_calls` (sent separately); reasoning and thinking blocks are the
+      // model's own notes: dropped from history, as LangChain's chat models do for backends without them.
       if (part.type === "tool_call" || part.type === "tool_call_chunk") return "";
+      if (role === "assistant" && DROPPED_AI_BLOCKS.has(String(part.type))) return "";
       throw new InvalidInputError(
         `messages[${index}] has a "${part.type}" content block; Herd sends text only. Remove it or describe it in text.`,
         `messages[${index}].content`,
@@ -42,14 +58,31 @@ function textOf(message: BaseMessage, index: number): string {
     .join("");
 }
 
+/** Anthropic-style `tool_use` blocks of an AI message that carries no `tool_calls` of its own. */
+function toolUseCalls(message: BaseMessage): { id?: string; name: string; args: Record<string, unknown> }[] {
+  const content = message.content as unknown;
+  if (!Array.isArray(content)) return [];
+  return (content as Block[])
+    .filter((b) => typeof b === "object" && b !== null && b.type === "tool_use" && typeof b.name === "string")
+    .map((b) => ({
+      ...(typeof b.id === "string" ? { id: b.id } : {}),
+      name: b.name as string,
+      args:
+        typeof b.input === "object" && b.input !== null && !Array.isArray(b.input)
+          ? (b.input as Record<string, unknown>)
+          : {},
+    }));
+}
+
 /** Converts LangChain messages to Herd's provider-neutral messages (tool calls and results included). */
 export function toChatMessages(messages: readonly BaseMessage[]): ChatMessage[] {
   const toolNames = new Map<string, string>();
   return messages.map((message, index) => {
     const role = roleOf(message, index);
-    const out: ChatMessage = { role, content: textOf(message, index) };
-    const calls = (message as { tool_calls?: { id?: string; name: string; args: Record<string, unknown> }[] })
+    const out: ChatMessage = { role, content: textOf(message, index, role) };
+    const own = (message as { tool_calls?: { id?: string; name: string; args: Record<string, unknown> }[] })
       .tool_calls;
+    const calls = own && own.length > 0 ? own : role === "assistant" ? toolUseCalls(message) : [];
     if (role === "assistant" && calls && calls.length > 0) {
       out.toolCalls = calls.map((call, i) => {
         const id = call.id ?? `call_${index}_${i}`;

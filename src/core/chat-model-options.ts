@@ -35,6 +35,10 @@ export function validateCallOptions(s: HerdChatModelSettings): void {
       "repetitionPenalty",
       `must be a number > 0, got ${s.repetitionPenalty}.`,
     );
+  for (const key of ["presencePenalty", "frequencyPenalty"] as const) {
+    const v = s[key];
+    if (has(v)) check(isNumber(v) && v >= -2 && v <= 2, key, `must be a number from -2 to 2, got ${v}.`);
+  }
   if (has(s.maxTokens))
     check(
       isInt(s.maxTokens) && s.maxTokens! >= 1,

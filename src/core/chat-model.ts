@@ -23,7 +23,7 @@ import { toJsonSchema } from "@langchain/core/utils/json_schema";
 import type { ChatChunk, GenerationParams, ResponseFormat } from "./chat.js";
 import { toChatMessages, toToolChoice, toToolDefinition } from "./chat-model-messages.js";
 import { validateCallOptions } from "./chat-model-options.js";
-import { HerdError } from "./errors.js";
+import { HerdError, InvalidInputError } from "./errors.js";
 import type { HerdRequest, HerdStream, RequestPipeline } from "./pipeline.js";
 import { type HerdRoutingInfo, routingInfo } from "./routing-info.js";
 
@@ -39,6 +39,10 @@ export interface HerdChatModelSettings {
   topK?: number;
   topP?: number;
   repetitionPenalty?: number;
+  /** OpenAI-style presence penalty, -2..2 (Ollama option; llama.cpp repeat-penalty setting). */
+  presencePenalty?: number;
+  /** OpenAI-style frequency penalty, -2..2 (Ollama option; llama.cpp repeat-penalty setting). */
+  frequencyPenalty?: number;
   /** Stop sequences. */
   stop?: string[];
   /** Most tokens to generate. @default the backend's limit */
@@ -78,6 +82,8 @@ const SETTING_KEYS = [
   "topK",
   "topP",
   "repetitionPenalty",
+  "presencePenalty",
+  "frequencyPenalty",
   "stop",
   "maxTokens",
   "seed",
@@ -221,10 +227,11 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
     | Runnable<BaseLanguageModelInput, RunOutput>
     | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
     const schema = outputSchema as Parameters<typeof createContentParser>[0];
+    // The plain JSON schema: as passed when it is one, converted when it is a zod schema.
     const jsonSchema = toJsonSchema(schema as Parameters<typeof toJsonSchema>[0]) as Record<string, unknown>;
     const name = config?.name ?? (typeof jsonSchema.title === "string" ? jsonSchema.title : "extract");
-    const method = config?.method ?? "jsonSchema";
-    const traced = (kind: string) => ({ kwargs: { method: kind }, schema: { title: name, ...jsonSchema } });
+    const method = structuredOutputMethod(config?.method);
+    const traced = { kwargs: { method }, schema: jsonSchema };
     let llm: Runnable<BaseLanguageModelInput, AIMessageChunk>;
     let parser: Runnable<AIMessageChunk, RunOutput>;
     if (method === "functionCalling") {
@@ -237,22 +244,13 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
           parameters: jsonSchema,
         },
       };
-      llm = this.withConfig({
-        tools: [tool],
-        tool_choice: name,
-        ls_structured_output_format: traced("function_calling"),
-      });
+      llm = this.withConfig({ tools: [tool], tool_choice: name, ls_structured_output_format: traced });
       parser = createFunctionCallingParser(schema, name) as unknown as Runnable<AIMessageChunk, RunOutput>;
-    } else if (method === "jsonMode" || method === "jsonSchema") {
+    } else {
       const responseFormat: ResponseFormat =
         method === "jsonMode" ? { type: "json" } : { type: "json_schema", schema: jsonSchema, name };
-      llm = this.withConfig({ responseFormat, ls_structured_output_format: traced(method) });
+      llm = this.withConfig({ responseFormat, ls_structured_output_format: traced });
       parser = createContentParser(schema) as unknown as Runnable<AIMessageChunk, RunOutput>;
-    } else {
-      throw new HerdError(
-        `withStructuredOutput method "${method}" is not supported; use "jsonSchema", "jsonMode" or "functionCalling".`,
-        { status: 400 },
-      );
     }
     return assembleStructuredOutputPipeline(llm, parser, config?.includeRaw) as
       | Runnable<BaseLanguageModelInput, RunOutput>
@@ -285,6 +283,8 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
     if (s.topK !== undefined) params.topK = s.topK;
     if (s.topP !== undefined) params.topP = s.topP;
     if (s.repetitionPenalty !== undefined) params.repetitionPenalty = s.repetitionPenalty;
+    if (s.presencePenalty !== undefined) params.presencePenalty = s.presencePenalty;
+    if (s.frequencyPenalty !== undefined) params.frequencyPenalty = s.frequencyPenalty;
     if (s.stop !== undefined && s.stop.length > 0) params.stop = s.stop;
     if (s.maxTokens !== undefined) params.maxTokens = s.maxTokens;
     if (s.seed !== undefined) params.seed = s.seed;
@@ -327,7 +327,13 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
         });
       case "finish": {
         const herd = routingInfo(stream.requestId, stream.decision, stream.target, stream.warnings);
-        const metadata = { model_name: stream.target.model, finish_reason: chunk.finishReason, herd };
+        // `model` is LangChain's standard key; `model_name` is what ChatOpenAI and ChatOllama report.
+        const metadata = {
+          model: stream.target.model,
+          model_name: stream.target.model,
+          finish_reason: chunk.finishReason,
+          herd,
+        };
         return new ChatGenerationChunk({
           text: "",
           generationInfo: metadata,
@@ -347,6 +353,27 @@ export class HerdChatModel extends BaseChatModel<HerdChatModelCallOptions, AIMes
         });
       }
     }
+  }
+}
+
+/** LangChain's structured-output method names (the snake_case spellings some callers use are accepted). */
+function structuredOutputMethod(method: string | undefined): "functionCalling" | "jsonSchema" | "jsonMode" {
+  switch (method ?? "jsonSchema") {
+    case "functionCalling":
+    case "function_calling":
+      return "functionCalling";
+    case "jsonSchema":
+    case "json_schema":
+      return "jsonSchema";
+    case "jsonMode":
+    case "json_mode":
+      return "jsonMode";
+    default:
+      throw new InvalidInputError(
+        `withStructuredOutput method "${method}" is not supported; use "jsonSchema", "jsonMode" or "functionCalling".`,
+        "method",
+        { code: "unsupported_value" },
+      );
   }
 }
 

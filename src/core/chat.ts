@@ -30,7 +30,11 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
 }
 
-/** Whether and which tool the model must call. */
+/**
+ * Whether and which tool the model must call: `auto` (the model decides), `none`, `required` (one of
+ * the tools), or `{ name }` (that tool). `required` and a name are guarantees: a provider enforces
+ * them (constrained decoding) or the request is refused (see `ChatProviderCapabilities.forcedToolChoice`).
+ */
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
 
 /** Constrains the text the model writes. */
@@ -48,6 +52,22 @@ export interface GenerationParams {
   stop?: string[];
   maxTokens?: number;
   seed?: number;
+  /** OpenAI's presence penalty, -2..2: penalises tokens that appeared at all. */
+  presencePenalty?: number;
+  /** OpenAI's frequency penalty, -2..2: penalises tokens by how often they appeared. */
+  frequencyPenalty?: number;
+  /** Return the log-probability of each generated token (see `ChatProviderCapabilities.logprobs`). */
+  logprobs?: boolean;
+  /** With `logprobs`, also the k most likely alternatives at each position (0-20). */
+  topLogprobs?: number;
+}
+
+/** The log-probability of one generated token, with the most likely alternatives when asked for. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** The k most likely tokens at this position (`GenerationParams.topLogprobs`). */
+  topLogprobs?: { token: string; logprob: number }[];
 }
 
 /** What to run: a model name (name-selecting backends) and/or adapters with scales (native blending). */
@@ -67,6 +87,8 @@ export interface ChatRequest {
   params: GenerationParams;
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** False: at most one tool call per answer. @default true */
+  parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
 }
 
@@ -81,7 +103,8 @@ export interface Usage {
 
 /** One piece of a streamed answer. */
 export type ChatChunk =
-  | { type: "text"; text: string }
+  /** Text, with the log-probabilities of its tokens when `params.logprobs` asked for them. */
+  | { type: "text"; text: string; logprobs?: TokenLogprob[] }
   /**
    * A tool call or a piece of one. Backends that send whole calls (Ollama) send one chunk per call
    * with the complete JSON; streaming backends send `id`/`name` first, then argument pieces by `index`.
@@ -97,6 +120,13 @@ export interface ChatProviderCapabilities {
   tools: boolean;
   /** Can constrain output to a JSON Schema. */
   jsonSchema: boolean;
+  /**
+   * Enforces `toolChoice` "required" and a named tool (constrained decoding or a native tool_choice).
+   * Without it such requests are refused with a 400. @default false
+   */
+  forcedToolChoice?: boolean;
+  /** Returns token log-probabilities (`params.logprobs`); without it such requests get a 400. @default false */
+  logprobs?: boolean;
 }
 
 /** Options for one provider call. */

@@ -48,16 +48,29 @@ export class ConfigError extends HerdError {
   }
 }
 
-/** A request or input (prompt, messages, data file line) is invalid. */
+/** Machine-readable reasons an input is refused, as OpenAI names them. */
+export type InvalidInputCode =
+  | "invalid_value"
+  | "missing_required_parameter"
+  | "unsupported_parameter"
+  | "unsupported_value"
+  | "context_length_exceeded";
+
+/**
+ * A request or input (prompt, messages, data file line) is invalid. `code` says how:
+ * `invalid_value` (default), `missing_required_parameter`, `unsupported_parameter` (Herd or the
+ * provider cannot do what the field asks), `unsupported_value`, `context_length_exceeded`.
+ */
 export class InvalidInputError extends HerdError {
-  override readonly code = "invalid_input";
+  override readonly code: InvalidInputCode;
   constructor(
     message: string,
     /** The field or location that was wrong, e.g. `messages[2].content` or `data.jsonl:14`. */
     readonly param?: string,
-    options: HerdErrorOptions = {},
+    options: HerdErrorOptions & { code?: InvalidInputCode } = {},
   ) {
     super(message, { status: 400, ...options });
+    this.code = options.code ?? "invalid_value";
   }
 }
 
@@ -144,17 +157,22 @@ export class ProviderResponseError extends HerdError {
   }
 }
 
-/** The backend does not have the model a request named (an expert model that was never built, say). */
+/**
+ * The backend does not have a model Herd routed to (an expert model that was never built, a base
+ * model not pulled). A server-side problem, not the client's: 503 with code `model_not_built`
+ * (or `model_not_pulled` for a base model), never the client-facing `model_not_found` 404.
+ */
 export class ModelNotFoundError extends ProviderResponseError {
-  override readonly code = "model_not_found";
+  override readonly code: "model_not_built" | "model_not_pulled";
   constructor(
     /** The model name that was asked for. */
     readonly model: string,
     message: string,
     url?: string,
-    options: HerdErrorOptions = {},
+    options: HerdErrorOptions & { code?: "model_not_built" | "model_not_pulled" } = {},
   ) {
-    super(message, 404, url, { isRetryable: false, ...options });
+    super(message, 404, url, { status: 503, isRetryable: false, ...options });
+    this.code = options.code ?? "model_not_built";
   }
 }
 

@@ -35,10 +35,14 @@ export interface RequestMetadata {
 
 /** One chat request entering Herd, from LangChain, the OpenAI facade or an app. */
 export interface HerdRequest {
+  /** The request id (logs, `x-request-id`). @default a random UUID */
+  id?: string;
   messages: ChatMessage[];
   params?: GenerationParams;
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** False: at most one tool call per answer. @default true */
+  parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
   /**
    * The model the caller asked for, as written (`herd`, `herd:<expert>`, an expert's model name, the base
@@ -200,7 +204,7 @@ export class Pipeline implements RequestPipeline {
     const controller = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
     const ctx: RequestContext = {
-      id: randomUUID(),
+      id: request.id ?? randomUUID(),
       request,
       routeOptions: { ...request.route, topExperts: request.topExperts ?? request.route?.topExperts },
       warnings: [],
@@ -269,14 +273,29 @@ export class Pipeline implements RequestPipeline {
       params: { ...request.params },
     };
     if (request.tools && request.tools.length > 0) {
+      const forced = request.toolChoice === "required" || typeof request.toolChoice === "object";
+      if (forced && !caps.forcedToolChoice) {
+        throw new InvalidInputError(
+          `Chat provider "${this.provider.name}" cannot enforce tool_choice ${JSON.stringify(request.toolChoice)} ` +
+            '(it cannot constrain the answer to a tool call); use tool_choice "auto" or another provider.',
+          "tool_choice",
+        );
+      }
       if (caps.tools) {
         chat.tools = request.tools;
         chat.toolChoice = request.toolChoice;
+        if (request.parallelToolCalls !== undefined) chat.parallelToolCalls = request.parallelToolCalls;
       } else {
         ctx.warnings.push(
           `Chat provider "${this.provider.name}" cannot call tools; the tools were not sent.`,
         );
       }
+    }
+    if (request.params?.logprobs && !caps.logprobs) {
+      throw new InvalidInputError(
+        `Chat provider "${this.provider.name}" cannot return token log-probabilities; drop 'logprobs' or use a provider that has them (ollama).`,
+        "logprobs",
+      );
     }
     let format = request.responseFormat;
     if (format?.type === "json_schema" && !caps.jsonSchema) {

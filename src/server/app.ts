@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { errorMessage, HerdError } from "../core/errors.js";
 import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
@@ -66,6 +67,12 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  // Every response, errors included, carries a request id (OpenAI SDKs show it as `requestID`);
+  // a chat completion reports the same id in its `herd` object and logs.
+  app.use((_req, res, next) => {
+    res.setHeader("x-request-id", `req_${randomUUID().replaceAll("-", "")}`);
+    next();
+  });
   app.use(requestChecksMiddleware(serverRequestChecks(options)));
 
   app.get("/health", async (_req, res) => {

@@ -1,9 +1,16 @@
 import type { ServerResponse } from "node:http";
 import type { Request, Response } from "express";
-import type { HerdStream, RequestMetadata } from "../core/pipeline.js";
+import type { RequestMetadata } from "../core/pipeline.js";
 import { type HerdRoutingInfo, routingInfo } from "../core/routing-info.js";
+import { ChoiceStreams } from "./choice-streams.js";
 import { resolveModel } from "./models.js";
-import { ChunkEncoder, CompletionBuilder, newIdentity } from "./openai-chunks.js";
+import {
+  type AnswerShape,
+  buildCompletion,
+  ChunkEncoder,
+  CompletionBuilder,
+  newIdentity,
+} from "./openai-chunks.js";
 import { toOpenAIError } from "./openai-error.js";
 import { readJsonBody } from "./read-json-body.js";
 import { chatCompletionRequestSchema } from "./request-schema.js";
@@ -43,13 +50,24 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
     if (choice.kind === "base") translated.request.route = { baseOnly: true };
     if (choice.kind === "expert") translated.request.expert = choice.expert;
 
+    const requestId = res.getHeader("x-request-id");
+    if (typeof requestId === "string") translated.request.id = requestId;
+
     const signal = abortOnDisconnect(res);
     const startedAt = performance.now();
-    const stream = await herd.stream(translated.request, { signal, stream: translated.stream });
+    const streams = await ChoiceStreams.open(herd, translated.request, translated.choices, {
+      signal,
+      stream: translated.stream,
+    });
+    const shape: AnswerShape = {
+      legacyFunctions: translated.legacyFunctions,
+      logprobs: translated.logprobs,
+      singleToolCall: translated.request.parallelToolCalls === false,
+    };
     if (translated.stream) {
-      await sendStream(stream, res, warnings, translated.includeUsage, options.onStreamError);
+      await sendStream(streams, res, warnings, translated.includeUsage, shape, options.onStreamError);
     } else {
-      await sendCompletion(stream, res, warnings, startedAt);
+      await sendCompletion(streams, res, warnings, startedAt, shape);
     }
   };
 }
@@ -64,19 +82,21 @@ function abortOnDisconnect(res: ServerResponse): AbortSignal {
 }
 
 async function sendCompletion(
-  stream: HerdStream,
+  streams: ChoiceStreams,
   res: Response,
   warnings: readonly string[],
   startedAt: number,
+  shape: AnswerShape,
 ): Promise<void> {
-  const builder = new CompletionBuilder();
+  const builders = Array.from({ length: streams.count }, () => new CompletionBuilder());
   try {
-    for await (const chunk of stream) builder.add(chunk);
+    for await (const { index, chunk } of streams.merge()) builders[index]!.add(chunk);
   } finally {
-    stream.cancel();
+    streams.cancel();
   }
-  const info = { ...infoOf(stream, warnings), durationMs: round(performance.now() - startedAt) };
-  const body = builder.build(newIdentity(stream.target.model), info);
+  const first = streams.first;
+  const info = { ...infoOf(streams, warnings), durationMs: round(performance.now() - startedAt) };
+  const body = buildCompletion(newIdentity(first.target.model), info, builders, shape);
   if (res.destroyed) return;
   // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
   const text = JSON.stringify(body);
@@ -89,21 +109,27 @@ async function sendCompletion(
 }
 
 async function sendStream(
-  stream: HerdStream,
+  streams: ChoiceStreams,
   res: Response,
   warnings: readonly string[],
   includeUsage: boolean,
+  shape: AnswerShape,
   onStreamError: (error: unknown) => void,
 ): Promise<void> {
-  const info = infoOf(stream, warnings);
-  const encoder = new ChunkEncoder(newIdentity(stream.target.model), includeUsage);
+  const info = infoOf(streams, warnings);
+  const encoder = new ChunkEncoder(
+    newIdentity(streams.first.target.model),
+    includeUsage,
+    streams.count,
+    shape,
+  );
   const sse = new SseWriter(res);
   sse.open(routingHeaders(info));
   try {
     await sse.send(encoder.first(info));
-    for await (const chunk of stream) {
+    for await (const { index, chunk } of streams.merge()) {
       if (sse.closed) break;
-      for (const out of encoder.encode(chunk)) await sse.send(out);
+      for (const out of encoder.encode(chunk, index)) await sse.send(out);
     }
     const usage = encoder.usageChunk();
     if (usage) await sse.send(usage);
@@ -114,14 +140,18 @@ async function sendStream(
     await sse.send(toOpenAIError(error).body);
     sse.end();
   } finally {
-    stream.cancel();
+    streams.cancel();
   }
 }
 
-/** The `herd` object: the routing decision, the target, and every warning so far (request fields first). */
-function infoOf(stream: HerdStream, warnings: readonly string[]): HerdRoutingInfo {
-  const all = [...new Set([...warnings, ...stream.warnings])];
-  return routingInfo(stream.requestId, stream.decision, stream.target, all);
+/**
+ * The `herd` object: the routing decision and target of the first choice, and every warning so far
+ * (request fields first, then each choice's).
+ */
+function infoOf(streams: ChoiceStreams, warnings: readonly string[]): HerdRoutingInfo {
+  const { first } = streams;
+  const all = [...new Set([...warnings, ...streams.warnings])];
+  return routingInfo(first.requestId, first.decision, first.target, all);
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ChatChunk, FinishReason, Usage } from "../core/chat.js";
+import type { ChatChunk, FinishReason, TokenLogprob, Usage } from "../core/chat.js";
 import type { HerdRoutingInfo } from "../core/routing-info.js";
 
 /** The fields every chunk and completion of one response shares. */
@@ -32,60 +32,136 @@ export function openAIUsage(usage: Usage) {
   };
 }
 
+/** Adds token counts (the usage of n choices). */
+export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
+}
+
+/** How the answer is shaped, from the request. */
+export interface AnswerShape {
+  /** The request used the deprecated `functions`: answer with `function_call` and finish reason "function_call". */
+  legacyFunctions?: boolean;
+  /** The request asked for `logprobs`: choices carry `logprobs.content`. */
+  logprobs?: boolean;
+  /** `parallel_tool_calls: false` (or legacy functions): tool calls after the first are dropped. */
+  singleToolCall?: boolean;
+}
+
+/** OpenAI's `logprobs.content` entries (token, logprob, UTF-8 bytes, top alternatives). */
+export function openAILogprobs(logprobs: readonly TokenLogprob[]) {
+  const bytes = (token: string) => [...Buffer.from(token, "utf8")];
+  return logprobs.map((l) => ({
+    token: l.token,
+    logprob: l.logprob,
+    bytes: bytes(l.token),
+    top_logprobs: (l.topLogprobs ?? []).map((t) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: bytes(t.token),
+    })),
+  }));
+}
+
+/** The finish reason OpenAI reports: tool calls win over "stop"; legacy requests say "function_call". */
+function finishReasonOf(reason: FinishReason, hasCalls: boolean, shape: AnswerShape): string {
+  if (!hasCalls || reason === "length") return reason;
+  return shape.legacyFunctions ? "function_call" : "tool_calls";
+}
+
 type Delta = Record<string, unknown>;
 
+/** Per-choice state of a ChunkEncoder. */
+interface ChoiceState {
+  toolCalls: Map<number, string>;
+  finished: boolean;
+}
+
 /**
- * Turns Herd chat chunks into OpenAI `chat.completion.chunk` objects: the first carries the role and
- * the `herd` routing object, then content deltas, tool-call deltas (index, id, type and name first,
- * then arguments), the finish reason, and with `include_usage` a final chunk with `choices: []`.
+ * Turns Herd chat chunks into OpenAI `chat.completion.chunk` objects: the first carries the role of
+ * every choice and the `herd` routing object, then content deltas (with logprobs when asked for),
+ * tool-call deltas (index, id, type and name first, then arguments; `function_call` deltas for
+ * legacy requests), each choice's finish reason, and with `include_usage` a final chunk with
+ * `choices: []` and the usage of all choices.
  */
 export class ChunkEncoder {
-  /** Tool call index -> id, for the calls seen so far. */
-  readonly #toolCalls = new Map<number, string>();
+  readonly #choices: ChoiceState[];
   #usage: Usage | undefined;
-  #finished = false;
 
   constructor(
     private readonly identity: CompletionIdentity,
     private readonly includeUsage: boolean,
-  ) {}
-
-  /** The first chunk: role, empty content, and the routing decision. */
-  first(herd: HerdRoutingInfo): object {
-    return { ...this.chunk({ role: "assistant", content: "" }, null), herd };
+    choices = 1,
+    private readonly shape: AnswerShape = {},
+  ) {
+    this.#choices = Array.from({ length: choices }, () => ({ toolCalls: new Map(), finished: false }));
   }
 
-  /** The OpenAI chunks for one Herd chunk (none, one, or two for a tool call's first piece). */
-  encode(chunk: ChatChunk): object[] {
+  /** The first chunk: role and empty content for each choice, and the routing decision. */
+  first(herd: HerdRoutingInfo): object {
+    const choices = this.#choices.map((_, index) =>
+      this.choice(index, { role: "assistant", content: "" }, null),
+    );
+    const chunk = this.envelope(choices);
+    if (this.includeUsage) chunk.usage = null;
+    return { ...chunk, herd };
+  }
+
+  /** The OpenAI chunks for one Herd chunk of choice `index` (none, one, or two for a tool call's first piece). */
+  encode(chunk: ChatChunk, index = 0): object[] {
+    const state = this.#choices[index]!;
     switch (chunk.type) {
-      case "text":
-        return chunk.text === "" ? [] : [this.chunk({ content: chunk.text }, null)];
+      case "text": {
+        if (chunk.text === "") return [];
+        const logprobs =
+          this.shape.logprobs && chunk.logprobs
+            ? { content: openAILogprobs(chunk.logprobs), refusal: null }
+            : null;
+        return [this.chunk(index, { content: chunk.text }, null, logprobs)];
+      }
       case "tool-call": {
+        if (this.shape.singleToolCall && chunk.index > 0) return [];
         const out: object[] = [];
-        let id = this.#toolCalls.get(chunk.index);
+        let id = state.toolCalls.get(chunk.index);
         if (id === undefined) {
           id = chunk.id ?? newToolCallId();
-          this.#toolCalls.set(chunk.index, id);
-          const head = {
-            index: chunk.index,
-            id,
-            type: "function",
-            function: { name: chunk.name ?? "", arguments: "" },
-          };
-          out.push(this.chunk({ tool_calls: [head] }, null));
+          state.toolCalls.set(chunk.index, id);
+          const name = chunk.name ?? "";
+          out.push(
+            this.chunk(
+              index,
+              this.shape.legacyFunctions
+                ? { function_call: { name, arguments: "" } }
+                : {
+                    tool_calls: [
+                      { index: chunk.index, id, type: "function", function: { name, arguments: "" } },
+                    ],
+                  },
+              null,
+            ),
+          );
         }
         if (chunk.argumentsDelta !== "") {
-          const piece = { index: chunk.index, function: { arguments: chunk.argumentsDelta } };
-          out.push(this.chunk({ tool_calls: [piece] }, null));
+          const args = chunk.argumentsDelta;
+          out.push(
+            this.chunk(
+              index,
+              this.shape.legacyFunctions
+                ? { function_call: { arguments: args } }
+                : { tool_calls: [{ index: chunk.index, function: { arguments: args } }] },
+              null,
+            ),
+          );
         }
         return out;
       }
       case "finish": {
-        if (this.#finished) return [];
-        this.#finished = true;
-        this.#usage = chunk.usage;
-        const reason: FinishReason = this.#toolCalls.size > 0 ? "tool_calls" : chunk.finishReason;
-        return [this.chunk({}, reason)];
+        if (state.finished) return [];
+        state.finished = true;
+        this.#usage = addUsage(this.#usage, chunk.usage);
+        const reason = finishReasonOf(chunk.finishReason, state.toolCalls.size > 0, this.shape);
+        return [this.chunk(index, {}, reason)];
       }
     }
   }
@@ -93,36 +169,44 @@ export class ChunkEncoder {
   /** The usage chunk (`choices: []`) to send before `[DONE]`, when the client asked for it. */
   usageChunk(): object | undefined {
     if (!this.includeUsage) return undefined;
-    const { id, created, model } = this.identity;
     const usage = openAIUsage(this.#usage ?? { inputTokens: 0, outputTokens: 0 });
-    return { id, object: "chat.completion.chunk", created, model, choices: [], usage };
+    return { ...this.envelope([]), usage };
   }
 
-  private chunk(delta: Delta, finishReason: FinishReason | null): object {
-    const { id, created, model } = this.identity;
-    const chunk: Record<string, unknown> = {
-      id,
-      object: "chat.completion.chunk",
-      created,
-      model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    };
+  private choice(index: number, delta: Delta, finishReason: string | null, logprobs: object | null = null) {
+    return { index, delta, logprobs, finish_reason: finishReason };
+  }
+
+  private chunk(
+    index: number,
+    delta: Delta,
+    finishReason: string | null,
+    logprobs: object | null = null,
+  ): object {
+    const chunk = this.envelope([this.choice(index, delta, finishReason, logprobs)]);
     if (this.includeUsage) chunk.usage = null;
     return chunk;
   }
+
+  private envelope(choices: object[]): Record<string, unknown> {
+    const { id, created, model } = this.identity;
+    return { id, object: "chat.completion.chunk", created, model, choices };
+  }
 }
 
-/** Collects a whole answer from Herd chunks and builds the non-streaming `chat.completion`. */
+/** Collects one choice's whole answer from Herd chunks (see `buildCompletion`). */
 export class CompletionBuilder {
   #text = "";
   readonly #calls = new Map<number, { id: string; name: string; arguments: string }>();
+  readonly #logprobs: TokenLogprob[] = [];
   #finishReason: FinishReason = "stop";
-  #usage: Usage | undefined;
+  usage: Usage | undefined;
 
   add(chunk: ChatChunk): void {
     switch (chunk.type) {
       case "text":
         this.#text += chunk.text;
+        if (chunk.logprobs) this.#logprobs.push(...chunk.logprobs);
         return;
       case "tool-call": {
         let call = this.#calls.get(chunk.index);
@@ -136,43 +220,65 @@ export class CompletionBuilder {
       }
       case "finish":
         this.#finishReason = chunk.finishReason;
-        this.#usage = chunk.usage;
+        this.usage = chunk.usage;
         return;
     }
   }
 
-  /** The `chat.completion` object, with the `herd` routing object. */
-  build(identity: CompletionIdentity, herd: HerdRoutingInfo & { durationMs?: number }): object {
-    const calls = [...this.#calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
+  /** The OpenAI choice object at `index`. */
+  choice(index: number, shape: AnswerShape = {}): object {
+    let calls = [...this.#calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
+    if (shape.singleToolCall || shape.legacyFunctions) calls = calls.slice(0, 1);
     const message: Record<string, unknown> = {
       role: "assistant",
       content: calls.length > 0 && this.#text === "" ? null : this.#text,
       refusal: null,
       annotations: [],
     };
-    if (calls.length > 0) {
+    const args = (c: { arguments: string }) => (c.arguments === "" ? "{}" : c.arguments);
+    if (calls.length > 0 && shape.legacyFunctions) {
+      message.function_call = { name: calls[0]!.name, arguments: args(calls[0]!) };
+    } else if (calls.length > 0) {
       message.tool_calls = calls.map((c) => ({
         id: c.id,
         type: "function",
-        function: { name: c.name, arguments: c.arguments === "" ? "{}" : c.arguments },
+        function: { name: c.name, arguments: args(c) },
       }));
     }
-    const body: Record<string, unknown> = {
-      id: identity.id,
-      object: "chat.completion",
-      created: identity.created,
-      model: identity.model,
-      choices: [
-        {
-          index: 0,
-          message,
-          logprobs: null,
-          finish_reason: calls.length > 0 ? "tool_calls" : this.#finishReason,
-        },
-      ],
+    return {
+      index,
+      message,
+      logprobs: shape.logprobs ? { content: openAILogprobs(this.#logprobs), refusal: null } : null,
+      finish_reason: finishReasonOf(this.#finishReason, calls.length > 0, shape),
     };
-    if (this.#usage) body.usage = openAIUsage(this.#usage);
-    body.herd = herd;
-    return body;
   }
+
+  /** The `chat.completion` object of this one choice, with the `herd` routing object. */
+  build(
+    identity: CompletionIdentity,
+    herd: HerdRoutingInfo & { durationMs?: number },
+    shape: AnswerShape = {},
+  ) {
+    return buildCompletion(identity, herd, [this], shape);
+  }
+}
+
+/** The `chat.completion` object: one choice per builder, usage summed, and the `herd` routing object. */
+export function buildCompletion(
+  identity: CompletionIdentity,
+  herd: HerdRoutingInfo & { durationMs?: number },
+  builders: readonly CompletionBuilder[],
+  shape: AnswerShape = {},
+): object {
+  const body: Record<string, unknown> = {
+    id: identity.id,
+    object: "chat.completion",
+    created: identity.created,
+    model: identity.model,
+    choices: builders.map((b, i) => b.choice(i, shape)),
+  };
+  const usage = builders.reduce<Usage | undefined>((sum, b) => addUsage(sum, b.usage), undefined);
+  if (usage) body.usage = openAIUsage(usage);
+  body.herd = herd;
+  return body;
 }

@@ -36,8 +36,12 @@ const toolCallSchema = z.object({
   function: z.object({ name: z.string().min(1), arguments: z.string() }),
 });
 
+/** The deprecated single function call of an assistant message (before `tool_calls`). */
+const functionCallSchema = z.object({ name: z.string().min(1), arguments: z.string() });
+
 const assistantMessage = z.object({
   role: z.literal("assistant"),
+  function_call: functionCallSchema.nullish(),
   content: z
     .union([z.string(), z.array(z.union([textPart, refusalPart]))], {
       error: "must be a string, null, or an array of text or refusal parts",
@@ -54,34 +58,67 @@ const toolMessage = z.object({
   tool_call_id: z.string(),
 });
 
+/** The deprecated result of a function call (`role: "function"`): a tool result named by function. */
+const functionMessage = z.object({
+  role: z.literal("function"),
+  name: z.string().min(1),
+  content: z.string().nullable(),
+});
+
 /** One message of the conversation, told apart by `role`. */
 export const messageSchema = z.discriminatedUnion("role", [
   systemMessage,
   userMessage,
   assistantMessage,
   toolMessage,
+  functionMessage,
 ]);
 
 /** OpenAI tool names: letters, digits, `_` and `-`, at most 64 characters. */
 const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1 to 64 letters, digits, '_' or '-'");
 
-const toolSchema = z.object({
-  type: z.literal("function"),
-  function: z.object({
-    name: toolName,
-    description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
-    strict: z.boolean().nullish(),
-  }),
+const functionSchema = z.object({
+  name: toolName,
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
 });
+
+const toolSchema = z.object({
+  type: z.literal("function", {
+    error:
+      'must be "function": Herd calls function tools only; custom (free-form) tools are not supported, declare a function with a JSON schema instead',
+  }),
+  function: functionSchema,
+});
+
+const namedFunction = z.object({ type: z.literal("function"), function: z.object({ name: toolName }) });
 
 const toolChoiceSchema = z.union(
   [
     z.enum(["none", "auto", "required"]),
-    z.object({ type: z.literal("function"), function: z.object({ name: toolName }) }),
+    namedFunction,
+    z.object({
+      type: z.literal("allowed_tools"),
+      allowed_tools: z.object({
+        mode: z.enum(["auto", "required"]),
+        tools: z.array(namedFunction).min(1, "must name at least one tool"),
+      }),
+    }),
   ],
-  { error: 'must be "none", "auto", "required" or {type: "function", function: {name}}' },
+  {
+    error:
+      'must be "none", "auto", "required", {type: "function", function: {name}} or {type: "allowed_tools", allowed_tools: {mode, tools}} (custom tools are not supported)',
+  },
 );
+
+/** The deprecated `function_call`: "none", "auto" or `{name}`. */
+const functionCallChoiceSchema = z.union([z.enum(["none", "auto"]), z.object({ name: toolName })], {
+  error: 'must be "none", "auto" or {name}',
+});
+
+/** The most choices (`n`) one request may ask for: each is a whole generation on the backend. */
+export const MAX_CHOICES = 8;
 
 const responseFormatSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
@@ -121,7 +158,16 @@ export const chatCompletionRequestSchema = z.object({
   tool_choice: toolChoiceSchema.nullish(),
   response_format: responseFormatSchema.nullish(),
   top_experts: positiveInt.max(64).nullish(),
-  n: positiveInt.max(128).nullish(),
+  n: positiveInt
+    .max(MAX_CHOICES, `must be at most ${MAX_CHOICES}: Herd generates each choice separately`)
+    .nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  functions: z.array(functionSchema).min(1).max(128).nullish(),
+  function_call: functionCallChoiceSchema.nullish(),
 });
 
 /** A validated chat completion request. */

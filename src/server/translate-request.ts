@@ -30,6 +30,12 @@ export interface TranslatedChatRequest {
   stream: boolean;
   /** `stream_options.include_usage`: send a usage chunk before `[DONE]`. */
   includeUsage: boolean;
+  /** How many choices to generate (`n`). */
+  choices: number;
+  /** The request used the deprecated `functions`: answer with `function_call`, not `tool_calls`. */
+  legacyFunctions: boolean;
+  /** `logprobs: true`: the choices carry `logprobs.content`. */
+  logprobs: boolean;
 }
 
 /** Translates a validated OpenAI request body into a Herd request, applying the facade's defaults. */
@@ -40,26 +46,80 @@ export function translateChatRequest(body: ChatCompletionRequestBody): Translate
   };
   // Without top_experts the router's own setting applies (1 unless the config says otherwise).
   if (body.top_experts !== undefined && body.top_experts !== null) request.topExperts = body.top_experts;
-  if (body.tools && body.tools.length > 0) request.tools = body.tools.map(translateTool);
-  const toolChoice = translateToolChoice(body.tool_choice);
+  const legacyFunctions = body.functions != null || body.function_call != null;
+  if (legacyFunctions && (body.tools != null || body.tool_choice != null)) {
+    throw new InvalidInputError(
+      "Send either 'tools'/'tool_choice' or the deprecated 'functions'/'function_call', not both.",
+      "functions",
+    );
+  }
+  const { tools, toolChoice } = legacyFunctions ? legacyTools(body) : translateTools(body);
+  if (tools.length > 0) request.tools = tools;
   if (toolChoice !== undefined && typeof toolChoice === "object") {
-    const names = (request.tools ?? []).map((t) => t.name);
+    const names = tools.map((t) => t.name);
     if (!names.includes(toolChoice.name)) {
+      const field = legacyFunctions ? "function_call" : "tool_choice";
       throw new InvalidInputError(
-        `Invalid 'tool_choice': the function "${toolChoice.name.slice(0, 64)}" is not in 'tools' (${names.join(", ") || "no tools given"}).`,
-        "tool_choice",
+        `Invalid '${field}': the function "${toolChoice.name.slice(0, 64)}" is not in '${legacyFunctions ? "functions" : "tools"}' (${names.join(", ") || "no tools given"}).`,
+        field,
       );
     }
   }
+  if (toolChoice === "required" && tools.length === 0) {
+    throw new InvalidInputError(
+      `Invalid '${legacyFunctions ? "function_call" : "tool_choice"}': "required" needs at least one tool in '${legacyFunctions ? "functions" : "tools"}'.`,
+      legacyFunctions ? "function_call" : "tool_choice",
+    );
+  }
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
+  // The deprecated function calling answers with one call at most.
+  if (legacyFunctions) request.parallelToolCalls = false;
+  else if (body.parallel_tool_calls != null) request.parallelToolCalls = body.parallel_tool_calls;
   const responseFormat = translateResponseFormat(body.response_format);
   if (responseFormat !== undefined) request.responseFormat = responseFormat;
+  if (body.top_logprobs != null && body.top_logprobs > 0 && body.logprobs !== true) {
+    throw new InvalidInputError("'top_logprobs' needs 'logprobs: true'.", "top_logprobs");
+  }
   return {
     request,
     model: body.model,
     stream: body.stream === true,
     includeUsage: body.stream === true && body.stream_options?.include_usage === true,
+    choices: body.n ?? 1,
+    legacyFunctions,
+    logprobs: body.logprobs === true,
   };
+}
+
+/** `tools` and `tool_choice`; an `allowed_tools` choice narrows the tools to the ones it lists. */
+function translateTools(body: ChatCompletionRequestBody): {
+  tools: ToolDefinition[];
+  toolChoice?: ToolChoice;
+} {
+  let tools = (body.tools ?? []).map((t) => translateTool(t.function));
+  const choice = body.tool_choice;
+  if (choice == null) return { tools };
+  if (typeof choice === "string") return { tools, toolChoice: choice };
+  if (choice.type === "function") return { tools, toolChoice: { name: choice.function.name } };
+  const allowed = choice.allowed_tools.tools.map((t) => t.function.name);
+  const known = new Set(tools.map((t) => t.name));
+  const unknown = allowed.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(
+      `Invalid 'tool_choice.allowed_tools': ${unknown.map((n) => `"${n}"`).join(", ")} not in 'tools' (${[...known].join(", ") || "no tools given"}).`,
+      "tool_choice.allowed_tools.tools",
+    );
+  }
+  tools = tools.filter((t) => allowed.includes(t.name));
+  return { tools, toolChoice: choice.allowed_tools.mode };
+}
+
+/** The deprecated `functions` / `function_call` as tools and a tool choice. */
+function legacyTools(body: ChatCompletionRequestBody): { tools: ToolDefinition[]; toolChoice?: ToolChoice } {
+  const tools = (body.functions ?? []).map(translateTool);
+  const choice = body.function_call;
+  if (choice == null) return { tools };
+  return { tools, toolChoice: typeof choice === "string" ? choice : { name: choice.name } };
 }
 
 function translateParams(body: ChatCompletionRequestBody): GenerationParams {
@@ -76,12 +136,22 @@ function translateParams(body: ChatCompletionRequestBody): GenerationParams {
     if (stop.length > 0) params.stop = stop;
   }
   if (body.seed != null) params.seed = body.seed;
+  if (body.presence_penalty != null && body.presence_penalty !== 0)
+    params.presencePenalty = body.presence_penalty;
+  if (body.frequency_penalty != null && body.frequency_penalty !== 0)
+    params.frequencyPenalty = body.frequency_penalty;
+  if (body.logprobs === true) {
+    params.logprobs = true;
+    if (body.top_logprobs != null && body.top_logprobs > 0) params.topLogprobs = body.top_logprobs;
+  }
   return params;
 }
 
 /** Translates the messages; tool results get the name of the call they answer. */
 export function translateMessages(messages: readonly ChatCompletionMessage[]): ChatMessage[] {
   const toolNames = new Map<string, string>();
+  /** Deprecated function calls by name -> the id given to them. */
+  const functionCalls = new Map<string, string>();
   return messages.map((message, i): ChatMessage => {
     const at = `messages[${i}]`;
     switch (message.role) {
@@ -93,8 +163,15 @@ export function translateMessages(messages: readonly ChatCompletionMessage[]): C
       case "assistant": {
         const content = message.content == null ? "" : joinText(message.content, `${at}.content`);
         const out: ChatMessage = { role: "assistant", content };
-        if (message.tool_calls && message.tool_calls.length > 0) {
-          out.toolCalls = message.tool_calls.map((call): ToolCall => {
+        const calls = [...(message.tool_calls ?? [])];
+        // The deprecated single function call: a tool call with an id of our own, answered by a "function" message.
+        if (message.function_call) {
+          const id = `call_fn_${i}`;
+          functionCalls.set(message.function_call.name, id);
+          calls.push({ id, type: "function", function: message.function_call });
+        }
+        if (calls.length > 0) {
+          out.toolCalls = calls.map((call): ToolCall => {
             toolNames.set(call.id, call.function.name);
             return {
               id: call.id,
@@ -103,6 +180,12 @@ export function translateMessages(messages: readonly ChatCompletionMessage[]): C
             };
           });
         }
+        return out;
+      }
+      case "function": {
+        const out: ChatMessage = { role: "tool", content: message.content ?? "", name: message.name };
+        const id = functionCalls.get(message.name);
+        if (id !== undefined) out.toolCallId = id;
         return out;
       }
       default: {
@@ -156,19 +239,13 @@ function parseArguments(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function translateTool(tool: NonNullable<ChatCompletionRequestBody["tools"]>[number]): ToolDefinition {
+function translateTool(fn: NonNullable<ChatCompletionRequestBody["functions"]>[number]): ToolDefinition {
   const out: ToolDefinition = {
-    name: tool.function.name,
-    parameters: tool.function.parameters ?? { type: "object", properties: {} },
+    name: fn.name,
+    parameters: fn.parameters ?? { type: "object", properties: {} },
   };
-  if (tool.function.description != null) out.description = tool.function.description;
+  if (fn.description != null) out.description = fn.description;
   return out;
-}
-
-function translateToolChoice(choice: ChatCompletionRequestBody["tool_choice"]): ToolChoice | undefined {
-  if (choice == null) return undefined;
-  if (typeof choice === "string") return choice;
-  return { name: choice.function.name };
 }
 
 function translateResponseFormat(

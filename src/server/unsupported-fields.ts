@@ -28,7 +28,7 @@ const MAX_LISTED = 8;
 
 /**
  * The warnings for request fields that Herd ignores: unknown fields and OpenAI fields it cannot
- * honour (`logprobs`, penalties, `n` > 1, ...). `null` values and harmless defaults are not reported.
+ * honour (`logit_bias`, `audio`, ...). `null` values and harmless defaults are not reported.
  */
 export function unsupportedFieldWarnings(body: Record<string, unknown>): string[] {
   const ignored: string[] = [];
@@ -45,10 +45,6 @@ export function unsupportedFieldWarnings(body: Record<string, unknown>): string[
     const listed = ignored.slice(0, MAX_LISTED).join(", ");
     const more = ignored.length > MAX_LISTED ? ` and ${ignored.length - MAX_LISTED} more` : "";
     warnings.push(`Ignored unsupported fields: ${listed}${more}.`);
-  }
-  const n = Object.hasOwn(body, "n") ? body.n : undefined;
-  if (typeof n === "number" && n > 1) {
-    warnings.push(`Ignored n=${n}: Herd returns one choice per request.`);
   }
   return warnings;
 }

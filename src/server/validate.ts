@@ -14,7 +14,9 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infe
   const message = missing
     ? `Missing required field '${param}'.`
     : `Invalid value for '${param}': ${issue.message.replace(/^Invalid input: /, "")}.`;
-  throw new InvalidInputError(message, param);
+  throw new InvalidInputError(message, param, {
+    code: missing ? "missing_required_parameter" : "invalid_value",
+  });
 }
 
 /** `["messages", 0, "content"]` -> `messages[0].content`. */

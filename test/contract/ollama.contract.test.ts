@@ -33,7 +33,7 @@ function reply(body: OllamaChatBody): Response {
     label: body.model,
     maxTokens: typeof o.num_predict === "number" ? o.num_predict : undefined,
     stop: Array.isArray(o.stop) ? (o.stop as string[]) : undefined,
-    tools: body.tools?.map((t) => ({ name: t.function.name })),
+    tools: body.tools?.map((t) => ({ name: t.function.name ?? "" })),
     prompt: String(body.messages.at(-1)?.content ?? ""),
   });
   const toolCalls = g.toolCall

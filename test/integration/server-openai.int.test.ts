@@ -4,6 +4,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { HerdRoutingInfo as HerdInfo } from "../../src/core/routing-info.js";
@@ -186,8 +187,56 @@ describe("openai client", () => {
     expect((down as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect((down as Error).message).toContain(OLLAMA_URL);
 
-    reply = () => HttpResponse.json({ error: "model 'herd-code' not found" }, { status: 404 });
-    await expect(create({})).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // A Herd model missing on the backend is the server's problem (503 naming herd build), not the client's 404.
+    reply = (body) => HttpResponse.json({ error: `model '${body.model}' not found` }, { status: 404 });
+    const unbuilt = (await create({}).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(unbuilt).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(unbuilt).toMatchObject({ status: 503, code: "model_not_built" });
+    expect(unbuilt.message).toContain("herd build");
+    expect(unbuilt.requestID).toMatch(/^req_/);
+  });
+
+  it('tool_choice "required" yields a tool call, n: 2 two choices, and parse() a zod-typed answer', async () => {
+    const tool: OpenAI.ChatCompletionTool = {
+      type: "function",
+      function: {
+        name: "get_weather",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+      },
+    };
+    // Ollama constrained by `format` answers with JSON that follows it.
+    reply = (body) =>
+      ndjsonResponse(
+        chatStream([
+          body.tools
+            ? '{"name": "get_weather", "arguments": {"city": "Tokyo"}}'
+            : '{"city": "Tokyo", "celsius": 11}',
+        ]),
+      );
+    const forced = await client.chat.completions.create({
+      model: "herd",
+      messages: [{ role: "user", content: "Weather in Tokyo?" }],
+      tools: [tool],
+      tool_choice: "required",
+    });
+    expect(forced.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(forced.choices[0]!.message.tool_calls).toHaveLength(1);
+
+    const two = await client.chat.completions.create({
+      model: "herd",
+      messages: [{ role: "user", content: "hi" }],
+      n: 2,
+    });
+    expect(two.choices.map((c) => c.index)).toEqual([0, 1]);
+
+    const Weather = z.object({ city: z.string(), celsius: z.number() });
+    const parsed = await client.chat.completions.parse({
+      model: "herd",
+      messages: [{ role: "user", content: "Weather in Tokyo?" }],
+      response_format: zodResponseFormat(Weather, "weather"),
+    });
+    expect(parsed.choices[0]!.message.parsed).toEqual({ city: "Tokyo", celsius: 11 });
+    expect(ollama.requests.at(-1)!.format).toMatchObject({ properties: { city: { type: "string" } } });
   });
 
   it("throws an APIError when the backend fails after the stream started", async () => {

@@ -62,8 +62,19 @@ describe("examples", () => {
     ]);
     expect(result.answer).toBe("It is 11 degrees celsius, clear in Tokyo.");
     expect(mock.requests[0]!.tools?.[0]?.function.name).toBe("get_weather");
+    // tool_choice naming get_weather: Ollama's output is constrained to a call of it.
+    expect(mock.requests[0]!.format).toMatchObject({ properties: { name: { const: "get_weather" } } });
     expect(mock.requests[1]!.messages.at(-1)).toMatchObject({ role: "tool", tool_name: "get_weather" });
   });
+
+  it("langchain-agent --demo: on the random tiny llama.cpp model the forced tool call still happens", async () => {
+    const result = await agentExample.main({ log: () => {}, demo: true });
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]).toMatchObject({ name: "get_weather", args: { city: expect.any(String) } });
+    // The tool ran, and the model answered after its result (tool_choice "none": text, no second call).
+    expect(result.messages.map((m) => m.type)).toEqual(["human", "ai", "tool", "ai"]);
+    expect(mock.requests).toHaveLength(0);
+  }, 60_000);
 
   it("express-routing: routes inside an Express app without generating", async () => {
     const result = await routingExample.main(quiet);

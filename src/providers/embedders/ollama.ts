@@ -1,3 +1,4 @@
+import type { EmbedRequest, EmbedResponse } from "ollama";
 import type { Embedder, EmbedOptions } from "../../core/embedder.js";
 import { DimensionMismatchError, ProviderResponseError } from "../../core/errors.js";
 import { l2Normalize } from "../../core/vector-math.js";
@@ -58,9 +59,9 @@ export class OllamaEmbedder implements Embedder {
   }
 
   private async call(input: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    const body: Record<string, unknown> = {
+    const body: EmbedRequest = {
       model: this.model,
-      input,
+      input: [...input],
       truncate: this.options.truncate ?? true,
     };
     if (this.options.keepAlive !== undefined) body.keep_alive = this.options.keepAlive;
@@ -93,7 +94,8 @@ export class OllamaEmbedder implements Embedder {
       }
       throw error;
     }
-    const data = (await response.json()) as { embeddings?: unknown };
+    // Typed by the official client, read defensively: the server is outside our control.
+    const data = (await response.json()) as Partial<EmbedResponse>;
     if (!Array.isArray(data.embeddings) || data.embeddings.length !== input.length) {
       throw new ProviderResponseError(
         `Ollama at ${this.baseUrl} returned ${Array.isArray(data.embeddings) ? data.embeddings.length : "no"} embeddings for ${input.length} inputs; is "${this.model}" an embedding model?`,

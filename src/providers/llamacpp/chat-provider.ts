@@ -2,18 +2,17 @@ import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type {
-  ChatHistoryItem,
   ChatWrapper,
   Llama,
   LlamaChat,
   LlamaContext,
   LlamaGrammar,
   LlamaModel,
+  Token,
 } from "node-llama-cpp";
 import type {
   ChatCallOptions,
   ChatChunk,
-  ChatMessage,
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
@@ -31,10 +30,13 @@ import {
 } from "../../core/errors.js";
 import { type GgufHeader, ggufString, readGgufHeader } from "../gguf/index.js";
 import { validateLoraAdapter } from "./adapter-validation.js";
+import { repeatPenalty, toHistory, toolMode } from "./chat-tools.js";
 import { ContextPool } from "./context-pool.js";
 import { checkJsonSchemaLimits } from "./json-schema-limits.js";
 import { defaultThreads, loadNodeLlamaCpp, type NodeLlamaCpp } from "./load-node-llama-cpp.js";
 import { PushIterator } from "./push-iterator.js";
+import { scoreTokens } from "./token-logprobs.js";
+import { ToolOutput } from "./tool-output.js";
 
 /** Settings of {@link LlamaCppChatProvider}. */
 export interface LlamaCppChatProviderOptions {
@@ -120,7 +122,14 @@ const MAX_CACHED_GRAMMARS = 32;
  */
 export class LlamaCppChatProvider implements ChatProvider {
   readonly name: string;
-  readonly capabilities: ChatProviderCapabilities = { nativeBlend: true, tools: false, jsonSchema: true };
+  readonly capabilities: ChatProviderCapabilities = {
+    nativeBlend: true,
+    tools: true,
+    jsonSchema: true,
+    forcedToolChoice: true,
+    // Scored after generation (token-logprobs.ts): with logprobs the text arrives in one chunk at the end.
+    logprobs: true,
+  };
   private readonly adapterPaths: ReadonlyMap<string, string>;
   private runtime: Promise<Runtime> | undefined;
   private closed = false;
@@ -140,54 +149,115 @@ export class LlamaCppChatProvider implements ChatProvider {
     checkJsonSchemaLimits(request.responseFormat);
     const rt = await this.load();
     const adapters = this.adapterSet(request.target);
-    const grammar = await this.grammarFor(rt, request.responseFormat);
+    const mode = toolMode(request);
+    const grammar = await this.grammarFor(
+      rt,
+      mode.kind === "forced" || mode.kind === "forcedOne"
+        ? { type: "json_schema", schema: mode.schema }
+        : request.responseFormat,
+    );
     // Building a grammar cannot be interrupted; a client that left meanwhile gets no generation.
     throwIfAborted(signal);
     const lease = await rt.pool.acquire(contextKey(adapters), signal);
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    const texts = new PushIterator<string>();
+    const chunks = new PushIterator<ChatChunk>();
+    const output = new ToolOutput(mode, chunks);
     let finished = false;
     const { chat } = lease.value;
     const generation = (async () => {
       if (!this.options.reusePrefix) await chat.sequence.clearHistory();
       const history = toHistory(request.messages);
-      const inputTokens = chat.chatWrapper
-        .generateContextState({ chatHistory: history })
-        .contextText.tokenize(rt.model.tokenizer).length;
+      const functions = mode.kind === "auto" ? mode.functions : undefined;
+      const promptTokens = chat.chatWrapper
+        .generateContextState({ chatHistory: history, availableFunctions: functions })
+        .contextText.tokenize(rt.model.tokenizer);
+      const inputTokens = promptTokens.length;
       const p = request.params;
       const meter = chat.sequence.tokenMeter.getState();
-      const result = await chat.generateResponse(history, {
+      const common = {
         signal: stop.signal,
         stopOnAbortSignal: true,
-        onTextChunk: (text) => texts.push(text),
         maxTokens: p.maxTokens ?? Math.max(1, rt.contextSize - inputTokens),
         temperature: p.temperature,
         topK: p.topK,
         topP: p.topP,
         seed: p.seed,
-        repeatPenalty: p.repetitionPenalty === undefined ? undefined : { penalty: p.repetitionPenalty },
+        repeatPenalty: repeatPenalty(p),
         customStopTriggers: p.stop?.filter((s) => s.length > 0),
-        grammar,
-      });
+      };
+      const scoring = p.logprobs === true && mode.kind === "none";
+      const generated: Token[] = [];
+      const heldText: string[] = [];
+      const onTextChunk = (text: string) => (scoring ? heldText.push(text) : output.onText(text));
+      const result = functions
+        ? await chat.generateResponse(history, {
+            ...common,
+            onTextChunk,
+            functions,
+            ...(mode.kind === "auto" && mode.maxParallel
+              ? { maxParallelFunctionCalls: mode.maxParallel }
+              : {}),
+            onFunctionCallParamsChunk: (chunk) => output.onParamsChunk(chunk),
+          })
+        : await chat.generateResponse(history, {
+            ...common,
+            onTextChunk,
+            grammar,
+            ...(scoring ? { onToken: (tokens: Token[]) => generated.push(...tokens) } : {}),
+          });
+      const stopReason = result.metadata.stopReason;
+      output.finish(stopReason === "maxTokens", result.functionCalls ?? []);
       const { usedOutputTokens: outputTokens } = chat.sequence.tokenMeter.diff(meter);
-      return { stopReason: result.metadata.stopReason, inputTokens, outputTokens };
+      if (scoring) {
+        const logprobs = await scoreTokens(
+          chat.sequence,
+          rt.model,
+          promptTokens,
+          generated,
+          p.topLogprobs ?? 0,
+          stop.signal,
+        );
+        const text = heldText.join("");
+        // Tokens of a matched stop sequence were generated but are not part of the text.
+        let length = 0;
+        const shown = logprobs.filter((entry) => {
+          const keep = length < text.length;
+          length += entry.token.length;
+          return keep;
+        });
+        chunks.push({ type: "text", text, logprobs: shown });
+      }
+      return { stopReason, inputTokens, outputTokens };
     })();
     generation.then(
-      () => texts.end(),
-      (error: unknown) => texts.fail(error),
+      () => chunks.end(),
+      (error: unknown) => chunks.fail(error),
     );
     try {
-      for await (const text of texts) if (text.length > 0) yield { type: "text", text };
+      for await (const chunk of chunks) {
+        if (chunk.type !== "text" || chunk.text.length > 0) yield chunk;
+      }
       const { stopReason, inputTokens, outputTokens } = await generation;
       throwIfAborted(signal);
       finished = true;
-      const finishReason: FinishReason = stopReason === "maxTokens" ? "length" : "stop";
+      const finishReason: FinishReason =
+        stopReason === "maxTokens" ? "length" : output.calls > 0 ? "tool_calls" : "stop";
       yield { type: "finish", finishReason, usage: { inputTokens, outputTokens } };
     } catch (error) {
       throwIfAborted(signal);
       if (HerdError.isInstance(error)) throw error;
+      if (
+        /does not fit the context size|did not return a history that fits/i.test((error as Error).message)
+      ) {
+        throw new InvalidInputError(
+          `The conversation${mode.kind === "auto" ? " and the tool descriptions" : ""} do not fit llama.cpp's context of ${rt.contextSize} tokens. ` +
+            "Shorten the conversation, send fewer tools, or raise the provider's contextSize.",
+          "messages",
+          { cause: error, code: "context_length_exceeded" },
+        );
+      }
       throw new ProviderResponseError(
         `llama.cpp generation failed: ${(error as Error).message}`,
         undefined,
@@ -463,39 +533,12 @@ function parseContextKey(key: string): AdapterScale[] {
 }
 
 function checkRequest(request: ChatRequest): void {
-  if (request.tools && request.tools.length > 0) {
-    throw new InvalidInputError(
-      "The llamacpp provider does not support tools (capabilities.tools is false). Remove the tools or use another provider.",
-      "tools",
-    );
-  }
   if (request.messages.length === 0)
     throw new InvalidInputError("At least one message is needed.", "messages");
   const { maxTokens } = request.params;
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) {
     throw new InvalidInputError(`maxTokens must be an integer >= 1, got ${maxTokens}.`, "params.maxTokens");
   }
-  request.messages.forEach((m, i) => {
-    if (m.role === "tool") {
-      throw new InvalidInputError(
-        "The llamacpp provider does not support tool messages.",
-        `messages[${i}].role`,
-      );
-    }
-  });
-}
-
-/** Maps chat messages to node-llama-cpp's history, ending with the model turn to generate. */
-function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === "system"
-      ? { type: "system", text: m.content }
-      : m.role === "user"
-        ? { type: "user", text: m.content }
-        : { type: "model", response: [m.content] },
-  );
-  if (history[history.length - 1]?.type !== "model") history.push({ type: "model", response: [] });
-  return history;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -229,6 +229,11 @@ export async function buildOllamaModels(
       continue;
     }
     const progress = (p: CreateProgress) => emit({ type: "progress", model: planned.model, progress: p });
+    // A base named by registry name is pulled first, with progress (create would pull it silently).
+    if (request.from !== undefined && !existing.has(withTag(request.from))) {
+      await client.pull(request.from, progress, options.signal);
+      existing.add(withTag(request.from));
+    }
     for (const [digest, path] of blobs) await client.ensureBlob(digest, path, progress);
     await client.createModel(request, progress, options.signal);
     manifest.setModelRequest(client.baseUrl, planned.model, requestDigest);

@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { ProviderResponseError } from "../../core/errors.js";
-import { parseNdjson } from "../http/ndjson.js";
+import type { CreateRequest, Ollama, ProgressResponse, ShowResponse } from "ollama";
+import { errorMessage, HerdError, ProviderResponseError } from "../../core/errors.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 
@@ -37,9 +37,11 @@ export interface CreateProgress {
 }
 
 /**
- * The part of the Ollama API that builds models: blobs (HEAD/POST /api/blobs/:digest), the
- * streamed POST /api/create, and GET /api/tags. Errors come from the one provider fetch wrapper:
- * an unreachable server is a ProviderUnavailableError naming the URL and how to start Ollama.
+ * The part of the Ollama API that builds models. List, show, create (with streamed progress) and
+ * pull go through the official `ollama` client; blob upload (HEAD/POST /api/blobs/:digest), which
+ * that client does not offer, is sent directly. Every request goes through the one provider fetch
+ * wrapper (the client is given it as its `fetch`): an unreachable server is a
+ * ProviderUnavailableError naming the URL and how to start Ollama, a refusal a ProviderResponseError.
  *
  * @example
  * const client = new OllamaCreateClient({ baseUrl: "http://127.0.0.1:11434" });
@@ -49,6 +51,7 @@ export interface CreateProgress {
 export class OllamaCreateClient {
   readonly baseUrl: string;
   private readonly backend: BackendInfo;
+  private client: Promise<Ollama> | undefined;
 
   constructor(options: OllamaCreateClientOptions = {}) {
     this.baseUrl = ollamaBaseUrl(options.baseUrl);
@@ -111,14 +114,12 @@ export class OllamaCreateClient {
     onProgress?: (p: CreateProgress) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    let response: Response;
+    const ollama = await this.official();
+    signal?.throwIfAborted();
+    let stream: AsyncIterable<ProgressResponse> & { abort(): void };
     try {
-      response = await providerFetch(this.backend, "api/create", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ...request, stream: true }),
-        signal: signal ?? null,
-      });
+      // `files` (a GGUF base by digest) is part of the API; the client's type does not list it yet.
+      stream = await ollama.create({ ...(request as CreateRequest), stream: true });
     } catch (error) {
       if (!ProviderResponseError.isInstance(error)) throw error;
       const e = error as ProviderResponseError;
@@ -129,31 +130,102 @@ export class OllamaCreateClient {
         { cause: e },
       );
     }
-    if (!response.body) throw this.failure(request.model, "the reply had no body");
-    for await (const line of parseNdjson(response.body)) {
-      const event = line as CreateProgress & { error?: unknown };
-      if (event.error !== undefined) throw this.failure(request.model, String(event.error));
-      if (typeof event.status !== "string") continue;
-      onProgress?.(event);
-      if (event.status === "success") return;
+    await this.follow(stream, request.model, "create", onProgress, signal);
+  }
+
+  /** Pulls a model (e.g. the base named in `from`), reporting progress. Resolves on success. */
+  async pull(model: string, onProgress?: (p: CreateProgress) => void, signal?: AbortSignal): Promise<void> {
+    const ollama = await this.official();
+    signal?.throwIfAborted();
+    const stream = await ollama.pull({ model, stream: true });
+    await this.follow(stream, model, "pull", onProgress, signal);
+  }
+
+  /** The model's details (Modelfile, parameters, capabilities); undefined when Ollama does not have it. */
+  async show(model: string): Promise<ShowResponse | undefined> {
+    const ollama = await this.official();
+    try {
+      return await ollama.show({ model });
+    } catch (error) {
+      if (ProviderResponseError.isInstance(error) && (error as ProviderResponseError).providerStatus === 404)
+        return undefined;
+      throw error;
     }
-    throw this.failure(request.model, 'the stream ended without {"status":"success"}');
   }
 
   /** The names of the models on the server, always with a tag (`herd-code:latest`). */
   async listModels(): Promise<Set<string>> {
-    const response = await providerFetch(this.backend, "api/tags", { method: "GET" });
-    const data = (await response.json()) as { models?: { name?: string; model?: string }[] };
+    const ollama = await this.official();
+    const data = await ollama.list();
     return new Set((data.models ?? []).map((m) => withTag(m.name ?? m.model ?? "")));
   }
 
-  private failure(model: string, problem: string): ProviderResponseError {
+  /** Reads a create or pull progress stream to its `success` line; an abort stops the request. */
+  private async follow(
+    stream: AsyncIterable<ProgressResponse> & { abort(): void },
+    model: string,
+    action: "create" | "pull",
+    onProgress?: (p: CreateProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const onAbort = () => stream.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const event of stream) {
+        if (typeof event.status !== "string") continue;
+        onProgress?.(progressOf(event));
+        if (event.status === "success") return;
+      }
+    } catch (error) {
+      signal?.throwIfAborted();
+      if (HerdError.isInstance(error)) throw error;
+      // The client turns an `{"error": ...}` line (and a stream without success) into a plain Error.
+      throw this.failure(model, errorMessage(error), action);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    throw this.failure(model, 'the stream ended without {"status":"success"}', action);
+  }
+
+  /**
+   * The official client, loaded on first use (management only: the chat hot path keeps the lean
+   * keep-alive client). Its requests go through providerFetch, so errors and timeouts are Herd's.
+   */
+  private official(): Promise<Ollama> {
+    this.client ??= import("ollama").then(
+      ({ Ollama }) =>
+        new Ollama({
+          host: this.baseUrl,
+          // An absolute URL resolves to itself in providerFetch.
+          fetch: ((input: string | URL | Request, init?: RequestInit) =>
+            providerFetch(this.backend, input instanceof Request ? input.url : String(input), {
+              ...init,
+            })) as typeof fetch,
+        }),
+    );
+    return this.client;
+  }
+
+  private failure(
+    model: string,
+    problem: string,
+    action: "create" | "pull" = "create",
+  ): ProviderResponseError {
     return new ProviderResponseError(
-      `Ollama at ${this.baseUrl} failed to create "${model}": ${problem}`,
+      `Ollama at ${this.baseUrl} failed to ${action} "${model}": ${problem}`,
       undefined,
       this.baseUrl,
     );
   }
+}
+
+/** A progress event as Herd reports it (the client's type marks every field as always present). */
+function progressOf(event: ProgressResponse): CreateProgress {
+  const out: CreateProgress = { status: event.status };
+  if (event.digest !== undefined) out.digest = event.digest;
+  if (event.total !== undefined) out.total = event.total;
+  if (event.completed !== undefined) out.completed = event.completed;
+  return out;
 }
 
 /** `name` with `:latest` added when it has no tag. */

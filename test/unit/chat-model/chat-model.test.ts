@@ -345,12 +345,21 @@ describe("HerdChatModel: tools", () => {
     ]);
   });
 
-  it("tool_choice naming a tool sends only that tool; none sends no tools", async () => {
+  it("tool_choice naming a tool sends only that tool and forces a call of it; none sends no tools", async () => {
     const other = { ...weather, function: { ...weather.function, name: "get_time" } };
     const { chat } = model();
-    await chat.bindTools([weather, other], { tool_choice: "get_time" }).invoke("time?");
+    // Ollama constrained by the forced-call schema in `format` answers with that JSON as content.
+    state.reply = () =>
+      ndjsonResponse(chatStream(['{"name": "get_time", ', '"arguments": {"city": "Oslo"}}']));
+    const forced = await chat.bindTools([weather, other], { tool_choice: "get_time" }).invoke("time?");
+    state.reply = () => ndjsonResponse(readFixture("chat-stream.ndjson"));
     await chat.bindTools([weather, other], { tool_choice: "none" }).invoke("hi");
     expect(mock.requests[0]!.tools?.map((t) => t.function.name)).toEqual(["get_time"]);
+    expect(mock.requests[0]!.format).toMatchObject({ properties: { name: { const: "get_time" } } });
+    expect(forced.tool_calls).toEqual([
+      expect.objectContaining({ name: "get_time", args: { city: "Oslo" } }),
+    ]);
+    expect(forced.response_metadata.finish_reason).toBe("tool_calls");
     expect(mock.requests[1]!.tools).toBeUndefined();
   });
 });

@@ -126,6 +126,22 @@ describe("herd build against Ollama", () => {
       progress: { status: "writing manifest" },
     });
     expect(events).toContainEqual({ type: "progress", model: "herd-code", progress: { status: "success" } });
+    // The base, missing on the server, was pulled once, before the first create, with its progress.
+    expect(ollama.calls("POST", "/api/pull").map((c) => c.body)).toEqual([
+      { name: "llama3.2:3b", stream: true },
+    ]);
+    expect(ollama.seen.findIndex((r) => r.path === "/api/pull")).toBeLessThan(
+      ollama.seen.findIndex((r) => r.path === "/api/create"),
+    );
+    expect(events).toContainEqual({
+      type: "progress",
+      model: "herd-base",
+      progress: expect.objectContaining({
+        status: "pulling dde5aa3fc5ff",
+        total: 2019377376,
+        completed: 2019377376,
+      }),
+    });
 
     // The blend adapter is the exact 50/50 merge of the two experts.
     const [code, qa, blend] = await Promise.all(
@@ -290,5 +306,17 @@ describe("herd build against Ollama", () => {
       /Adapter ".*code\.gguf" changes "blk\.0\.attn_q\.weight" as ne \[8, 8\] but the base model ".*base\.gguf" has ne \[16,8\]/,
     );
     expect(ollama.seen).toEqual([]);
+  });
+});
+
+describe("OllamaCreateClient (official ollama client for management calls)", () => {
+  it("show returns a model's details, or undefined for a missing model", async () => {
+    const { OllamaCreateClient } = await import(
+      "../../../src/providers/ollama-build/ollama-create-client.js"
+    );
+    const client = new OllamaCreateClient({ baseUrl: URL });
+    ollama.models.set("herd-shown:latest", {});
+    expect((await client.show("herd-shown"))?.capabilities).toEqual(["completion"]);
+    expect(await client.show("herd-absent")).toBeUndefined();
   });
 });

@@ -11,8 +11,8 @@ export interface SeenRequest {
 
 /**
  * An Ollama server mock for msw, answering as ollama-api.md documents: HEAD/POST /api/blobs
- * (200/404, 201 created, 200 existed, 400 digest mismatch), NDJSON /api/create status lines
- * ending in {"status":"success"}, and GET /api/tags.
+ * (200/404, 201 created, 200 existed, 400 digest mismatch), NDJSON /api/create and /api/pull status
+ * lines ending in {"status":"success"}, POST /api/show (404 for a missing model) and GET /api/tags.
  */
 export class MockOllama {
   readonly blobs = new Map<string, number>();
@@ -65,6 +65,53 @@ export class MockOllama {
         ];
         return new HttpResponse(lines.map((l) => `${JSON.stringify(l)}\n`).join(""), {
           headers: { "Content-Type": "application/x-ndjson" },
+        });
+      }),
+      http.post(`${this.baseUrl}/api/pull`, async ({ request }) => {
+        // The official client sends the model as `name` (the older spelling the server still reads).
+        const body = (await request.json()) as { model?: string; name?: string };
+        const model = body.model ?? body.name ?? "";
+        this.seen.push({ method: "POST", path: "/api/pull", body });
+        this.models.set(model.includes(":") ? model : `${model}:latest`, { pulled: true });
+        const layer = "dde5aa3fc5ffc17176b5e8bdc82f587b24b2678c6c66101bf7da77af9f7ccdff";
+        const lines = [
+          { status: "pulling manifest" },
+          { status: `pulling ${layer.slice(0, 12)}`, digest: `sha256:${layer}`, total: 2019377376 },
+          {
+            status: `pulling ${layer.slice(0, 12)}`,
+            digest: `sha256:${layer}`,
+            total: 2019377376,
+            completed: 2019377376,
+          },
+          { status: "verifying sha256 digest" },
+          { status: "writing manifest" },
+          { status: "success" },
+        ];
+        return new HttpResponse(lines.map((l) => `${JSON.stringify(l)}\n`).join(""), {
+          headers: { "Content-Type": "application/x-ndjson" },
+        });
+      }),
+      http.post(`${this.baseUrl}/api/show`, async ({ request }) => {
+        const body = (await request.json()) as { model: string };
+        this.seen.push({ method: "POST", path: "/api/show", body });
+        const name = body.model.includes(":") ? body.model : `${body.model}:latest`;
+        if (!this.models.has(name))
+          return HttpResponse.json({ error: `model '${body.model}' not found` }, { status: 404 });
+        return HttpResponse.json({
+          modelfile: `FROM ${name}\n`,
+          parameters: "",
+          template: "{{ .Prompt }}",
+          details: {
+            parent_model: "",
+            format: "gguf",
+            family: "llama",
+            families: ["llama"],
+            parameter_size: "3.2B",
+            quantization_level: "Q4_K_M",
+          },
+          model_info: {},
+          capabilities: ["completion"],
+          modified_at: "2025-05-04T17:37:44.706015396-07:00",
         });
       }),
       http.get(`${this.baseUrl}/api/tags`, () => {

@@ -297,3 +297,30 @@ describe("Pipeline slots", () => {
     expect((await pipeline.generate(ask("Write a haiku"))).text).toContain("haiku");
   });
 });
+
+describe("Pipeline: what the provider can enforce", () => {
+  const tool = { name: "get_weather", parameters: { type: "object" } };
+
+  it("refuses a forced tool choice the provider cannot enforce with a 400 naming why", async () => {
+    const { pipeline, provider } = setup();
+    for (const toolChoice of ["required", { name: "get_weather" }] as const) {
+      const error = await pipeline
+        .stream(ask("weather?", { tools: [tool], toolChoice }))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect(error).toMatchObject({ status: 400, param: "tool_choice" });
+      expect((error as Error).message).toMatch(/cannot enforce tool_choice/);
+    }
+    expect(provider.requests).toHaveLength(0);
+    provider.capabilities = { ...provider.capabilities, forcedToolChoice: true };
+    const stream = await pipeline.stream(ask("weather?", { tools: [tool], toolChoice: "required" }));
+    await texts(stream);
+    expect(provider.requests[0]).toMatchObject({ toolChoice: "required" });
+  });
+
+  it("refuses logprobs the provider cannot return with a 400", async () => {
+    const { pipeline } = setup();
+    const error = await pipeline.stream(ask("hi", { params: { logprobs: true } })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 400, param: "logprobs" });
+  });
+});

@@ -145,16 +145,18 @@ describe("OllamaChatProvider", () => {
     expect(body.format).toEqual(schema);
   });
 
-  it("honours tool choice as far as Ollama can: none drops the tools, a named tool sends only it", async () => {
+  it("honours tool choice: none drops the tools, a named tool sends only it and forces a call of it", async () => {
     const tools = [
       { name: "a", parameters: { type: "object" } },
       { name: "b", parameters: { type: "object" } },
     ];
     await collect(provider.stream(request({ tools, toolChoice: "none", responseFormat: { type: "json" } })));
-    await collect(provider.stream(request({ tools, toolChoice: { name: "b" } })));
+    reply = () => ndjsonResponse(chatStream(['{"name": "b", "arguments": {}}']));
+    const chunks = await collect(provider.stream(request({ tools, toolChoice: { name: "b" } })));
     expect(mock.requests[0]!.tools).toBeUndefined();
     expect(mock.requests[0]!.format).toBe("json");
     expect(mock.requests[1]!.tools?.map((t) => t.function.name)).toEqual(["b"]);
+    expect(chunks.filter((c) => c.type === "tool-call").map((c) => c.name)).toEqual(["b"]);
   });
 
   it("turns a documented tool-call line into a tool-call chunk and finishes with tool_calls", async () => {

@@ -131,7 +131,10 @@ describe("translateChatRequest", () => {
     ]);
     expect(request.toolChoice).toEqual({ name: "get_weather" });
     expect(request.responseFormat).toEqual({ type: "json_schema", name: "w", schema: { type: "object" } });
-    expect(translate({ messages: user, tool_choice: "required" }).request.toolChoice).toBe("required");
+    // "required" with no tool to call could only be answered in text: refused.
+    expect(() => translate({ messages: user, tool_choice: "required" })).toThrow(
+      /"required" needs at least one tool/,
+    );
     expect(
       translate({ messages: user, response_format: { type: "json_object" } }).request.responseFormat,
     ).toEqual({
