@@ -1,4 +1,9 @@
-import { HerdError, ProviderResponseError, ProviderUnavailableError } from "../../core/errors.js";
+import {
+  HerdError,
+  ModelNotFoundError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../core/errors.js";
 
 /** The kinds of backend failure Herd counts: the label values of `herd_backend_errors_total`. */
 export type BackendErrorKind =
@@ -19,7 +24,7 @@ export function backendErrorKind(error: unknown): BackendErrorKind | undefined {
   if (error instanceof ProviderUnavailableError) return "unavailable";
   if (error instanceof ProviderResponseError) {
     if (error.providerStatus === 429) return "rate_limited";
-    if (error.code === "model_not_found") return "model_not_found";
+    if (error instanceof ModelNotFoundError) return "model_not_found";
     return "backend_error";
   }
   return undefined;
