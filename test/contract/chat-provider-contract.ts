@@ -121,10 +121,20 @@ export function describeChatProviderContract(name: string, h: ContractHarness): 
         {
           name: "search_docs",
           description: "Search the docs",
-          parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+          // An enum keeps a constrained-decoding backend's call short whatever the model (the
+          // random test model would otherwise write a string until max_tokens cuts it off).
+          parameters: {
+            type: "object",
+            properties: { query: { type: "string", enum: ["routing", "adapters"] } },
+            required: ["query"],
+          },
         },
       ];
-      const r = request({ tools, toolChoice: "required" });
+      const r = request({
+        tools,
+        toolChoice: "required",
+        params: { maxTokens: 64, temperature: 0, seed: 7 },
+      });
       if (!h.provider().capabilities.tools) {
         await expect(collect(h.provider().stream(r))).rejects.toThrow(/tools/);
         return;
