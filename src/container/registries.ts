@@ -74,7 +74,7 @@ export function defaultRegistries(): HerdRegistries {
       const options = o.dimension === undefined ? {} : { dimension: o.dimension };
       return o.idf ? HashingEmbedder.fit(allExamples(ctx.experts), options) : new HashingEmbedder(options);
     })
-    .register("ollama", (s) => {
+    .register("ollama", (s, ctx) => {
       const o = settings(
         "embedder",
         z
@@ -92,6 +92,7 @@ export function defaultRegistries(): HerdRegistries {
         baseUrl: o.url,
         batchSize: o.batchSize,
         keepAlive: o.keepAlive,
+        timeouts: ctx.config.timeouts,
       });
     })
     .register("llamacpp", (s, ctx) => {
@@ -114,7 +115,7 @@ export function defaultRegistries(): HerdRegistries {
       settings("index", z.object({}).strict(), s);
       return new MemoryIndex();
     })
-    .register("chroma", (s) => {
+    .register("chroma", (s, ctx) => {
       const o = settings(
         "index",
         z
@@ -128,11 +129,11 @@ export function defaultRegistries(): HerdRegistries {
           .strict(),
         s,
       );
-      return new ChromaIndex(o);
+      return new ChromaIndex({ ...o, timeouts: ctx.config.timeouts });
     });
 
   const chatProviders = new Registry<Factory<ChatProvider>>("chat provider")
-    .register("ollama", (s) => {
+    .register("ollama", (s, ctx) => {
       const o = settings(
         "provider",
         z
@@ -150,6 +151,7 @@ export function defaultRegistries(): HerdRegistries {
         options: o.options,
         keepAlive: o.keepAlive,
         headers: o.headers,
+        timeouts: ctx.config.timeouts,
       });
     })
     .register("llamacpp", (s, ctx) => {

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { MAX_TIMEOUT_MS } from "./timeouts.js";
 
 const positiveInt = z.number().int().min(1);
 
@@ -20,6 +21,14 @@ const routerSchema = z
     k: positiveInt.optional(),
     textMode: z.enum(["last-user", "all-user", "all"]).optional(),
   })
+  .strict()
+  .prefault({});
+
+const timeoutMs = z.number().int().min(1).max(MAX_TIMEOUT_MS).optional();
+
+/** Backend call limits in ms; unset fields keep DEFAULT_TIMEOUTS (src/core/timeouts.ts, the one place). */
+const timeoutsSchema = z
+  .object({ connectMs: timeoutMs, firstByteMs: timeoutMs, idleMs: timeoutMs, totalMs: timeoutMs })
   .strict()
   .prefault({});
 
@@ -68,6 +77,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Limits of every backend call (chat, embeddings, Chroma, Ollama build and health), in ms:
+     * `{ connectMs, firstByteMs, idleMs, totalMs }`. A call that runs out is aborted, frees its
+     * generation slot and fails with a retryable 504 (`herd serve --timeout` sets first byte and idle).
+     */
+    timeouts: timeoutsSchema,
   })
   .strict();
 

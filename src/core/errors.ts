@@ -144,6 +144,24 @@ export class ProviderResponseError extends HerdError {
   }
 }
 
+/**
+ * A backend call ran out of time (a `timeouts` phase: connect, first byte, idle or total). The call
+ * was aborted and its generation slot freed; retrying may succeed once the backend recovers.
+ */
+export class BackendTimeoutError extends HerdError {
+  override readonly code = "timeout";
+  constructor(
+    message: string,
+    /** The phase that ran out: `connectMs`, `firstByteMs`, `idleMs` or `totalMs`. */
+    readonly phase: string,
+    /** The backend's address. */
+    readonly url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 504, isRetryable: true, ...options });
+  }
+}
+
 /** The backend does not have the model a request named (an expert model that was never built, say). */
 export class ModelNotFoundError extends ProviderResponseError {
   override readonly code = "model_not_found";

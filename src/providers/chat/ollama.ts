@@ -15,9 +15,10 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../core/errors.js";
+import { type BackendTimeouts, HEALTH_TIMEOUT_MS } from "../../core/timeouts.js";
+import { type BackendInfo, type BackendResponse, backendRequest } from "../http/backend-request.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
-import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 import { toOllamaChatBody } from "./ollama-messages.js";
 
 /** Settings of the Ollama chat provider. */
@@ -30,9 +31,18 @@ export interface OllamaChatProviderOptions {
   keepAlive?: string | number;
   /** Headers sent with every request (a proxy's auth, say). @default {} */
   headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to Ollama (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
+
+/** A health check is one short call: it must not wait as long as a generation may. */
+const HEALTH_TIMEOUTS = {
+  connectMs: HEALTH_TIMEOUT_MS,
+  firstByteMs: HEALTH_TIMEOUT_MS,
+  totalMs: HEALTH_TIMEOUT_MS,
+};
 
 /** One line of an /api/chat stream, as the Ollama docs describe it. */
 interface OllamaChatLine {
@@ -69,6 +79,8 @@ export class OllamaChatProvider implements ChatProvider {
   readonly baseUrl: string;
   private readonly settings: OllamaChatProviderOptions;
   private readonly backend: BackendInfo;
+  /** The headers of a chat call, built once. */
+  private readonly headers: Record<string, string>;
 
   constructor(options: OllamaChatProviderOptions = {}) {
     this.settings = options;
@@ -78,7 +90,9 @@ export class OllamaChatProvider implements ChatProvider {
       baseUrl: this.baseUrl,
       unreachableHint: "Start it with `ollama serve`, or point provider.url (or OLLAMA_HOST) at your server.",
       fetch: options.fetch,
+      timeouts: options.timeouts,
     };
+    this.headers = Object.assign({ "content-type": "application/json" }, options.headers);
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
@@ -87,15 +101,9 @@ export class OllamaChatProvider implements ChatProvider {
       keepAlive: this.settings.keepAlive,
     });
     const response = await this.post(body, request.target.model, options.signal);
-    if (!response.body)
-      throw new ProviderResponseError(
-        "Ollama sent an empty reply to /api/chat.",
-        response.status,
-        this.baseUrl,
-      );
 
     let toolIndex = 0;
-    for await (const value of this.lines(response.body, request.target.model, options.signal)) {
+    for await (const value of this.lines(response, request.target.model, options.signal)) {
       const line = value as OllamaChatLine;
       if (line.error !== undefined) {
         throw new ProviderResponseError(
@@ -118,11 +126,13 @@ export class OllamaChatProvider implements ChatProvider {
       if (line.done) {
         const finishReason: FinishReason =
           toolIndex > 0 ? "tool_calls" : line.done_reason === "length" ? "length" : "stop";
-        const usage =
-          line.prompt_eval_count !== undefined || line.eval_count !== undefined
-            ? { inputTokens: line.prompt_eval_count ?? 0, outputTokens: line.eval_count ?? 0 }
-            : undefined;
-        yield usage ? { type: "finish", finishReason, usage } : { type: "finish", finishReason };
+        yield line.prompt_eval_count !== undefined || line.eval_count !== undefined
+          ? {
+              type: "finish",
+              finishReason,
+              usage: { inputTokens: line.prompt_eval_count ?? 0, outputTokens: line.eval_count ?? 0 },
+            }
+          : { type: "finish", finishReason };
         return;
       }
     }
@@ -133,20 +143,32 @@ export class OllamaChatProvider implements ChatProvider {
     );
   }
 
-  /** The reply's NDJSON lines; a connection lost mid-reply becomes an error naming Ollama's address. */
+  /**
+   * The reply's NDJSON lines, read from the backend's Node stream as they arrive. A line over
+   * MAX_NDJSON_LINE_BYTES, or a connection lost mid-reply, becomes an error naming Ollama's address.
+   */
   private async *lines(
-    body: ReadableStream<Uint8Array>,
+    response: BackendResponse,
     model: string,
     signal?: AbortSignal,
   ): AsyncGenerator<unknown> {
-    const invalid = (line: string) =>
-      new ProviderResponseError(
-        `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
-        undefined,
-        this.baseUrl,
-      );
     try {
-      yield* parseNdjson(body, { signal, onInvalid: invalid });
+      yield* parseNdjson(response.body, {
+        signal,
+        onInvalid: (line) =>
+          new ProviderResponseError(
+            `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
+            undefined,
+            this.baseUrl,
+          ),
+        onTooLong: (limit) =>
+          new ProviderResponseError(
+            `Ollama at ${this.baseUrl} sent a reply line longer than ${limit} bytes while generating with "${model}"; ` +
+              "Herd stopped reading it. Check the Ollama server (or what answers at this address).",
+            undefined,
+            this.baseUrl,
+          ),
+      });
     } catch (error) {
       if (signal?.aborted || HerdError.isInstance(error)) throw error;
       throw new ProviderUnavailableError(
@@ -155,34 +177,37 @@ export class OllamaChatProvider implements ChatProvider {
         this.baseUrl,
         { cause: error },
       );
+    } finally {
+      response.close();
     }
   }
 
   /** The models Ollama has (`GET /api/tags`), e.g. `herd-code:latest`. */
   async listModels(options: ChatCallOptions = {}): Promise<string[]> {
-    const response = await providerFetch(this.backend, "api/tags", {
-      method: "GET",
+    const response = await backendRequest(this.backend, "api/tags", {
       headers: this.settings.headers,
       signal: options.signal,
     });
-    const data = (await response.json()) as { models?: { name?: unknown; model?: unknown }[] };
-    return (data.models ?? []).map((m) => String(m.name ?? m.model));
+    const data = (await response.json()) as { models?: { name?: unknown; model?: unknown }[] } | null;
+    return (data?.models ?? []).map((m) => String(m.name ?? m.model));
   }
 
-  /** Checks that Ollama answers `GET /`. */
-  async health(): Promise<void> {
-    const response = await providerFetch(this.backend, "", {
-      method: "GET",
+  /** Checks that Ollama answers `GET /`, on the health connection pool with its short timeout. */
+  async health(options: ChatCallOptions = {}): Promise<void> {
+    const response = await backendRequest(this.backend, "", {
       headers: this.settings.headers,
+      signal: options.signal,
+      pool: "health",
+      timeouts: HEALTH_TIMEOUTS,
     });
-    await response.text();
+    await response.text(64 * 1024);
   }
 
-  private async post(body: unknown, model: string, signal?: AbortSignal): Promise<Response> {
+  private async post(body: unknown, model: string, signal?: AbortSignal): Promise<BackendResponse> {
     try {
-      return await providerFetch(this.backend, "api/chat", {
+      return await backendRequest(this.backend, "api/chat", {
         method: "POST",
-        headers: { "content-type": "application/json", ...this.settings.headers },
+        headers: this.headers,
         body: JSON.stringify(body),
         signal,
       });

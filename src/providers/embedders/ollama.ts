@@ -1,8 +1,9 @@
 import type { Embedder, EmbedOptions } from "../../core/embedder.js";
 import { DimensionMismatchError, ProviderResponseError } from "../../core/errors.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
 import { l2Normalize } from "../../core/vector-math.js";
+import { type BackendResponse, backendRequest } from "../http/backend-request.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
-import { providerFetch } from "../http/provider-fetch.js";
 
 /** Settings of the Ollama embedder. */
 export interface OllamaEmbedderOptions {
@@ -16,8 +17,10 @@ export interface OllamaEmbedderOptions {
   truncate?: boolean;
   /** How long Ollama keeps the model loaded, e.g. "5m". @default Ollama's default */
   keepAlive?: string | number;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to Ollama (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /**
@@ -64,15 +67,16 @@ export class OllamaEmbedder implements Embedder {
       truncate: this.options.truncate ?? true,
     };
     if (this.options.keepAlive !== undefined) body.keep_alive = this.options.keepAlive;
-    let response: Response;
+    let response: BackendResponse;
     try {
-      response = await providerFetch(
+      response = await backendRequest(
         {
           service: "Ollama",
           baseUrl: this.baseUrl,
           unreachableHint:
             "Start it with `ollama serve`, pass --ollama-url, or use --embedder hashing (offline).",
           fetch: this.options.fetch,
+          timeouts: this.options.timeouts,
         },
         "api/embed",
         {
@@ -93,7 +97,7 @@ export class OllamaEmbedder implements Embedder {
       }
       throw error;
     }
-    const data = (await response.json()) as { embeddings?: unknown };
+    const data = ((await response.json()) ?? {}) as { embeddings?: unknown };
     if (!Array.isArray(data.embeddings) || data.embeddings.length !== input.length) {
       throw new ProviderResponseError(
         `Ollama at ${this.baseUrl} returned ${Array.isArray(data.embeddings) ? data.embeddings.length : "no"} embeddings for ${input.length} inputs; is "${this.model}" an embedding model?`,

@@ -1,17 +1,20 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { Readable } from "node:stream";
+import { Transform } from "node:stream";
 import { ProviderResponseError } from "../../core/errors.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
+import { type BackendInfo, type BackendResponse, backendRequest } from "../http/backend-request.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
-import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 
 /** Settings of {@link OllamaCreateClient}. */
 export interface OllamaCreateClientOptions {
   /** The Ollama server. @default env OLLAMA_HOST, then "http://127.0.0.1:11434" */
   baseUrl?: string;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to Ollama (config `timeouts`); the create stream's progress lines count as activity. @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /** The JSON form of POST /api/create (Ollama 0.5.5 and later). */
@@ -58,13 +61,14 @@ export class OllamaCreateClient {
       unreachableHint:
         "Start it with `ollama serve`, or pass --ollama-url (or set OLLAMA_HOST) to reach another server.",
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     };
   }
 
   /** True when the server already holds the blob (HEAD /api/blobs/:digest answers 200). */
   async hasBlob(digest: string): Promise<boolean> {
     try {
-      await providerFetch(this.backend, `api/blobs/${digest}`, { method: "HEAD" });
+      (await backendRequest(this.backend, `api/blobs/${digest}`, { method: "HEAD" })).close();
       return true;
     } catch (error) {
       if (ProviderResponseError.isInstance(error) && (error as ProviderResponseError).providerStatus === 404)
@@ -77,21 +81,21 @@ export class OllamaCreateClient {
   async uploadBlob(digest: string, path: string, onProgress?: (p: CreateProgress) => void): Promise<void> {
     const total = (await stat(path)).size;
     let completed = 0;
-    const counted = Readable.toWeb(createReadStream(path)).pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
+    const counted = createReadStream(path).pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
           completed += chunk.byteLength;
           onProgress?.({ status: `uploading ${digest.slice(0, 19)}`, digest, total, completed });
-          controller.enqueue(chunk);
+          done(null, chunk);
         },
       }),
     );
-    await providerFetch(this.backend, `api/blobs/${digest}`, {
+    const response = await backendRequest(this.backend, `api/blobs/${digest}`, {
       method: "POST",
-      body: counted as unknown as RequestInit["body"],
+      body: counted,
       headers: { "content-type": "application/octet-stream", "content-length": String(total) },
-      duplex: "half",
-    } as RequestInit);
+    });
+    await response.text();
   }
 
   /** Uploads the file unless the server has it; returns true when it was uploaded. */
@@ -111,13 +115,13 @@ export class OllamaCreateClient {
     onProgress?: (p: CreateProgress) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    let response: Response;
+    let response: BackendResponse;
     try {
-      response = await providerFetch(this.backend, "api/create", {
+      response = await backendRequest(this.backend, "api/create", {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...request, stream: true }),
-        signal: signal ?? null,
+        signal,
       });
     } catch (error) {
       if (!ProviderResponseError.isInstance(error)) throw error;
@@ -129,7 +133,6 @@ export class OllamaCreateClient {
         { cause: e },
       );
     }
-    if (!response.body) throw this.failure(request.model, "the reply had no body");
     for await (const line of parseNdjson(response.body)) {
       const event = line as CreateProgress & { error?: unknown };
       if (event.error !== undefined) throw this.failure(request.model, String(event.error));
@@ -142,9 +145,9 @@ export class OllamaCreateClient {
 
   /** The names of the models on the server, always with a tag (`herd-code:latest`). */
   async listModels(): Promise<Set<string>> {
-    const response = await providerFetch(this.backend, "api/tags", { method: "GET" });
-    const data = (await response.json()) as { models?: { name?: string; model?: string }[] };
-    return new Set((data.models ?? []).map((m) => withTag(m.name ?? m.model ?? "")));
+    const response = await backendRequest(this.backend, "api/tags");
+    const data = (await response.json()) as { models?: { name?: string; model?: string }[] } | null;
+    return new Set((data?.models ?? []).map((m) => withTag(m.name ?? m.model ?? "")));
   }
 
   private failure(model: string, problem: string): ProviderResponseError {

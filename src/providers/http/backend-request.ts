@@ -1,0 +1,266 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import {
+  AbortError,
+  BackendTimeoutError,
+  HerdError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../core/errors.js";
+import { type BackendTimeouts, resolveTimeouts } from "../../core/timeouts.js";
+import { fetchRequest } from "./fetch-request.js";
+import { type ConnectionPool, type RequestTarget, type TimedRequest, timedRequest } from "./timed-request.js";
+
+/** Describes the backend behind a URL, for error messages that say how to fix the problem. */
+export interface BackendInfo {
+  /** A human name, e.g. `Ollama`. */
+  service: string;
+  /** The base URL, named in every error. */
+  baseUrl: string;
+  /** What to do when the backend cannot be reached, e.g. "Start it with `ollama serve` or pass --ollama-url." */
+  unreachableHint: string;
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). Timeouts still apply. @default none */
+  fetch?: typeof fetch;
+  /** Limits of every call to this backend (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
+}
+
+/** One call to a backend. */
+export interface BackendRequestInit {
+  /** @default "GET" */
+  method?: string;
+  /** @default {} */
+  headers?: Record<string, string>;
+  /** A string or bytes (sent with a content length), or a stream (sent chunked). */
+  body?: string | Uint8Array | Readable;
+  /** Aborts the call; the caller then gets `AbortError`. */
+  signal?: AbortSignal;
+  /** Limits of this call over the backend's (a health check's short bound, say). @default the backend's */
+  timeouts?: Partial<BackendTimeouts>;
+  /** The connection budget: health checks use their own small pool. @default "requests" */
+  pool?: ConnectionPool;
+}
+
+/** The longest body `text()`/`json()` read, and the longest error text kept: 64 MiB. */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A backend's 2xx answer. `body` streams as it arrives (Node Buffers) under the idle and total
+ * limits; read it once, or call `close()`. Breaking out of `for await (... of body)` closes it too.
+ */
+export class BackendResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    readonly body: Readable,
+    private readonly backend: BackendInfo,
+  ) {}
+
+  /** The whole body as text (UTF-8), at most `limit` bytes. */
+  async text(limit = MAX_BODY_BYTES): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        throw new ProviderResponseError(
+          `${this.backend.service} at ${this.backend.baseUrl} sent a reply larger than ${limit} bytes; Herd stopped reading it.`,
+          undefined,
+          this.backend.baseUrl,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+  }
+
+  /** The whole body parsed as JSON; a reply that is not JSON is a ProviderResponseError. */
+  async json(limit = MAX_BODY_BYTES): Promise<unknown> {
+    const text = await this.text(limit);
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new ProviderResponseError(
+        `${this.backend.service} at ${this.backend.baseUrl} sent a reply that is not JSON: ${text.slice(0, 200)}`,
+        this.status,
+        this.backend.baseUrl,
+        { cause },
+      );
+    }
+  }
+
+  /** Stops reading; the connection is closed (not reused) when the body had not ended. */
+  close(): void {
+    this.body.destroy();
+  }
+}
+
+/**
+ * The one way Herd calls a backend over HTTP: http.request on shared keep-alive agents (or the
+ * backend's own fetch), under the connect / first-byte / idle / total limits of `timeouts`.
+ * Maps a refused connection to ProviderUnavailableError (naming the URL and the fix), a limit that
+ * ran out to BackendTimeoutError (504, retryable), an abort to AbortError, and a non-2xx reply to
+ * ProviderResponseError carrying the backend's status and message.
+ *
+ * @example
+ * const backend = { service: "Ollama", baseUrl: "http://127.0.0.1:11434", unreachableHint: "Start it." };
+ * const tags = await (await backendRequest(backend, "api/tags")).json();
+ */
+export async function backendRequest(
+  backend: BackendInfo,
+  path: string,
+  init: BackendRequestInit = {},
+): Promise<BackendResponse> {
+  const target = targetOf(backend.baseUrl, path);
+  const timeouts = resolveTimeouts(backend.timeouts, init.timeouts);
+  const request: TimedRequest = {
+    target,
+    method: init.method ?? "GET",
+    headers: withLength(init.headers, init.body),
+    body: init.body,
+    signal: init.signal,
+    pool: init.pool ?? "requests",
+    timeouts,
+    onTimeout: (phase, ms) => timeoutError(backend, target.path, phase, ms),
+    onAbort: () => new AbortError(`The request to ${backend.service} was aborted.`),
+  };
+  let status: number;
+  let headers: IncomingHttpHeaders;
+  let body: Readable;
+  try {
+    if (backend.fetch) {
+      ({ status, headers, body } = await fetchRequest(backend.fetch, request));
+    } else {
+      const res = await timedRequest(request);
+      status = res.statusCode ?? 502;
+      headers = res.headers;
+      body = res;
+    }
+  } catch (error) {
+    throw requestError(backend, error, init.signal);
+  }
+  const response = new BackendResponse(status, headers, body, backend);
+  if (status >= 200 && status < 300) return response;
+  const text = errorTextOf(await response.text(MAX_BODY_BYTES).catch(() => ""));
+  throw new ProviderResponseError(
+    `${backend.service} at ${backend.baseUrl} answered ${status} for ${target.path.split("?")[0]}: ${text || `HTTP ${status}`}`,
+    status,
+    backend.baseUrl,
+  );
+}
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function connectionCode(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let depth = 0; depth < 4 && e && typeof e === "object"; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  if (error instanceof TypeError && /fetch failed|Failed to fetch|network ?error/i.test(error.message))
+    return "network error";
+  return undefined;
+}
+
+function requestError(backend: BackendInfo, error: unknown, signal?: AbortSignal): HerdError {
+  if (HerdError.isInstance(error)) return error;
+  if (signal?.aborted || (error as { name?: string })?.name === "AbortError") {
+    return new AbortError(`The request to ${backend.service} was aborted.`, { cause: error });
+  }
+  const code = connectionCode(error);
+  if (code) {
+    return new ProviderUnavailableError(
+      `Cannot reach ${backend.service} at ${backend.baseUrl} (${code}). ${backend.unreachableHint}`,
+      backend.baseUrl,
+      { cause: error },
+    );
+  }
+  return new ProviderUnavailableError(
+    `Request to ${backend.service} at ${backend.baseUrl} failed: ${(error as Error)?.message ?? String(error)}`,
+    backend.baseUrl,
+    { cause: error },
+  );
+}
+
+const PHASES: Record<keyof BackendTimeouts, string> = {
+  connectMs: "could not be connected to",
+  firstByteMs: "sent no response",
+  idleMs: "went silent in the middle of its response",
+  totalMs: "did not finish its response",
+};
+
+function timeoutError(
+  backend: BackendInfo,
+  path: string,
+  phase: keyof BackendTimeouts,
+  ms: number,
+): BackendTimeoutError {
+  const flag = phase === "firstByteMs" || phase === "idleMs" ? " (herd serve --timeout SECONDS)" : "";
+  return new BackendTimeoutError(
+    `${backend.service} at ${backend.baseUrl} ${PHASES[phase]} within ${ms / 1000} s (timeouts.${phase}) for ` +
+      `${path.split("?")[0]}; the request was aborted. Check that the backend is healthy, or raise timeouts.${phase}${flag}.`,
+    phase,
+    backend.baseUrl,
+  );
+}
+
+/** Extracts the error text of a backend reply: `{"error":"..."}`, `{"error":{"message":...}}`, `{"message":...}` or text. */
+export function errorTextOf(body: string): string {
+  try {
+    const data = JSON.parse(body) as { error?: unknown; message?: unknown };
+    if (typeof data.error === "string") return data.error;
+    if (
+      data.error &&
+      typeof data.error === "object" &&
+      typeof (data.error as { message?: unknown }).message === "string"
+    ) {
+      return (data.error as { message: string }).message;
+    }
+    if (typeof data.message === "string") return data.message;
+  } catch {
+    // not JSON: use the text
+  }
+  return body.trim().slice(0, 500);
+}
+
+/** The headers plus a content length for a string or byte body (the caller's own length wins). */
+function withLength(headers: Record<string, string> | undefined, body: BackendRequestInit["body"]) {
+  const out: Record<string, string> = {};
+  if (headers) for (const name of Object.keys(headers)) out[name.toLowerCase()] = headers[name]!;
+  if (out["content-length"] === undefined && (typeof body === "string" || body instanceof Uint8Array)) {
+    out["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
+  }
+  return out;
+}
+
+/** Parsed targets by base URL and path; providers call a handful of paths, so this stays small. */
+const targets = new Map<string, RequestTarget>();
+
+function targetOf(baseUrl: string, path: string): RequestTarget {
+  const key = `${baseUrl}\n${path}`;
+  let target = targets.get(key);
+  if (target) return target;
+  const url = new URL(path, baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ProviderUnavailableError(`Cannot call ${url.protocol} URLs: use http:// or https://.`, baseUrl);
+  }
+  target = {
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+  };
+  if (targets.size >= 1024) targets.clear();
+  targets.set(key, target);
+  return target;
+}
