@@ -2,6 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { errorMessage, HerdError } from "../core/errors.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
+import { cachedHealthCheck, type HealthCheckOptions } from "./health.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
 import { servedModels } from "./models.js";
 import { toOpenAIError } from "./openai-error.js";
@@ -16,6 +17,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Serve the base model only: no routing, experts are not offered (`herd serve --only-base`). @default false */
   onlyBase?: boolean;
+  /** How `GET /health` caches and bounds its checks. @default { ttlMs: 2000, timeoutMs: 5000 } */
+  health?: HealthCheckOptions;
   /** Where server-side failures are reported (a 5xx, an error after a stream started). @default console */
   logger?: Pick<Console, "error">;
 }
@@ -30,7 +33,8 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
  * - `POST /v1/chat/completions`: routed chat completions, JSON or server-sent events
  * - `GET /v1/models`, `GET /v1/models/:id`: `herd`, `herd:<expert>` per expert, the base model
  * - `POST /v1/route`: the routing decision alone
- * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
+ * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers;
+ *   then only authenticated callers get details). Cached for 2 s, one check at a time, 5 s bound.
  *
  * @example
  * const herd = await createHerd({ provider: { name: "ollama" } });
@@ -46,20 +50,25 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
 
-  app.get("/health", async (_req, res) => {
-    try {
-      const details = await herd.health();
-      res.json({ status: "ok", ...(isRecord(details) ? details : {}) });
-    } catch (error) {
-      const { status, body } = toOpenAIError(error);
-      res.status(status >= 500 ? status : 503).json({ status: "unavailable", ...body });
+  const auth = options.apiKey !== undefined && options.apiKey !== "" ? bearerAuth(options.apiKey) : undefined;
+  const health = cachedHealthCheck(() => herd.health(), options.health);
+  app.get("/health", async (req, res) => {
+    const result = await health();
+    // With an API key, only authenticated callers see the details (backend addresses, errors).
+    const detailed = !auth || isAuthorized(auth, req);
+    if (result.ok) {
+      res.json(detailed && isRecord(result.details) ? { status: "ok", ...result.details } : { status: "ok" });
+      return;
     }
+    const { status, body } = toOpenAIError(result.error);
+    res
+      .status(status >= 500 ? status : 503)
+      .json(detailed ? { status: "unavailable", ...body } : { status: "unavailable" });
   });
 
-  if (options.apiKey !== undefined && options.apiKey !== "") {
-    const check = bearerAuth(options.apiKey);
+  if (auth) {
     app.use("/v1", (req, _res, next) => {
-      check(req);
+      auth(req);
       next();
     });
   }
@@ -104,6 +113,15 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   }
 
   return app;
+}
+
+function isAuthorized(auth: (req: Request) => void, req: Request): boolean {
+  try {
+    auth(req);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -19,6 +19,10 @@ export interface StallingBackend {
   mode: StallMode;
   /** Requests received so far. */
   readonly received: number;
+  /** When true, GET requests (Ollama's health check) get no answer. */
+  stallHealth: boolean;
+  /** GET requests received so far. */
+  readonly healthRequests: number;
   /** Connections currently open (stalled requests keep theirs). */
   openConnections(): number;
   close(): Promise<void>;
@@ -47,13 +51,15 @@ const line = (content: string, done: boolean) =>
 /** Starts a backend on 127.0.0.1 and a random port that speaks enough of Ollama's API to stall. */
 export async function startStallingBackend(mode: StallMode = "ok"): Promise<StallingBackend> {
   let received = 0;
-  const state = { mode };
+  let healthRequests = 0;
+  const state = { mode, stallHealth: false };
   const server = http.createServer((req, res) => {
     received++;
     req.resume();
     req.on("end", () => {
       if (req.method === "GET") {
-        res.end("Ollama is running");
+        healthRequests++;
+        if (!state.stallHealth) res.end("Ollama is running");
         return;
       }
       // `?mode=...` on the URL overrides the current mode for that request
@@ -92,6 +98,15 @@ export async function startStallingBackend(mode: StallMode = "ok"): Promise<Stal
     },
     get received() {
       return received;
+    },
+    get stallHealth() {
+      return state.stallHealth;
+    },
+    set stallHealth(value: boolean) {
+      state.stallHealth = value;
+    },
+    get healthRequests() {
+      return healthRequests;
     },
     openConnections: () => connections,
     close: () =>

@@ -4,6 +4,7 @@ import { basename, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
 import { ConfigError, errorMessage } from "../../core/errors.js";
+import { MAX_TIMEOUT_MS } from "../../core/timeouts.js";
 import { createHerd, type Herd } from "../../herd.js";
 import { createApp } from "../../server/app.js";
 import { trackShutdown } from "../../server/graceful-shutdown.js";
@@ -26,6 +27,7 @@ interface ServeFlags extends RoutingFlags {
   demo?: boolean;
   concurrency?: number;
   drainTimeout: number;
+  timeout?: number;
 }
 
 /** How long SIGINT/SIGTERM waits for in-flight requests before cutting them. */
@@ -57,6 +59,11 @@ export function registerServeCommand(program: Command): void {
         positiveInt("--concurrency"),
       )
       .option(
+        "--timeout <seconds>",
+        "give up on a backend that sends nothing for this long: before its first byte and between chunks (default: 60)",
+        timeoutSeconds,
+      )
+      .option(
         "--drain-timeout <seconds>",
         "on SIGINT/SIGTERM, wait this long for requests",
         positiveInt("--drain-timeout"),
@@ -67,6 +74,10 @@ export function registerServeCommand(program: Command): void {
     const config = flags.demo ? await demoConfig(flags) : await configFromFlags(flags, defaultExpertsDir());
     if (!flags.demo && flags.provider) applyProvider(config, flags.provider);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
+    if (flags.timeout !== undefined) {
+      const ms = Math.round(flags.timeout * 1000);
+      config.timeouts = { ...config.timeouts, firstByteMs: ms, idleMs: ms };
+    }
     const herd = await createHerd(config);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
     const app = createApp(herd, { apiKey, onlyBase: flags.onlyBase });
@@ -112,6 +123,15 @@ function rejectDemoConflicts(flags: ServeFlags): void {
       "--demo",
     );
   }
+}
+
+/** `--timeout 90` or `--timeout 2.5`: seconds, at least 1 ms, at most what a timer can hold. */
+function timeoutSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds * 1000 < 1 || seconds * 1000 > MAX_TIMEOUT_MS) {
+    throw new InvalidArgumentError("the timeout must be a number of seconds, e.g. 60 or 2.5.");
+  }
+  return seconds;
 }
 
 function portNumber(value: string): number {
