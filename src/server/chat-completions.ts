@@ -76,16 +76,16 @@ async function sendCompletion(
   } finally {
     stream.cancel();
   }
-  const info = { ...infoOf(stream, warnings), durationMs: round(performance.now() - startedAt) };
+  const info: HerdRoutingInfo & { durationMs?: number } = infoOf(stream, warnings);
+  info.durationMs = round(performance.now() - startedAt);
   const body = builder.build(newIdentity(stream.target.model), info);
   if (res.destroyed) return;
   // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
   const text = JSON.stringify(body);
-  res.writeHead(200, {
-    ...routingHeaders(info),
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-  });
+  const headers = routingHeaders(info);
+  headers["content-type"] = "application/json; charset=utf-8";
+  headers["content-length"] = String(Buffer.byteLength(text));
+  res.writeHead(200, headers);
   res.end(text);
 }
 
@@ -121,7 +121,9 @@ async function sendStream(
 
 /** The `herd` object: the routing decision, the target, and every warning so far (request fields first). */
 function infoOf(stream: HerdStream, warnings: readonly string[]): HerdRoutingInfo {
-  const all = [...new Set([...warnings, ...stream.warnings])];
+  const later = stream.warnings;
+  const all =
+    later.length === 0 ? warnings : warnings.length === 0 ? later : [...new Set([...warnings, ...later])];
   return routingInfo(stream.requestId, stream.decision, stream.target, all);
 }
 

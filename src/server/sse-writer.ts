@@ -23,15 +23,13 @@ export class SseWriter {
     return this.#closed || this.res.destroyed;
   }
 
-  /** Sends the status line and headers: 200, `text/event-stream`, no caching, no proxy buffering. */
+  /** Sends the status line and headers: 200, `text/event-stream`, no caching, no proxy buffering (added to `headers`). */
   open(headers: Record<string, string> = {}): void {
-    this.res.writeHead(200, {
-      ...headers,
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
+    headers["content-type"] = "text/event-stream; charset=utf-8";
+    headers["cache-control"] = "no-cache";
+    headers.connection = "keep-alive";
+    headers["x-accel-buffering"] = "no";
+    this.res.writeHead(200, headers);
     // Disable Nagle: each token goes out at once.
     this.res.socket?.setNoDelay(true);
   }

@@ -25,6 +25,8 @@ export interface StallingBackend {
   readonly healthRequests: number;
   /** Connections currently open (stalled requests keep theirs). */
   openConnections(): number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   close(): Promise<void>;
 }
 
@@ -82,7 +84,9 @@ export async function startStallingBackend(mode: StallMode = "ok"): Promise<Stal
     });
   });
   let connections = 0;
+  let accepted = 0;
   server.on("connection", (socket) => {
+    accepted++;
     connections++;
     socket.on("close", () => connections--);
   });
@@ -109,6 +113,9 @@ export async function startStallingBackend(mode: StallMode = "ok"): Promise<Stal
       return healthRequests;
     },
     openConnections: () => connections,
+    get accepted() {
+      return accepted;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -153,7 +153,7 @@ export class OllamaChatProvider implements ChatProvider {
     signal?: AbortSignal,
   ): AsyncGenerator<unknown> {
     try {
-      yield* parseNdjson(response.body, {
+      yield* parseNdjson(response.chunks(), {
         signal,
         onInvalid: (line) =>
           new ProviderResponseError(
@@ -178,7 +178,7 @@ export class OllamaChatProvider implements ChatProvider {
         { cause: error },
       );
     } finally {
-      response.close();
+      await response.close();
     }
   }
 

@@ -89,9 +89,30 @@ export class BackendResponse {
     }
   }
 
-  /** Stops reading; the connection is closed (not reused) when the body had not ended. */
-  close(): void {
-    this.body.destroy();
+  /**
+   * The body's chunks for a reader that may stop early (after a final line, say): stopping does
+   * not close the body, so call `close()` when done, which keeps a fully received reply's socket.
+   */
+  chunks(): AsyncIterable<Buffer> {
+    return this.body.iterator({ destroyOnReturn: false });
+  }
+
+  /**
+   * Stops reading. A reply that arrived in full is drained so its keep-alive socket is reused
+   * (the promise resolves once it is back in the pool); one that did not is destroyed, closing
+   * the connection.
+   */
+  close(): Promise<void> {
+    const body = this.body as Readable & { complete?: boolean };
+    if (body.readableEnded || body.destroyed) return Promise.resolve();
+    if (!body.complete) {
+      body.destroy();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      body.once("close", resolve);
+      body.resume();
+    });
   }
 }
 

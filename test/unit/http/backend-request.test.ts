@@ -8,6 +8,7 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../src/core/errors.js";
+import { OllamaChatProvider } from "../../../src/providers/chat/ollama.js";
 import { type BackendInfo, backendRequest } from "../../../src/providers/http/backend-request.js";
 import { providerFetch } from "../../../src/providers/http/provider-fetch.js";
 import { type StallingBackend, startStallingBackend } from "../../helpers/stalling-backend.js";
@@ -203,6 +204,25 @@ describe("backendRequest", () => {
       "firstByteMs",
       "firstByteMs",
     ]);
+  });
+});
+
+describe("OllamaChatProvider over backendRequest", () => {
+  it("reuses one keep-alive connection for consecutive generations", async () => {
+    stalling.mode = "ok";
+    const before = stalling.accepted;
+    const provider = new OllamaChatProvider({ baseUrl: stalling.url });
+    for (let i = 0; i < 5; i++) {
+      const chunks = [];
+      for await (const chunk of provider.stream({
+        target: { model: "herd-code", adapters: [], base: false },
+        messages: [{ role: "user", content: "hi" }],
+        params: {},
+      }))
+        chunks.push(chunk);
+      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "stop" });
+    }
+    expect(stalling.accepted - before).toBeLessThanOrEqual(1);
   });
 });
 
