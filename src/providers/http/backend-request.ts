@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import {
   AbortError,
@@ -275,11 +276,14 @@ function targetOf(baseUrl: string, path: string): RequestTarget {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new ProviderUnavailableError(`Cannot call ${url.protocol} URLs: use http:// or https://.`, baseUrl);
   }
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   target = {
     protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    hostname,
     port: url.port,
     path: `${url.pathname}${url.search}`,
+    // What the agent would work out on every request (an IP check by regex): SNI needs a name.
+    servername: isIP(hostname) ? "" : hostname,
   };
   if (targets.size >= 1024) targets.clear();
   targets.set(key, target);

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import type { BackendTimeouts } from "../../core/timeouts.js";
 
@@ -28,6 +29,8 @@ export interface RequestTarget {
   hostname: string;
   port: string;
   path: string;
+  /** The TLS server name (SNI): the host name, or empty for an IP address. Computed once, not per request. */
+  servername: string;
 }
 
 /** One HTTP request to send. */
@@ -69,6 +72,7 @@ export function timedRequest(request: TimedRequest): Promise<IncomingMessage> {
       method: request.method,
       headers: request.headers,
       agent: agents[request.pool][target.protocol],
+      servername: target.servername,
     });
     let response: IncomingMessage | undefined;
     let connected = false;
