@@ -1,6 +1,5 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import type { BackendTimeouts } from "../../core/timeouts.js";
 
