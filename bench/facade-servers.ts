@@ -57,7 +57,8 @@ const OPENAI_BODY = JSON.stringify({
 /**
  * A fake Ollama: POST /api/chat answers at once (NDJSON, or JSON with `"stream": false`), and its
  * OpenAI-compatible POST /v1/chat/completions (what Portkey's ollama provider calls) answers JSON.
- * In `drip` mode the first line goes out at once and the rest `dripMs` later, so the time to the
+ * In `drip` mode, or for a request whose body contains `[drip]`, the first line goes out at once and
+ * the rest `dripMs` later, so the time to the
  * first byte can be told apart from the time to the last.
  */
 export function startFakeOllama(mode: "fast" | "drip", dripMs = 20): Promise<number> {
@@ -82,7 +83,7 @@ export function startFakeOllama(mode: "fast" | "drip", dripMs = 20): Promise<num
         return;
       }
       res.writeHead(200, { "content-type": "application/x-ndjson" });
-      if (mode === "fast") {
+      if (mode === "fast" && !body.includes("[drip]")) {
         res.end(STREAM_BODY);
         return;
       }

@@ -99,26 +99,26 @@ async function main(): Promise<void> {
     });
   try {
     const fast = (await spawn(["backend", "fast"], ["port"])).port!;
-    const drip = (await spawn(["backend", "drip"], ["port"])).port!;
     const facade = await spawn(["facade", String(fast)], ["port", "routeUs"]);
     const proxy = await spawn(["proxy", String(fast)], ["proxyPort"]);
-    const dripFacade = await spawn(["facade", String(drip)], ["port"]);
-    const dripProxy = await spawn(["proxy", String(drip)], ["proxyPort"]);
     const facadePid = pids[`facade ${fast}`]!;
     const proxyPid = pids[`proxy ${fast}`]!;
     const portkey = process.argv.includes("--no-portkey") ? { error: "--no-portkey" } : await startPortkey();
     if ("stop" in portkey) children.push({ kill: portkey.stop });
     else console.log(`@portkey-ai/gateway not compared: ${portkey.error}`);
 
-    const ollamaBody = (stream: boolean) =>
+    // A prompt marked [drip] makes the fake Ollama send its first line at once and the rest 20 ms
+    // later: the time to the first byte, through the same warm processes as the load rows.
+    const ollamaBody = (stream: boolean, prompt = PROMPTS[0]) =>
       JSON.stringify({
         model: "herd-code",
-        messages: [{ role: "user", content: PROMPTS[0] }],
+        messages: [{ role: "user", content: prompt }],
         stream,
         options: { temperature: 0.5, top_k: 50, top_p: 1, repeat_penalty: 1 },
       });
-    const openaiBody = (stream: boolean, model = "herd") =>
-      JSON.stringify({ model, messages: [{ role: "user", content: PROMPTS[0] }], stream });
+    const openaiBody = (stream: boolean, prompt = PROMPTS[0]) =>
+      JSON.stringify({ model: "herd", messages: [{ role: "user", content: prompt }], stream });
+    const dripPrompt = `${PROMPTS[0]} [drip]`;
     type Row = { name: string; port: number; path: string; body: string; headers?: Record<string, string> };
     const rows: Record<string, Row> = {
       direct: { name: "backend directly", port: fast, path: "/api/chat", body: ollamaBody(false) },
@@ -182,9 +182,14 @@ async function main(): Promise<void> {
       for (const key of round % 2 ? (["herd", "direct"] as const) : (["direct", "herd"] as const)) {
         c1[key] = (await load(rows[key]!, 1, seconds * 1000)).p50;
       }
-      const ttfbDirect = await firstByte(drip, "/api/chat", ollamaBody(true), 40);
-      const ttfbHerd = await firstByte(dripFacade.port!, "/v1/chat/completions", openaiBody(true), 40);
-      const ttfbBare = await firstByte(dripProxy.proxyPort!, "/api/chat", ollamaBody(true), 40);
+      const ttfbDirect = await firstByte(fast, "/api/chat", ollamaBody(true, dripPrompt), 40);
+      const ttfbHerd = await firstByte(
+        facade.port!,
+        "/v1/chat/completions",
+        openaiBody(true, dripPrompt),
+        40,
+      );
+      const ttfbBare = await firstByte(proxy.proxyPort!, "/api/chat", ollamaBody(true, dripPrompt), 40);
 
       keep("json", rps.herd! / rps.bare!);
       keep("cpu", cpuUs.herd! / cpuUs.bare!);
