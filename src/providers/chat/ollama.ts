@@ -63,7 +63,9 @@ interface OllamaChatLine {
 /**
  * Generates with an Ollama server through POST /api/chat, streaming NDJSON. Each expert is an Ollama
  * model (the base plus one adapter, built by `herd build`), so the routing decision's model name is
- * all Ollama needs; blends use prebuilt merged variants.
+ * all Ollama needs; blends use prebuilt merged variants. Ollama is asked to stream even when Herd's
+ * caller wants the whole answer: with `stream:false` Ollama sends nothing until it has finished, so
+ * the idle timeout could not tell a stalled backend from a long answer.
  *
  * @example
  * const provider = new OllamaChatProvider({ baseUrl: "http://127.0.0.1:11434" });
