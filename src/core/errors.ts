@@ -152,7 +152,7 @@ export class BackendTimeoutError extends HerdError {
   override readonly code = "timeout";
   constructor(
     message: string,
-    /** The phase that ran out: `connectMs`, `firstByteMs`, `idleMs` or `totalMs`. */
+    /** The limit that ran out: `connectMs`, `firstByteMs`, `idleMs`, `totalMs`, or `health` (GET /health's bound). */
     readonly phase: string,
     /** The backend's address. */
     readonly url?: string,
