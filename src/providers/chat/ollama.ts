@@ -15,8 +15,13 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../core/errors.js";
-import { type BackendTimeouts, HEALTH_TIMEOUT_MS } from "../../core/timeouts.js";
-import { type BackendInfo, type BackendResponse, backendRequest } from "../http/backend-request.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
+import {
+  type BackendInfo,
+  type BackendResponse,
+  backendHealth,
+  backendRequest,
+} from "../http/backend-request.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
 import { toOllamaChatBody } from "./ollama-messages.js";
@@ -36,13 +41,6 @@ export interface OllamaChatProviderOptions {
   /** Limits of every call to Ollama (config `timeouts`). @default DEFAULT_TIMEOUTS */
   timeouts?: Partial<BackendTimeouts>;
 }
-
-/** A health check is one short call: it must not wait as long as a generation may. */
-const HEALTH_TIMEOUTS = {
-  connectMs: HEALTH_TIMEOUT_MS,
-  firstByteMs: HEALTH_TIMEOUT_MS,
-  totalMs: HEALTH_TIMEOUT_MS,
-};
 
 /** One line of an /api/chat stream, as the Ollama docs describe it. */
 interface OllamaChatLine {
@@ -196,13 +194,7 @@ export class OllamaChatProvider implements ChatProvider {
 
   /** Checks that Ollama answers `GET /`, on the health connection pool with its short timeout. */
   async health(options: ChatCallOptions = {}): Promise<void> {
-    const response = await backendRequest(this.backend, "", {
-      headers: this.settings.headers,
-      signal: options.signal,
-      pool: "health",
-      timeouts: HEALTH_TIMEOUTS,
-    });
-    await response.text(64 * 1024);
+    await backendHealth(this.backend, "", { headers: this.settings.headers, signal: options.signal });
   }
 
   private async post(body: unknown, model: string, signal?: AbortSignal): Promise<BackendResponse> {

@@ -8,7 +8,7 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../core/errors.js";
-import { type BackendTimeouts, resolveTimeouts } from "../../core/timeouts.js";
+import { type BackendTimeouts, HEALTH_TIMEOUT_MS, resolveTimeouts } from "../../core/timeouts.js";
 import { fetchRequest } from "./fetch-request.js";
 import { type ConnectionPool, type RequestTarget, type TimedRequest, timedRequest } from "./timed-request.js";
 
@@ -169,6 +169,33 @@ export async function backendRequest(
     status,
     backend.baseUrl,
   );
+}
+
+/** A health check is one short call: it must not wait as long as a generation may. */
+const HEALTH_TIMEOUTS: Partial<BackendTimeouts> = {
+  connectMs: HEALTH_TIMEOUT_MS,
+  firstByteMs: HEALTH_TIMEOUT_MS,
+  idleMs: HEALTH_TIMEOUT_MS,
+  totalMs: HEALTH_TIMEOUT_MS,
+};
+
+/**
+ * Checks that a backend answers `GET path` with a 2xx: on the health connection pool (so health
+ * checks never take the sockets generations need) and within HEALTH_TIMEOUT_MS. Throws the same
+ * errors as `backendRequest`. Every provider's `health()` should use it.
+ */
+export async function backendHealth(
+  backend: BackendInfo,
+  path: string,
+  options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<void> {
+  const response = await backendRequest(backend, path, {
+    headers: options.headers,
+    signal: options.signal,
+    pool: "health",
+    timeouts: HEALTH_TIMEOUTS,
+  });
+  await response.text(64 * 1024);
 }
 
 const CONNECTION_CODES = new Set([
