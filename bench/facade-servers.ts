@@ -45,9 +45,20 @@ const JSON_BODY = JSON.stringify({
   eval_count: 8,
 });
 
+const OPENAI_BODY = JSON.stringify({
+  id: "chatcmpl-bench",
+  object: "chat.completion",
+  created: 1751919739,
+  model: "herd-bench",
+  choices: [{ index: 0, message: { role: "assistant", content: TOKENS.join("") }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 },
+});
+
 /**
- * A fake Ollama: POST /api/chat answers at once (NDJSON, or JSON with `"stream": false`).
- * In `drip` mode the first line goes out at once and the rest `dripMs` later, so the time to the
+ * A fake Ollama: POST /api/chat answers at once (NDJSON, or JSON with `"stream": false`), and its
+ * OpenAI-compatible POST /v1/chat/completions (what Portkey's ollama provider calls) answers JSON.
+ * In `drip` mode, or for a request whose body contains `[drip]`, the first line goes out at once and
+ * the rest `dripMs` later, so the time to the
  * first byte can be told apart from the time to the last.
  */
 export function startFakeOllama(mode: "fast" | "drip", dripMs = 20): Promise<number> {
@@ -61,13 +72,18 @@ export function startFakeOllama(mode: "fast" | "drip", dripMs = 20): Promise<num
         return;
       }
       const body = Buffer.concat(chunks).toString("utf8");
+      if (req.url === "/v1/chat/completions") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(OPENAI_BODY);
+        return;
+      }
       if (body.includes('"stream":false')) {
         res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
         res.end(JSON_BODY);
         return;
       }
       res.writeHead(200, { "content-type": "application/x-ndjson" });
-      if (mode === "fast") {
+      if (mode === "fast" && !body.includes("[drip]")) {
         res.end(STREAM_BODY);
         return;
       }

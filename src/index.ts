@@ -87,6 +87,7 @@ export {
 export type { Embedder, EmbedOptions } from "./core/embedder.js";
 export {
   AbortError,
+  BackendTimeoutError,
   ConfigError,
   DimensionMismatchError,
   ExpertConfigError,
@@ -176,6 +177,12 @@ export type {
   WeightingScheme,
 } from "./core/routing.js";
 export { type HerdRoutingInfo, routingInfo } from "./core/routing-info.js";
+export {
+  type BackendTimeouts,
+  DEFAULT_TIMEOUTS,
+  HEALTH_TIMEOUT_MS,
+  resolveTimeouts,
+} from "./core/timeouts.js";
 export { TOKENS, type Token } from "./core/tokens.js";
 export { cosineDistance, cosineSimilarity, l2Normalize } from "./core/vector-math.js";
 export { blendWeights } from "./core/weights.js";

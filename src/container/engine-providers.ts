@@ -45,6 +45,7 @@ export function registerEngineProviders(registry: Registry<Factory<ChatProvider>
       const experts = ctx.experts.experts.map((e) => e.name);
       return new VllmChatProvider({
         ...o,
+        timeouts: ctx.config.timeouts,
         experts: modelsByExpert(ctx.experts),
         blends: o.blends ?? (o.adapterDir ? blendVariants(experts, gridOf(ctx)).map((v) => v.model) : []),
       });
@@ -76,12 +77,18 @@ export function registerEngineProviders(registry: Registry<Factory<ChatProvider>
         o.tokenizerConfig && !isAbsolute(o.tokenizerConfig)
           ? resolve(ctx.config.expertsDir, o.tokenizerConfig)
           : o.tokenizerConfig;
-      return new LoraxChatProvider({ ...o, tokenizerConfig, experts: modelsByExpert(ctx.experts) });
+      return new LoraxChatProvider({
+        ...o,
+        timeouts: ctx.config.timeouts,
+        tokenizerConfig,
+        experts: modelsByExpert(ctx.experts),
+      });
     })
     .register("llama-server", (s, ctx) => {
       const o = settings("provider", z.object(engineFields).strict(), s);
       return new LlamaServerChatProvider({
         ...o,
+        timeouts: ctx.config.timeouts,
         experts: ctx.experts.experts.map((e) => ({
           expert: e.name,
           file: isAbsolute(e.adapter) ? e.adapter : resolve(ctx.config.expertsDir, e.adapter),

@@ -76,7 +76,7 @@ export function defaultRegistries(): HerdRegistries {
       const options = o.dimension === undefined ? {} : { dimension: o.dimension };
       return o.idf ? HashingEmbedder.fit(allExamples(ctx.experts), options) : new HashingEmbedder(options);
     })
-    .register("ollama", (s) => {
+    .register("ollama", (s, ctx) => {
       const o = settings(
         "embedder",
         z
@@ -94,6 +94,7 @@ export function defaultRegistries(): HerdRegistries {
         baseUrl: o.url,
         batchSize: o.batchSize,
         keepAlive: o.keepAlive,
+        timeouts: ctx.config.timeouts,
       });
     })
     .register("llamacpp", (s, ctx) => {
@@ -118,7 +119,7 @@ export function defaultRegistries(): HerdRegistries {
       settings("index", z.object({}).strict(), s);
       return new MemoryIndex();
     })
-    .register("chroma", (s) => {
+    .register("chroma", (s, ctx) => {
       const o = settings(
         "index",
         z
@@ -132,11 +133,11 @@ export function defaultRegistries(): HerdRegistries {
           .strict(),
         s,
       );
-      return new ChromaIndex(o);
+      return new ChromaIndex({ ...o, timeouts: ctx.config.timeouts });
     });
 
   const chatProviders = new Registry<Factory<ChatProvider>>("chat provider")
-    .register("ollama", (s) => {
+    .register("ollama", (s, ctx) => {
       const o = settings(
         "provider",
         z
@@ -154,6 +155,7 @@ export function defaultRegistries(): HerdRegistries {
         options: o.options,
         keepAlive: o.keepAlive,
         headers: o.headers,
+        timeouts: ctx.config.timeouts,
       });
     })
     .register("llamacpp", (s, ctx) => {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { stripBom } from "./bom.js";
 import { ConfigError } from "./errors.js";
+import { MAX_TIMEOUT_MS } from "./timeouts.js";
 
 const positiveInt = z.number().int().min(1);
 
@@ -23,6 +24,14 @@ const routerSchema = z
     /** Characters of the routed text that are embedded (first and last half). @default 8000 */
     maxTextChars: z.number().int().min(2).optional(),
   })
+  .strict()
+  .prefault({});
+
+const timeoutMs = z.number().int().min(1).max(MAX_TIMEOUT_MS).optional();
+
+/** Backend call limits in ms; unset fields keep DEFAULT_TIMEOUTS (src/core/timeouts.ts, the one place). */
+const timeoutsSchema = z
+  .object({ connectMs: timeoutMs, firstByteMs: timeoutMs, idleMs: timeoutMs, totalMs: timeoutMs })
   .strict()
   .prefault({});
 
@@ -81,6 +90,12 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Limits of every backend call (chat, embeddings, Chroma, Ollama build and health), in ms:
+     * `{ connectMs, firstByteMs, idleMs, totalMs }`. A call that runs out is aborted, frees its
+     * generation slot and fails with a retryable 504 (`herd serve --timeout` sets first byte and idle).
+     */
+    timeouts: timeoutsSchema,
   })
   .strict();
 

@@ -158,6 +158,24 @@ export class ProviderResponseError extends HerdError {
 }
 
 /**
+ * A backend call ran out of time (a `timeouts` phase: connect, first byte, idle or total). The call
+ * was aborted and its generation slot freed; retrying may succeed once the backend recovers.
+ */
+export class BackendTimeoutError extends HerdError {
+  override readonly code = "timeout";
+  constructor(
+    message: string,
+    /** The limit that ran out: `connectMs`, `firstByteMs`, `idleMs`, `totalMs`, or `health` (GET /health's bound). */
+    readonly phase: string,
+    /** The backend's address. */
+    readonly url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 504, isRetryable: true, ...options });
+  }
+}
+
+/**
  * The backend does not have a model Herd routed to (an expert model that was never built, a base
  * model not pulled). A server-side problem, not the client's: 503 with code `model_not_built`
  * (or `model_not_pulled` for a base model), never the client-facing `model_not_found` 404.

@@ -47,6 +47,8 @@ export class PipelineStream implements HerdStream {
   }
 
   cancel(): void {
+    // A stream that ended (read to its end, failed, or broken out of) has nothing left to stop.
+    if (this.settled) return;
     this.controller.abort();
     if (!this.started) this.finish();
   }

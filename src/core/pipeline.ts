@@ -201,12 +201,20 @@ export class Pipeline implements RequestPipeline {
    */
   async stream(request: HerdRequest, options: StreamOptions = {}): Promise<HerdStream> {
     validateRequest(request);
+    // One controller per request, aborted only on cancel or the caller's abort: no AbortSignal.any
+    // and no abort() of requests that finished (both cost on every request; see facade-profile.md).
     const controller = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    const signal = controller.signal;
+    const detach = follow(options.signal, controller);
+    const route = request.route;
+    const routeOptions: RouteOptions = route ? { ...route } : {};
+    const topExperts = request.topExperts ?? route?.topExperts;
+    if (topExperts !== undefined) routeOptions.topExperts = topExperts;
+    if (request.expert !== undefined) routeOptions.experts = [request.expert];
     const ctx: RequestContext = {
       id: request.id ?? randomUUID(),
       request,
-      routeOptions: { ...request.route, topExperts: request.topExperts ?? request.route?.topExperts },
+      routeOptions,
       warnings: [],
       state: new Map(),
       experts: this.expertSource(),
@@ -221,15 +229,26 @@ export class Pipeline implements RequestPipeline {
         return target;
       },
     };
-    if (request.expert !== undefined) ctx.routeOptions.experts = [request.expert];
     let release: (() => void) | undefined;
     try {
       await this.prepare(ctx);
       release = await this.limiter.acquire(signal);
       const { iterator, first } = await this.open(ctx, options.stream ?? true);
-      return new PipelineStream(ctx, this.plugins, iterator, first, release, controller);
+      const free = release;
+      return new PipelineStream(
+        ctx,
+        this.plugins,
+        iterator,
+        first,
+        () => {
+          free();
+          detach();
+        },
+        controller,
+      );
     } catch (error) {
       release?.();
+      detach();
       const normalized = normalizeError(error, signal);
       if (!isReported(normalized)) await this.plugins.error(ctx, normalized);
       this.plugins.end(ctx, { error: normalized });
@@ -255,7 +274,9 @@ export class Pipeline implements RequestPipeline {
       if (!known.includes(name)) throw new UnknownExpertError(name, known);
     }
     ctx.signal?.throwIfAborted();
-    ctx.decision = await this.router.route(ctx.request.messages, { ...ctx.routeOptions, signal: ctx.signal });
+    const routeOptions = ctx.routeOptions;
+    routeOptions.signal = ctx.signal;
+    ctx.decision = await this.router.route(ctx.request.messages, routeOptions);
     await this.plugins.run("afterRouting", ctx);
     const target = this.resolver.resolve(ctx.decision, ctx.experts, this.provider.capabilities);
     ctx.warnings.push(...ctx.decision.warnings, ...target.warnings);
@@ -352,6 +373,23 @@ function validateRequest(request: HerdRequest): void {
     throw new InvalidInputError("expert must be a non-empty expert name.", "expert");
   }
 }
+
+/**
+ * Aborts `controller` when `outer` aborts (a caller's signal); returns a function that stops
+ * following, to call once the request is over so long-lived signals do not collect listeners.
+ */
+function follow(outer: AbortSignal | undefined, controller: AbortController): () => void {
+  if (!outer) return noop;
+  if (outer.aborted) {
+    controller.abort(outer.reason);
+    return noop;
+  }
+  const onAbort = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", onAbort, { once: true });
+  return () => outer.removeEventListener("abort", onAbort);
+}
+
+function noop(): void {}
 
 /** A decision that selects no expert: what the resolver maps to the base model. */
 function baseOnlyDecision(baseModel: string): RoutingDecision {

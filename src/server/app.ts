@@ -4,6 +4,7 @@ import { errorMessage, HerdError } from "../core/errors.js";
 import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
 import { bearerAuth } from "./auth.js";
 import { chatCompletionsHandler } from "./chat-completions.js";
+import { cachedHealthCheck, type HealthCheckOptions } from "./health.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
 import { type MetricsSource, metricsHandler, recentDecisionsHandler } from "./metrics-routes.js";
 import { servedModels } from "./models.js";
@@ -30,6 +31,8 @@ export interface AppOptions extends RequestCheckOptions {
   metricsEndpoint?: boolean;
   /** Serve the routing playground page at `/` (`herd serve --no-ui` turns it off). @default true */
   ui?: boolean;
+  /** How `GET /health` caches and bounds its checks. @default { ttlMs: 2000, timeoutMs: 5000 } */
+  health?: HealthCheckOptions;
   /** Where server-side failures are reported (a 5xx, an error after a stream started). @default console */
   logger?: Pick<Console, "error">;
 }
@@ -47,7 +50,8 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
  * - `GET /v1/models`, `GET /v1/models/:id`: `herd`, `herd:<expert>` per expert, the base model
  * - `POST /v1/route`: the routing decision alone
  * - `POST /admin/experts/reload`: re-reads experts.json without a restart (needs `apiKey`)
- * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers)
+ * - `GET /health`: checks the backend and the index (open even with an API key, for load balancers;
+ *   then only authenticated callers get details). Cached for 2 s, one check at a time, 5 s bound.
  * - `GET /`: the routing playground page (unless `ui: false`)
  * - `GET /metrics`, `GET /v1/route/recent`: Prometheus metrics and recent decisions (with `metrics`)
  *
@@ -75,14 +79,20 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   });
   app.use(requestChecksMiddleware(serverRequestChecks(options)));
 
-  app.get("/health", async (_req, res) => {
-    try {
-      const details = await herd.health();
-      res.json({ status: "ok", ...(isRecord(details) ? details : {}) });
-    } catch (error) {
-      const { status, body } = toOpenAIError(error);
-      res.status(status >= 500 ? status : 503).json({ status: "unavailable", ...body });
+  const auth = options.apiKey !== undefined && options.apiKey !== "" ? bearerAuth(options.apiKey) : undefined;
+  const health = cachedHealthCheck(() => herd.health(), options.health);
+  app.get("/health", async (req, res) => {
+    const result = await health();
+    // With an API key, only authenticated callers see the details (backend addresses, errors).
+    const detailed = !auth || isAuthorized(auth, req);
+    if (result.ok) {
+      res.json(detailed && isRecord(result.details) ? { status: "ok", ...result.details } : { status: "ok" });
+      return;
     }
+    const { status, body } = toOpenAIError(result.error);
+    res
+      .status(status >= 500 ? status : 503)
+      .json(detailed ? { status: "unavailable", ...body } : { status: "unavailable" });
   });
 
   // The page itself holds no data: it asks for the key and sends it with every API call.
@@ -90,10 +100,9 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
 
   const metrics = options.metrics;
   if (metrics && herd.load !== undefined) metrics.setLoadSource(() => herd.load ?? IDLE);
-  if (options.apiKey !== undefined && options.apiKey !== "") {
-    const check = bearerAuth(options.apiKey);
+  if (auth) {
     const guard = (req: Request, _res: Response, next: NextFunction) => {
-      check(req);
+      auth(req);
       next();
     };
     app.use("/v1", guard);
@@ -150,6 +159,15 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   }
 
   return app;
+}
+
+function isAuthorized(auth: (req: Request) => void, req: Request): boolean {
+  try {
+    auth(req);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -95,16 +95,16 @@ async function sendCompletion(
     streams.cancel();
   }
   const first = streams.first;
-  const info = { ...infoOf(streams, warnings), durationMs: round(performance.now() - startedAt) };
+  const info: HerdRoutingInfo & { durationMs?: number } = infoOf(streams, warnings);
+  info.durationMs = round(performance.now() - startedAt);
   const body = buildCompletion(newIdentity(first.target.model), info, builders, shape);
   if (res.destroyed) return;
   // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
   const text = JSON.stringify(body);
-  res.writeHead(200, {
-    ...routingHeaders(info),
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-  });
+  const headers = routingHeaders(info);
+  headers["content-type"] = "application/json; charset=utf-8";
+  headers["content-length"] = String(Buffer.byteLength(text));
+  res.writeHead(200, headers);
   res.end(text);
 }
 
@@ -150,7 +150,9 @@ async function sendStream(
  */
 function infoOf(streams: ChoiceStreams, warnings: readonly string[]): HerdRoutingInfo {
   const { first } = streams;
-  const all = [...new Set([...warnings, ...streams.warnings])];
+  const later = streams.warnings;
+  const all =
+    later.length === 0 ? warnings : warnings.length === 0 ? later : [...new Set([...warnings, ...later])];
   return routingInfo(first.requestId, first.decision, first.target, all);
 }
 

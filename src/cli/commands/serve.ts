@@ -4,6 +4,7 @@ import { basename, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../../core/config.js";
 import { ConfigError, errorMessage } from "../../core/errors.js";
+import { MAX_TIMEOUT_MS } from "../../core/timeouts.js";
 import { createHerd, type Herd } from "../../herd.js";
 import { MetricsPlugin } from "../../plugins/metrics/index.js";
 import { createApp } from "../../server/app.js";
@@ -35,6 +36,7 @@ interface ServeFlags extends RoutingFlags {
   cors?: string[];
   metricsPort?: number;
   ui: boolean;
+  timeout?: number;
 }
 
 /** How long SIGINT/SIGTERM waits for in-flight requests before cutting them. */
@@ -89,6 +91,11 @@ export function registerServeCommand(program: Command): void {
       )
       .option("--no-ui", "do not serve the routing playground page at /")
       .option(
+        "--timeout <seconds>",
+        "give up on a backend that sends nothing for this long: before its first byte and between chunks (default: 60)",
+        timeoutSeconds,
+      )
+      .option(
         "--drain-timeout <seconds>",
         "on SIGINT/SIGTERM, wait this long for requests",
         positiveInt("--drain-timeout"),
@@ -109,6 +116,10 @@ export function registerServeCommand(program: Command): void {
     if (flags.apiKeyBackend) applyBackendKey(config, flags.apiKeyBackend);
     if (flags.concurrency) config.concurrency = { ...config.concurrency, generation: flags.concurrency };
     config.plugins = withObservability(config.plugins);
+    if (flags.timeout !== undefined) {
+      const ms = Math.round(flags.timeout * 1000);
+      config.timeouts = { ...config.timeouts, firstByteMs: ms, idleMs: ms };
+    }
     const herd = await createHerd(config);
     if (demoSteps > 0) demoProgress?.(demoSteps, demoSteps);
     const apiKey = flags.apiKey ?? process.env.HERD_API_KEY;
@@ -200,6 +211,15 @@ function commaList(value: string): string[] {
 function allowedHosts(configured: readonly string[], bound: string): string[] {
   const everywhere = ["0.0.0.0", "::", "[::]", ""].includes(bound.trim());
   return everywhere ? [...configured] : [...configured, bound];
+}
+
+/** `--timeout 90` or `--timeout 2.5`: seconds, at least 1 ms, at most what a timer can hold. */
+function timeoutSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds * 1000 < 1 || seconds * 1000 > MAX_TIMEOUT_MS) {
+    throw new InvalidArgumentError("the timeout must be a number of seconds, e.g. 60 or 2.5.");
+  }
+  return seconds;
 }
 
 function portNumber(value: string): number {

@@ -14,9 +14,15 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../core/errors.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
+import {
+  type BackendInfo,
+  type BackendResponse,
+  backendHealth,
+  backendRequest,
+} from "../http/backend-request.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
-import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 import { type OllamaChatLine, toOllamaChatBody } from "./ollama-messages.js";
 import { OllamaReplyTranslator } from "./ollama-response.js";
 
@@ -30,14 +36,18 @@ export interface OllamaChatProviderOptions {
   keepAlive?: string | number;
   /** Headers sent with every request (a proxy's auth, say). @default {} */
   headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to Ollama (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /**
  * Generates with an Ollama server through POST /api/chat, streaming NDJSON. Each expert is an Ollama
  * model (the base plus one adapter, built by `herd build`), so the routing decision's model name is
- * all Ollama needs; blends use prebuilt merged variants.
+ * all Ollama needs; blends use prebuilt merged variants. Ollama is asked to stream even when Herd's
+ * caller wants the whole answer: with `stream:false` Ollama sends nothing until it has finished, so
+ * the idle timeout could not tell a stalled backend from a long answer.
  *
  * @example
  * const provider = new OllamaChatProvider({ baseUrl: "http://127.0.0.1:11434" });
@@ -59,6 +69,8 @@ export class OllamaChatProvider implements ChatProvider {
   readonly baseUrl: string;
   private readonly settings: OllamaChatProviderOptions;
   private readonly backend: BackendInfo;
+  /** The headers of a chat call, built once. */
+  private readonly headers: Record<string, string>;
 
   constructor(options: OllamaChatProviderOptions = {}) {
     this.settings = options;
@@ -68,7 +80,9 @@ export class OllamaChatProvider implements ChatProvider {
       baseUrl: this.baseUrl,
       unreachableHint: "Start it with `ollama serve`, or point provider.url (or OLLAMA_HOST) at your server.",
       fetch: options.fetch,
+      timeouts: options.timeouts,
     };
+    this.headers = Object.assign({ "content-type": "application/json" }, options.headers);
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
@@ -77,15 +91,9 @@ export class OllamaChatProvider implements ChatProvider {
       keepAlive: this.settings.keepAlive,
     });
     const response = await this.post(body, request.target.model, options.signal);
-    if (!response.body)
-      throw new ProviderResponseError(
-        "Ollama sent an empty reply to /api/chat.",
-        response.status,
-        this.baseUrl,
-      );
 
     const translator = new OllamaReplyTranslator(request, this.baseUrl);
-    for await (const value of this.lines(response.body, request.target.model, options.signal)) {
+    for await (const value of this.lines(response, request.target.model, options.signal)) {
       const line = value as OllamaChatLine;
       if (line.error !== undefined) {
         throw new ProviderResponseError(
@@ -105,20 +113,32 @@ export class OllamaChatProvider implements ChatProvider {
     );
   }
 
-  /** The reply's NDJSON lines; a connection lost mid-reply becomes an error naming Ollama's address. */
+  /**
+   * The reply's NDJSON lines, read from the backend's Node stream as they arrive. A line over
+   * MAX_NDJSON_LINE_BYTES, or a connection lost mid-reply, becomes an error naming Ollama's address.
+   */
   private async *lines(
-    body: ReadableStream<Uint8Array>,
+    response: BackendResponse,
     model: string,
     signal?: AbortSignal,
   ): AsyncGenerator<unknown> {
-    const invalid = (line: string) =>
-      new ProviderResponseError(
-        `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
-        undefined,
-        this.baseUrl,
-      );
     try {
-      yield* parseNdjson(body, { signal, onInvalid: invalid });
+      yield* parseNdjson(response.chunks(), {
+        signal,
+        onInvalid: (line) =>
+          new ProviderResponseError(
+            `Ollama sent a line that is not JSON: ${line.slice(0, 200)}`,
+            undefined,
+            this.baseUrl,
+          ),
+        onTooLong: (limit) =>
+          new ProviderResponseError(
+            `Ollama at ${this.baseUrl} sent a reply line longer than ${limit} bytes while generating with "${model}"; ` +
+              "Herd stopped reading it. Check the Ollama server (or what answers at this address).",
+            undefined,
+            this.baseUrl,
+          ),
+      });
     } catch (error) {
       if (signal?.aborted || HerdError.isInstance(error)) throw error;
       throw new ProviderUnavailableError(
@@ -127,36 +147,34 @@ export class OllamaChatProvider implements ChatProvider {
         this.baseUrl,
         { cause: error },
       );
+    } finally {
+      await response.close();
     }
   }
 
   /** The models Ollama has (`GET /api/tags`), e.g. `herd-code:latest`. */
   async listModels(options: ChatCallOptions = {}): Promise<string[]> {
-    const response = await providerFetch(this.backend, "api/tags", {
-      method: "GET",
+    const response = await backendRequest(this.backend, "api/tags", {
       headers: this.settings.headers,
       signal: options.signal,
     });
-    const data = (await response.json()) as Partial<ListResponse>;
-    return (data.models ?? []).map((m) => String(m.name ?? m.model));
+    // Typed by the official client, read defensively: the server is outside our control.
+    const data = (await response.json()) as Partial<ListResponse> | null;
+    return (data?.models ?? []).map((m) => String(m.name ?? m.model));
   }
 
-  /** Checks that Ollama answers `GET /`. */
-  async health(): Promise<void> {
-    const response = await providerFetch(this.backend, "", {
-      method: "GET",
-      headers: this.settings.headers,
-    });
-    await response.text();
+  /** Checks that Ollama answers `GET /`, on the health connection pool with its short timeout. */
+  async health(options: ChatCallOptions = {}): Promise<void> {
+    await backendHealth(this.backend, "", { headers: this.settings.headers, signal: options.signal });
   }
 
   // The chat hot path stays on the lean keep-alive client: the official client took 1.47 vs 1.20 ms per
   // streamed request (1 at a time) and 1.21 vs 0.83 ms (16 at once), bench/ollama-client.ts.
-  private async post(body: unknown, model: string, signal?: AbortSignal): Promise<Response> {
+  private async post(body: unknown, model: string, signal?: AbortSignal): Promise<BackendResponse> {
     try {
-      return await providerFetch(this.backend, "api/chat", {
+      return await backendRequest(this.backend, "api/chat", {
         method: "POST",
-        headers: { "content-type": "application/json", ...this.settings.headers },
+        headers: this.headers,
         body: JSON.stringify(body),
         signal,
       });

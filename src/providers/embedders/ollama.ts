@@ -1,9 +1,10 @@
 import type { EmbedRequest, EmbedResponse } from "ollama";
 import type { Embedder, EmbedOptions } from "../../core/embedder.js";
 import { DimensionMismatchError, ProviderResponseError } from "../../core/errors.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
 import { l2Normalize } from "../../core/vector-math.js";
+import { type BackendResponse, backendRequest } from "../http/backend-request.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
-import { providerFetch } from "../http/provider-fetch.js";
 
 /** Settings of the Ollama embedder. */
 export interface OllamaEmbedderOptions {
@@ -17,8 +18,10 @@ export interface OllamaEmbedderOptions {
   truncate?: boolean;
   /** How long Ollama keeps the model loaded, e.g. "5m". @default Ollama's default */
   keepAlive?: string | number;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to Ollama (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /**
@@ -65,15 +68,16 @@ export class OllamaEmbedder implements Embedder {
       truncate: this.options.truncate ?? true,
     };
     if (this.options.keepAlive !== undefined) body.keep_alive = this.options.keepAlive;
-    let response: Response;
+    let response: BackendResponse;
     try {
-      response = await providerFetch(
+      response = await backendRequest(
         {
           service: "Ollama",
           baseUrl: this.baseUrl,
           unreachableHint:
             "Start it with `ollama serve`, pass --ollama-url, or use --embedder hashing (offline).",
           fetch: this.options.fetch,
+          timeouts: this.options.timeouts,
         },
         "api/embed",
         {

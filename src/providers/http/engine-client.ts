@@ -1,5 +1,6 @@
 import type { ChatChunk } from "../../core/chat.js";
 import { ConfigError, ProviderResponseError } from "../../core/errors.js";
+import type { BackendTimeouts } from "../../core/timeouts.js";
 import {
   type EngineErrorContext,
   engineError,
@@ -23,8 +24,10 @@ export interface EngineClientOptions {
   apiKey?: string;
   /** Headers sent with every request (a proxy's auth, say). @default {} */
   headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
+  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
   /** How to make an unknown model or adapter servable (named in ModelNotFoundError). */
   notFoundHint?: (model: string) => string;
   /** The flag that sets the URL, named when it is bad. @default "--provider" */
@@ -106,6 +109,7 @@ export class EngineClient {
       baseUrl: this.baseUrl,
       unreachableHint: this.options.unreachableHint,
       fetch: this.options.fetch,
+      timeouts: this.options.timeouts,
       toError: (status, text, where) => engineError(context, status, engineErrorFromText(text), where),
     };
     const headers: Record<string, string> = { ...this.headers };

@@ -1,4 +1,5 @@
 import {
+  BackendTimeoutError,
   DimensionMismatchError,
   HerdError,
   ProviderResponseError,
@@ -36,6 +37,16 @@ export function mapChromaError(error: unknown, url: string, doing: string): Herd
   const name = (error as { name?: unknown })?.name;
   const message = error instanceof Error ? error.message : String(error);
   if (name === "ChromaConnectionError" || isConnectionFailure(error)) {
+    // The client drops the cause; its plain message is what a call cut by the time bound gives.
+    if (message === "Failed to connect to Chroma") {
+      return new BackendTimeoutError(
+        `Chroma at ${url} did not answer in time (timeouts.firstByteMs) while ${doing}, or the call failed before ` +
+          "an answer; the call was aborted. Check the Chroma server, or raise timeouts.firstByteMs.",
+        "firstByteMs",
+        url,
+        { cause: error },
+      );
+    }
     return new ProviderUnavailableError(`Cannot reach Chroma at ${url}. ${CHROMA_UNREACHABLE_HINT}`, url, {
       cause: error,
     });

@@ -1,7 +1,9 @@
 import { ChromaClient, type Collection, type Metadata } from "chromadb";
 import type { CentroidIndex, IndexEntry, IndexHit } from "../../core/centroid-index.js";
 import { ConfigError, ProviderResponseError } from "../../core/errors.js";
+import { type BackendTimeouts, resolveTimeouts } from "../../core/timeouts.js";
 import { chromaCollectionName } from "./chroma-collection-name.js";
+import { boundChromaCalls } from "./chroma-deadline.js";
 import { isChromaNotFound, mapChromaError } from "./chroma-errors.js";
 
 /** Vector components per upsert request: about 10 MB of JSON, well under Chroma's body limit. */
@@ -24,6 +26,8 @@ export interface ChromaIndexOptions {
    * `fetch`, so a custom fetch function cannot be injected; mock HTTP with msw instead. @default none
    */
   fetchOptions?: RequestInit;
+  /** Limits of Herd's backend calls (config `timeouts`): each Chroma call must finish within `firstByteMs`. @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /** The largest n_results sent; any larger k (up to Infinity) means "all". */
@@ -66,6 +70,7 @@ export class ChromaIndex implements CentroidIndex {
       headers: options.headers,
       fetchOptions: options.fetchOptions,
     });
+    boundChromaCalls(this.client, resolveTimeouts(options.timeouts).firstByteMs);
   }
 
   /** The Chroma collection name used for a Herd collection name. */

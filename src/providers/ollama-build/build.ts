@@ -24,7 +24,7 @@ export interface OllamaBuildOptions extends BuildPlanOptions {
   dryRun?: boolean;
   /** The Ollama server. @default env OLLAMA_HOST, then "http://127.0.0.1:11434" */
   ollamaUrl?: string;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
   /** Encoding of merged blend adapters. @default "auto" (the experts' encoding) */
   dtype?: FloatDType | "auto";

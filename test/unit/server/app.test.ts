@@ -376,6 +376,26 @@ describe("auth", () => {
     expect((await fetch(`${url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${url}/health`)).status).toBe(200);
   });
+
+  it("hides the backend's address from unauthenticated /health callers when a key is set", async () => {
+    const herd = new FakeHerd();
+    herd.healthError = new ProviderUnavailableError(
+      "Cannot reach Ollama at http://10.1.2.3:11434.",
+      "http://10.1.2.3:11434",
+    );
+    const { url } = await start(herd, { apiKey: "sk-secret-123", health: { ttlMs: 0 } });
+    const open = await fetch(`${url}/health`);
+    expect(open.status).toBe(503);
+    expect(await open.text()).toBe('{"status":"unavailable"}');
+    const authed = await fetch(`${url}/health`, { headers: { authorization: "Bearer sk-secret-123" } });
+    expect(authed.status).toBe(503);
+    expect((await json(authed)).error.message).toContain("http://10.1.2.3:11434");
+    herd.healthError = undefined;
+    expect(await (await fetch(`${url}/health`)).text()).toBe('{"status":"ok"}');
+    expect(
+      await json(await fetch(`${url}/health`, { headers: { authorization: "Bearer sk-secret-123" } })),
+    ).toEqual({ status: "ok", backend: "ok" });
+  });
 });
 
 describe("models, route and health", () => {
@@ -408,7 +428,7 @@ describe("models, route and health", () => {
 
   it("reports 503 from /health when the backend is down", async () => {
     const herd = new FakeHerd();
-    const { url } = await start(herd);
+    const { url } = await start(herd, { health: { ttlMs: 0 } });
     expect(await json(await fetch(`${url}/health`))).toEqual({ status: "ok", backend: "ok" });
     herd.healthError = new ProviderUnavailableError("Cannot reach Ollama.", "http://127.0.0.1:11434");
     const res = await fetch(`${url}/health`);

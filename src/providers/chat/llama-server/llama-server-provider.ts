@@ -11,6 +11,7 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../core/errors.js";
+import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import {
@@ -32,6 +33,8 @@ export interface LlamaServerChatProviderOptions {
   headers?: Record<string, string>;
   /** The fetch to use (tests, proxies). @default keepAliveFetch */
   fetch?: typeof fetch;
+  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
   /** Where start-up notes go. @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -69,6 +72,7 @@ export class LlamaServerChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      timeouts: options.timeouts,
       flag: "--provider llama-server",
       unreachableHint:
         "Start it (llama-server -m BASE.gguf --lora-init-without-apply --lora EXPERT.gguf ...) or fix the address: --provider llama-server:http://HOST:PORT.",

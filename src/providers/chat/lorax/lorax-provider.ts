@@ -7,6 +7,7 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import { ConfigError, InvalidInputError, ProviderResponseError } from "../../../core/errors.js";
+import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
@@ -53,6 +54,8 @@ export interface LoraxChatProviderOptions {
   headers?: Record<string, string>;
   /** The fetch to use (tests, proxies). @default keepAliveFetch */
   fetch?: typeof fetch;
+  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
 }
 
 /**
@@ -78,6 +81,7 @@ export class LoraxChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      timeouts: options.timeouts,
       flag: "--provider lorax",
       unreachableHint:
         "Start it (lorax-launcher --model-id BASE, with the adapters folder mounted) or fix the address: --provider lorax:http://HOST:PORT.",

@@ -6,6 +6,7 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import { ConfigError, ProviderResponseError, ProviderUnavailableError } from "../../../core/errors.js";
+import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { parseVllmModels, type VllmServedModels } from "./vllm-models.js";
@@ -31,6 +32,8 @@ export interface VllmChatProviderOptions {
   headers?: Record<string, string>;
   /** The fetch to use (tests, proxies). @default keepAliveFetch */
   fetch?: typeof fetch;
+  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
   /** Where start-up notes go (adapters loaded, blends missing). @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -67,6 +70,7 @@ export class VllmChatProvider implements ChatProvider {
       apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
       headers: options.headers,
       fetch: options.fetch,
+      timeouts: options.timeouts,
       flag: "--provider vllm",
       unreachableHint: `Start it (${LAUNCH}) or fix the address: --provider vllm:http://HOST:PORT.`,
       notFoundHint: (model) =>

@@ -1,0 +1,239 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { isIP } from "node:net";
+import type { Readable } from "node:stream";
+import { AbortError, ProviderResponseError, ProviderUnavailableError } from "../../core/errors.js";
+import { type BackendTimeouts, HEALTH_TIMEOUT_MS, resolveTimeouts } from "../../core/timeouts.js";
+import { errorTextOf, requestError, timeoutError } from "./backend-errors.js";
+import { fetchRequest } from "./fetch-request.js";
+
+export { errorTextOf };
+
+import { type ConnectionPool, type RequestTarget, type TimedRequest, timedRequest } from "./timed-request.js";
+
+/** Describes the backend behind a URL, for error messages that say how to fix the problem. */
+export interface BackendInfo {
+  /** A human name, e.g. `Ollama`. */
+  service: string;
+  /** The base URL, named in every error. */
+  baseUrl: string;
+  /** What to do when the backend cannot be reached, e.g. "Start it with `ollama serve` or pass --ollama-url." */
+  unreachableHint: string;
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). Timeouts still apply. @default none */
+  fetch?: typeof fetch;
+  /** Limits of every call to this backend (config `timeouts`). @default DEFAULT_TIMEOUTS */
+  timeouts?: Partial<BackendTimeouts>;
+  /**
+   * Builds the error for a non-2xx reply from its status, body text and path (engines with their own
+   * error shapes). @default ProviderResponseError with the body's message
+   */
+  toError?: (status: number, body: string, path: string) => Error;
+}
+
+/** One call to a backend. */
+export interface BackendRequestInit {
+  /** @default "GET" */
+  method?: string;
+  /** @default {} */
+  headers?: Record<string, string>;
+  /** A string or bytes (sent with a content length), or a stream (sent chunked). */
+  body?: string | Uint8Array | Readable;
+  /** Aborts the call; the caller then gets `AbortError`. */
+  signal?: AbortSignal;
+  /** Limits of this call over the backend's (a health check's short bound, say). @default the backend's */
+  timeouts?: Partial<BackendTimeouts>;
+  /** The connection budget: health checks use their own small pool. @default "requests" */
+  pool?: ConnectionPool;
+}
+
+/** The longest body `text()`/`json()` read, and the longest error text kept: 64 MiB. */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A backend's 2xx answer. `body` streams as it arrives (Node Buffers) under the idle and total
+ * limits; read it once, or call `close()`. Breaking out of `for await (... of body)` closes it too.
+ */
+export class BackendResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    readonly body: Readable,
+    private readonly backend: BackendInfo,
+  ) {}
+
+  /** The whole body as text (UTF-8), at most `limit` bytes. */
+  async text(limit = MAX_BODY_BYTES): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        throw new ProviderResponseError(
+          `${this.backend.service} at ${this.backend.baseUrl} sent a reply larger than ${limit} bytes; Herd stopped reading it.`,
+          undefined,
+          this.backend.baseUrl,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+  }
+
+  /** The whole body parsed as JSON; a reply that is not JSON is a ProviderResponseError. */
+  async json(limit = MAX_BODY_BYTES): Promise<unknown> {
+    const text = await this.text(limit);
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new ProviderResponseError(
+        `${this.backend.service} at ${this.backend.baseUrl} sent a reply that is not JSON: ${text.slice(0, 200)}`,
+        this.status,
+        this.backend.baseUrl,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * The body's chunks for a reader that may stop early (after a final line, say): stopping does
+   * not close the body, so call `close()` when done, which keeps a fully received reply's socket.
+   */
+  chunks(): AsyncIterable<Buffer> {
+    return this.body.iterator({ destroyOnReturn: false });
+  }
+
+  /**
+   * Stops reading. A reply that arrived in full is drained so its keep-alive socket is reused
+   * (the promise resolves once it is back in the pool); one that did not is destroyed, closing
+   * the connection.
+   */
+  close(): Promise<void> {
+    const body = this.body as Readable & { complete?: boolean };
+    if (body.readableEnded || body.destroyed) return Promise.resolve();
+    if (!body.complete) {
+      body.destroy();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      body.once("close", resolve);
+      body.resume();
+    });
+  }
+}
+
+/**
+ * The one way Herd calls a backend over HTTP: http.request on shared keep-alive agents (or the
+ * backend's own fetch), under the connect / first-byte / idle / total limits of `timeouts`.
+ * Maps a refused connection to ProviderUnavailableError (naming the URL and the fix), a limit that
+ * ran out to BackendTimeoutError (504, retryable), an abort to AbortError, and a non-2xx reply to
+ * ProviderResponseError carrying the backend's status and message.
+ *
+ * @example
+ * const backend = { service: "Ollama", baseUrl: "http://127.0.0.1:11434", unreachableHint: "Start it." };
+ * const tags = await (await backendRequest(backend, "api/tags")).json();
+ */
+export async function backendRequest(
+  backend: BackendInfo,
+  path: string,
+  init: BackendRequestInit = {},
+): Promise<BackendResponse> {
+  const target = targetOf(backend.baseUrl, path);
+  const timeouts = resolveTimeouts(backend.timeouts, init.timeouts);
+  const request: TimedRequest = {
+    target,
+    method: init.method ?? "GET",
+    headers: withLength(init.headers, init.body),
+    body: init.body,
+    signal: init.signal,
+    pool: init.pool ?? "requests",
+    timeouts,
+    onTimeout: (phase, ms) => timeoutError(backend, target.path, phase, ms),
+    onAbort: () => new AbortError(`The request to ${backend.service} was aborted.`),
+  };
+  let status: number;
+  let headers: IncomingHttpHeaders;
+  let body: Readable;
+  try {
+    if (backend.fetch) {
+      ({ status, headers, body } = await fetchRequest(backend.fetch, request));
+    } else {
+      const res = await timedRequest(request);
+      status = res.statusCode ?? 502;
+      headers = res.headers;
+      body = res;
+    }
+  } catch (error) {
+    throw requestError(backend, error, init.signal);
+  }
+  const response = new BackendResponse(status, headers, body, backend);
+  if (status >= 200 && status < 300) return response;
+  const raw = await response.text(MAX_BODY_BYTES).catch(() => "");
+  if (backend.toError) throw backend.toError(status, raw, target.path.split("?")[0]!);
+  const text = errorTextOf(raw);
+  throw new ProviderResponseError(
+    `${backend.service} at ${backend.baseUrl} answered ${status} for ${target.path.split("?")[0]}: ${text || `HTTP ${status}`}`,
+    status,
+    backend.baseUrl,
+  );
+}
+
+/** A health check is one short call: it must not wait as long as a generation may. */
+const HEALTH_TIMEOUTS: Partial<BackendTimeouts> = {
+  connectMs: HEALTH_TIMEOUT_MS,
+  firstByteMs: HEALTH_TIMEOUT_MS,
+  idleMs: HEALTH_TIMEOUT_MS,
+  totalMs: HEALTH_TIMEOUT_MS,
+};
+
+/**
+ * Checks that a backend answers `GET path` with a 2xx: on the health connection pool (so health
+ * checks never take the sockets generations need) and within HEALTH_TIMEOUT_MS. Throws the same
+ * errors as `backendRequest`. Every provider's `health()` should use it.
+ */
+export async function backendHealth(
+  backend: BackendInfo,
+  path: string,
+  options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<void> {
+  const response = await backendRequest(backend, path, {
+    headers: options.headers,
+    signal: options.signal,
+    pool: "health",
+    timeouts: HEALTH_TIMEOUTS,
+  });
+  await response.text(64 * 1024);
+}
+
+/** The headers plus a content length for a string or byte body (the caller's own length wins). */
+function withLength(headers: Record<string, string> | undefined, body: BackendRequestInit["body"]) {
+  const out: Record<string, string> = {};
+  if (headers) for (const name of Object.keys(headers)) out[name.toLowerCase()] = headers[name]!;
+  if (out["content-length"] === undefined && (typeof body === "string" || body instanceof Uint8Array)) {
+    out["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
+  }
+  return out;
+}
+
+/** Parsed targets by base URL and path; providers call a handful of paths, so this stays small. */
+const targets = new Map<string, RequestTarget>();
+
+function targetOf(baseUrl: string, path: string): RequestTarget {
+  const key = `${baseUrl}\n${path}`;
+  let target = targets.get(key);
+  if (target) return target;
+  const url = new URL(path, baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ProviderUnavailableError(`Cannot call ${url.protocol} URLs: use http:// or https://.`, baseUrl);
+  }
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  target = {
+    protocol: url.protocol,
+    hostname,
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    // What the agent would work out on every request (an IP check by regex): SNI needs a name.
+    servername: isIP(hostname) ? "" : hostname,
+  };
+  if (targets.size >= 1024) targets.clear();
+  targets.set(key, target);
+  return target;
+}
