@@ -58,7 +58,8 @@ export async function serveHerd(
     embedder: { name: "hashing" },
     index: { name: "memory" },
   });
-  const server = await listen(createApp(herd, { logger: { error: () => {} } }));
+  // No health cache: the tests watch the engine change state between two calls.
+  const server = await listen(createApp(herd, { logger: { error: () => {} }, health: { ttlMs: 0 } }));
   const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   return {
     herd,
