@@ -106,13 +106,13 @@ describe("herd serve --provider lorax:URL", () => {
     );
   });
 
-  it("an adapter LoRAX cannot load answers 404 naming herd build --engine lorax", async () => {
+  it("an adapter LoRAX cannot load answers 503 naming herd build --engine lorax", async () => {
     const h = await serveHerd({ name: "lorax", url: served.url, adapterDir: "/elsewhere" });
     try {
       const error = await h.openai.chat.completions
         .create({ model: "herd:code", messages: [{ role: "user", content: "hi" }] })
         .catch((e: unknown) => e);
-      expect((error as { status?: number }).status).toBe(404);
+      expect((error as { status?: number }).status).toBe(503);
       expect((error as Error).message).toMatch(/\/elsewhere\/herd-code.*herd build --engine lorax/);
     } finally {
       await h.close();

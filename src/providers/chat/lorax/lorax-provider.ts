@@ -7,9 +7,12 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import { ConfigError, InvalidInputError, ProviderResponseError } from "../../../core/errors.js";
+import { forcedToolCallSchema } from "../../../core/forced-tool-call.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
+import { forcedCallChunks, loraxForcedCall } from "./forced-tool-call.js";
 import { chunksFromGenerateStream } from "./generate-stream.js";
 
 /** How LoRAX merges the adapters of a blend (`parameters.merged_adapters`). */
@@ -71,7 +74,14 @@ export class LoraxChatProvider implements ChatProvider {
   private template: Promise<ChatTemplate> | undefined;
 
   constructor(private readonly options: LoraxChatProviderOptions = {}) {
-    this.capabilities = { nativeBlend: options.merge !== undefined, tools: true, jsonSchema: true };
+    // Forced tool choices are enforced (see loraxForcedCall); LoRAX's chat route returns no logprobs.
+    this.capabilities = {
+      nativeBlend: options.merge !== undefined,
+      tools: true,
+      jsonSchema: true,
+      forcedToolChoice: true,
+      logprobs: false,
+    };
     this.client = new EngineClient({
       service: "LoRAX",
       url: options.url ?? process.env.LORAX_URL ?? "http://127.0.0.1:8080",
@@ -108,15 +118,31 @@ export class LoraxChatProvider implements ChatProvider {
       return;
     }
     const model = request.target.base ? "" : this.adapterId(request.target.model);
+    const forced = loraxForcedCall(request);
+    const sent: ChatRequest =
+      forced.kind === "schema"
+        ? {
+            ...request,
+            tools: undefined,
+            toolChoice: undefined,
+            responseFormat: { type: "json_schema", schema: forcedToolCallSchema(forced.tools, "anyOf") },
+          }
+        : request;
     // LoRAX streams a tool call as its raw grammar JSON (no tool_calls deltas): ask for one JSON reply.
-    const stream = (options.stream ?? true) && !(request.tools && request.tools.length > 0);
-    const body = toOpenAIChatBody(request, model, stream, {
+    const tools = (sent.tools?.length ?? 0) > 0 || forced.kind === "schema";
+    const body = toOpenAIChatBody(sent, model, (options.stream ?? true) && !tools, {
       repetitionPenaltyKey: "repetition_penalty",
       schemaAsJsonObject: true,
     });
+    if (forced.kind === "name") body.tool_choice = forced.name;
     body.max_tokens ??= this.options.defaultMaxTokens ?? 1024;
     if (!request.target.base) body.adapter_source = this.source();
-    yield* this.client.chat(body, { signal: options.signal, model: model || undefined });
+    const chunks = this.client.chat(body, {
+      signal: options.signal,
+      model: model || undefined,
+      reply: chatReplyOptions(request),
+    });
+    yield* forced.kind === "schema" ? forcedCallChunks(chunks, forced.tools, this.baseUrl) : chunks;
   }
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
@@ -168,6 +194,8 @@ export class LoraxChatProvider implements ChatProvider {
     if (p.repetitionPenalty !== undefined && p.repetitionPenalty > 0)
       parameters.repetition_penalty = p.repetitionPenalty;
     if (p.seed !== undefined) parameters.seed = p.seed;
+    if (p.presencePenalty !== undefined) parameters.presence_penalty = p.presencePenalty;
+    if (p.frequencyPenalty !== undefined) parameters.frequency_penalty = p.frequencyPenalty;
     if (p.stop && p.stop.length > 0) parameters.stop = p.stop;
     const inputs = (await this.chatTemplate()).render(request.messages);
     const events = this.client.events("generate_stream", { inputs, parameters }, { signal });
