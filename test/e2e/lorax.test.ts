@@ -53,7 +53,7 @@ const mixed = (h: ServedEngineHerd) =>
     .withResponse();
 
 describe("herd serve --provider lorax:URL", () => {
-  it('tool_choice "required" over two tools yields a tool call (a JSON-schema constrained answer); logprobs are a 400', async () => {
+  it('tool_choice "required" over two tools yields a tool call (a JSON-schema constrained answer); logprobs need the chat template', async () => {
     const forced = await prebuilt.openai.chat.completions.create({
       model: "herd:code",
       messages: [{ role: "user", content: CHATTY_PROMPT }],
@@ -71,6 +71,16 @@ describe("herd serve --provider lorax:URL", () => {
       .catch((e: unknown) => e);
     expect((error as { status?: number }).status).toBe(400);
     expect((error as Error).message).toMatch(/log-probabilities/);
+    // With the chat template set, LoRAX's native /generate_stream returns them.
+    const scored = await merging.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      logprobs: true,
+      top_logprobs: 1,
+    });
+    const content = scored.choices[0]?.logprobs?.content ?? [];
+    expect(content.map((t) => t.token).join("")).toBe(scored.choices[0]?.message.content);
+    expect(content[0]?.top_logprobs).toHaveLength(1);
   });
   it("streams an expert through /v1/chat/completions with model = the local adapter id", async () => {
     const stream = await prebuilt.openai.chat.completions.create({

@@ -14,6 +14,7 @@ import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
 import { forcedCallChunks, loraxForcedCall } from "./forced-tool-call.js";
 import { chunksFromGenerateStream } from "./generate-stream.js";
+import { type NativeAdapters, type NativeReason, nativeParameters } from "./native-parameters.js";
 
 /** How LoRAX merges the adapters of a blend (`parameters.merged_adapters`). */
 export interface LoraxMergeOptions {
@@ -46,9 +47,9 @@ export interface LoraxChatProviderOptions {
    * the merged adapters `herd build --engine lorax` writes
    */
   merge?: LoraxMergeOptions;
-  /** The base model's chat template (Jinja), for native merges. */
+  /** The base model's chat template (Jinja), for native merges and logprobs (/generate_stream). */
   chatTemplate?: string;
-  /** The base model's tokenizer_config.json (chat_template, bos/eos tokens), for native merges. */
+  /** The base model's tokenizer_config.json (chat_template, bos/eos tokens), for native merges and logprobs. */
   tokenizerConfig?: string;
   /** `max_tokens` when a request gives none (LoRAX's own default is 20). @default 1024 */
   defaultMaxTokens?: number;
@@ -74,13 +75,14 @@ export class LoraxChatProvider implements ChatProvider {
   private template: Promise<ChatTemplate> | undefined;
 
   constructor(private readonly options: LoraxChatProviderOptions = {}) {
-    // Forced tool choices are enforced (see loraxForcedCall); LoRAX's chat route returns no logprobs.
+    // Forced tool choices are enforced (see loraxForcedCall). LoRAX's chat route returns no logprobs;
+    // its native /generate_stream does, on a prompt Herd renders (which needs the chat template).
     this.capabilities = {
       nativeBlend: options.merge !== undefined,
       tools: true,
       jsonSchema: true,
       forcedToolChoice: true,
-      logprobs: false,
+      logprobs: options.chatTemplate !== undefined || options.tokenizerConfig !== undefined,
     };
     this.client = new EngineClient({
       service: "LoRAX",
@@ -107,14 +109,25 @@ export class LoraxChatProvider implements ChatProvider {
     return this.client.baseUrl;
   }
 
-  /** Loads the chat template now when native merges are on, so a bad template fails at start-up. */
+  /** Loads the chat template now when it is set, so a bad template fails at start-up. */
   async prepare(): Promise<void> {
-    if (this.options.merge) await this.chatTemplate();
+    if (this.options.chatTemplate !== undefined || this.options.tokenizerConfig !== undefined)
+      await this.chatTemplate();
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
     if (this.options.merge && request.target.adapters.length > 1) {
-      yield* this.merged(request, options.signal);
+      yield* this.native(request, "merge", options.signal);
+      return;
+    }
+    if (request.params.logprobs) {
+      if (!this.capabilities.logprobs) {
+        throw new InvalidInputError(
+          "LoRAX returns token log-probabilities only through /generate_stream, which needs the base model's chat template: set provider.chatTemplate or provider.tokenizerConfig, or drop logprobs.",
+          "logprobs",
+        );
+      }
+      yield* this.native(request, "logprobs", options.signal);
       return;
     }
     const model = request.target.base ? "" : this.adapterId(request.target.model);
@@ -151,54 +164,42 @@ export class LoraxChatProvider implements ChatProvider {
     await response.text();
   }
 
-  /** A blend merged per request by LoRAX: POST /generate_stream with `merged_adapters`. */
-  private async *merged(request: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatChunk> {
-    if (request.tools && request.tools.length > 0) {
-      throw new InvalidInputError(
-        "LoRAX merges adapters through /generate_stream, which cannot call tools; send the request without tools, or drop provider.merge to use prebuilt blend adapters.",
-        "tools",
-      );
-    }
-    if (request.responseFormat && request.responseFormat.type !== "text") {
-      throw new InvalidInputError(
-        "LoRAX merges adapters through /generate_stream, where Herd does not constrain the output format; drop response_format, or drop provider.merge.",
-        "response_format",
-      );
-    }
-    const merge = this.options.merge!;
+  /**
+   * LoRAX's native POST /generate_stream on a prompt rendered from the base model's chat template:
+   * a blend merged per request (`merged_adapters`), or one adapter / the base when the caller asked
+   * for log-probabilities (LoRAX's chat route returns none).
+   */
+  private async *native(
+    request: ChatRequest,
+    reason: NativeReason,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChatChunk> {
     const experts = this.options.experts ?? {};
-    const adapters = request.target.adapters;
-    const ids = adapters.map((a) =>
-      this.adapterId(Object.hasOwn(experts, a.expert) ? experts[a.expert]! : expertModelName(a.expert)),
-    );
+    const target = request.target;
+    const adapters: NativeAdapters =
+      reason === "merge"
+        ? {
+            kind: "merge",
+            ids: target.adapters.map((a) =>
+              this.adapterId(
+                Object.hasOwn(experts, a.expert) ? experts[a.expert]! : expertModelName(a.expert),
+              ),
+            ),
+            weights: target.adapters.map((a) => a.scale),
+            merge: this.options.merge!,
+          }
+        : target.base
+          ? { kind: "base" }
+          : { kind: "adapter", id: this.adapterId(target.model) };
+    const parameters = nativeParameters(request, adapters, {
+      source: this.source(),
+      defaultMaxTokens: this.options.defaultMaxTokens ?? 1024,
+      reason,
+    });
     const p = request.params;
-    const parameters: Record<string, unknown> = {
-      merged_adapters: {
-        ids,
-        weights: adapters.map((a) => a.scale),
-        merge_strategy: merge.strategy ?? "linear",
-        ...(merge.density !== undefined ? { density: merge.density } : {}),
-        ...(merge.majoritySignMethod ? { majority_sign_method: merge.majoritySignMethod } : {}),
-      },
-      adapter_source: this.source(),
-      max_new_tokens: p.maxTokens ?? this.options.defaultMaxTokens ?? 1024,
-      details: true,
-    };
-    // TGI-style validation: temperature and top_p must be strictly inside their ranges, else omitted.
-    if (p.temperature !== undefined && p.temperature > 0) {
-      parameters.temperature = p.temperature;
-      parameters.do_sample = true;
-    }
-    if (p.topP !== undefined && p.topP > 0 && p.topP < 1) parameters.top_p = p.topP;
-    if (p.topK !== undefined && p.topK > 0) parameters.top_k = p.topK;
-    if (p.repetitionPenalty !== undefined && p.repetitionPenalty > 0)
-      parameters.repetition_penalty = p.repetitionPenalty;
-    if (p.seed !== undefined) parameters.seed = p.seed;
-    if (p.presencePenalty !== undefined) parameters.presence_penalty = p.presencePenalty;
-    if (p.frequencyPenalty !== undefined) parameters.frequency_penalty = p.frequencyPenalty;
-    if (p.stop && p.stop.length > 0) parameters.stop = p.stop;
     const inputs = (await this.chatTemplate()).render(request.messages);
-    const events = this.client.events("generate_stream", { inputs, parameters }, { signal });
+    const model = adapters.kind === "adapter" ? adapters.id : undefined;
+    const events = this.client.events("generate_stream", { inputs, parameters }, { signal, model });
     yield* chunksFromGenerateStream(
       events,
       p.stop ?? [],
@@ -208,6 +209,7 @@ export class LoraxChatProvider implements ChatProvider {
           undefined,
           this.baseUrl,
         ),
+      p.logprobs ? { topLogprobs: p.topLogprobs ?? 0 } : undefined,
     );
   }
 
