@@ -217,4 +217,41 @@ describe("parseSse", () => {
       /exceeded 100/,
     );
   });
+
+  it("keeps only well-formed logprob entries, with at most the asked alternatives", async () => {
+    reply(200, {
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: "Hi" },
+          logprobs: {
+            content: [
+              {
+                token: "H",
+                logprob: -0.1,
+                bytes: [72],
+                top_logprobs: [{ token: "H", logprob: -0.1 }, { token: "J", logprob: -3 }, { token: 5 }],
+              },
+              { token: 7, logprob: -1 },
+              null,
+              { token: "i", logprob: "low" },
+              { token: "i", logprob: -0.2, top_logprobs: "none" },
+            ],
+          },
+          finish_reason: "stop",
+        },
+      ],
+    });
+    const chunks = await drain(client.chat(body("herd-code"), { reply: { logprobs: { top: 1 } } }));
+    expect(chunks[0]).toEqual({
+      type: "text",
+      text: "Hi",
+      logprobs: [
+        { token: "H", logprob: -0.1, topLogprobs: [{ token: "H", logprob: -0.1 }] },
+        { token: "i", logprob: -0.2, topLogprobs: [] },
+      ],
+    });
+    const plain = await drain(client.chat(body("herd-code")));
+    expect(plain[0]).toEqual({ type: "text", text: "Hi" });
+  });
 });
