@@ -36,6 +36,8 @@ export interface ContractHarness {
   cancelled?: () => number;
   /** max tokens small enough to cut the answer. @default 3 */
   maxTokens?: number;
+  /** Run the log-probability case (the provider declares `logprobs` and the backend returns them). @default false */
+  logprobs?: boolean;
 }
 
 const decision = (selected: { name: string; weight: number }[]): RoutingDecision => ({
@@ -147,6 +149,51 @@ export function describeChatProviderContract(name: string, h: ContractHarness): 
       expect(JSON.parse(args)).toMatchObject({ query: expect.any(String) });
       expect(finishOf(chunks)[0]).toMatchObject({ finishReason: "tool_calls" });
     });
+
+    it("a named tool choice calls that tool, not the first one offered (if it enforces forced choices)", async () => {
+      if (!h.provider().capabilities.forcedToolChoice) return; // the pipeline answers 400 instead
+      const tool = (name: string) => ({
+        name,
+        // An enum keeps a constrained call short whatever the model (see the case above).
+        parameters: {
+          type: "object",
+          properties: { query: { type: "string", enum: ["routing", "adapters"] } },
+          required: ["query"],
+        },
+      });
+      const { chunks } = await collect(
+        h.provider().stream(
+          request({
+            tools: [tool("search_docs"), tool("get_weather")],
+            toolChoice: { name: "get_weather" },
+            params: { maxTokens: 64, temperature: 0, seed: 7 },
+          }),
+        ),
+      );
+      const named = chunks.filter((c) => c.type === "tool-call" && c.name);
+      expect(named.map((c) => (c as { name: string }).name)).toEqual(["get_weather"]);
+      expect(finishOf(chunks)[0]).toMatchObject({ finishReason: "tool_calls" });
+    });
+
+    it.runIf(h.logprobs === true)(
+      "returns each generated token's log-probability with at most top_logprobs alternatives",
+      async () => {
+        expect(h.provider().capabilities.logprobs).toBe(true);
+        for (const stream of [true, false]) {
+          const r = request({
+            params: { maxTokens: 16, temperature: 0, seed: 7, logprobs: true, topLogprobs: 2 },
+          });
+          const { text, chunks } = await collect(h.provider().stream(r, { stream }));
+          const logprobs = chunks.flatMap((c) => (c.type === "text" ? (c.logprobs ?? []) : []));
+          expect(logprobs.length).toBeGreaterThan(0);
+          expect(logprobs.map((l) => l.token).join("")).toBe(text);
+          for (const l of logprobs) {
+            expect(l.logprob).toBeLessThanOrEqual(0);
+            expect(l.topLogprobs?.length ?? 0).toBeLessThanOrEqual(2);
+          }
+        }
+      },
+    );
 
     it("aborts: the stream throws AbortError and the backend request is cancelled", async () => {
       const release = h.holdStreams?.();

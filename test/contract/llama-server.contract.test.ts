@@ -39,5 +39,6 @@ describeChatProviderContract("llama-server", {
     { id: 1, scale: 0 },
     { id: 2, scale: 0.25 },
   ],
+  logprobs: true,
   ...standInHooks(engine),
 });

@@ -65,5 +65,6 @@ describeChatProviderContract("lorax (native merges)", {
       density: 0.5,
     },
   },
+  logprobs: true,
   ...standInHooks(engine),
 });

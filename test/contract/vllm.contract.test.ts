@@ -37,5 +37,6 @@ describeChatProviderContract("vllm", {
   isUnknownError: (e) => e instanceof ModelNotFoundError && /--lora-modules/.test((e as Error).message),
   lastSelection: () => engine.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body.model,
   expectedBlend: "herd-blend-code-math-75-25",
+  logprobs: true,
   ...standInHooks(engine),
 });

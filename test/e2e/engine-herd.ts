@@ -95,3 +95,16 @@ export const searchTool = {
     parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
   },
 };
+
+/** A second tool, so a named tool_choice has something to choose against. */
+export const weatherTool = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "The weather in a city",
+    parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+  },
+};
+
+/** A prompt the stand-in model answers in text unless a tool call is forced. */
+export const CHATTY_PROMPT = "Just say hello";

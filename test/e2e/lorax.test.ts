@@ -3,7 +3,15 @@ import { blendModelName, snapToGrid } from "../../src/core/blend-resolver.js";
 import { LoraxStandIn } from "../fixtures/engines/lorax-stand-in.js";
 import { serveStandIn } from "../fixtures/engines/serve-stand-in.js";
 import { LLAMA3_TEMPLATE } from "../fixtures/engines/templates.js";
-import { MIXED_PROMPT, type ServedEngineHerd, searchTool, serveHerd, weightsOf } from "./engine-herd.js";
+import {
+  CHATTY_PROMPT,
+  MIXED_PROMPT,
+  type ServedEngineHerd,
+  searchTool,
+  serveHerd,
+  weatherTool,
+  weightsOf,
+} from "./engine-herd.js";
 
 /** End to end: the official openai client -> `herd serve`'s app -> the lorax provider -> a loopback LoRAX stand-in. */
 
@@ -45,6 +53,35 @@ const mixed = (h: ServedEngineHerd) =>
     .withResponse();
 
 describe("herd serve --provider lorax:URL", () => {
+  it('tool_choice "required" over two tools yields a tool call (a JSON-schema constrained answer); logprobs need the chat template', async () => {
+    const forced = await prebuilt.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: CHATTY_PROMPT }],
+      tools: [searchTool, weatherTool],
+      tool_choice: "required",
+    });
+    const call = forced.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === "function" && call.function.name).toBe("search_docs");
+    expect(call?.type === "function" && JSON.parse(call.function.arguments)).toEqual({
+      query: CHATTY_PROMPT,
+    });
+    expect(forced.choices[0]?.finish_reason).toBe("tool_calls");
+    const error = await prebuilt.openai.chat.completions
+      .create({ model: "herd:code", messages: [{ role: "user", content: "hi" }], logprobs: true })
+      .catch((e: unknown) => e);
+    expect((error as { status?: number }).status).toBe(400);
+    expect((error as Error).message).toMatch(/log-probabilities/);
+    // With the chat template set, LoRAX's native /generate_stream returns them.
+    const scored = await merging.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      logprobs: true,
+      top_logprobs: 1,
+    });
+    const content = scored.choices[0]?.logprobs?.content ?? [];
+    expect(content.map((t) => t.token).join("")).toBe(scored.choices[0]?.message.content);
+    expect(content[0]?.top_logprobs).toHaveLength(1);
+  });
   it("streams an expert through /v1/chat/completions with model = the local adapter id", async () => {
     const stream = await prebuilt.openai.chat.completions.create({
       model: "herd:code",

@@ -8,7 +8,7 @@ import {
   parseEngineErrorBody,
 } from "./engine-errors.js";
 import type { OpenAIChatBody } from "./openai-chat-body.js";
-import { chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
+import { type ChatReplyOptions, chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
 import { type BackendInfo, providerFetch } from "./provider-fetch.js";
 import { parseSse } from "./sse.js";
 
@@ -146,9 +146,13 @@ export class EngineClient {
 
   /**
    * POST /v1/chat/completions: with `body.stream` an SSE stream read as it arrives, without it one
-   * JSON reply; either way the same chunks, ending with one `finish`.
+   * JSON reply; either way the same chunks, ending with one `finish`. `reply` keeps log-probabilities
+   * and limits parallel tool calls (see `chatReplyOptions`).
    */
-  async *chat(body: OpenAIChatBody, options: EngineCallOptions = {}): AsyncGenerator<ChatChunk> {
+  async *chat(
+    body: OpenAIChatBody,
+    options: EngineCallOptions & { reply?: ChatReplyOptions } = {},
+  ): AsyncGenerator<ChatChunk> {
     const path = "v1/chat/completions";
     const call = { ...options, model: options.model ?? body.model };
     const response = await this.send("POST", path, body, {
@@ -156,7 +160,12 @@ export class EngineClient {
       accept: body.stream ? "text/event-stream" : "application/json",
     });
     if (!body.stream) {
-      yield* chatChunksFromJson(await this.json(response, path), this.context(call.model), path);
+      yield* chatChunksFromJson(
+        await this.json(response, path),
+        this.context(call.model),
+        path,
+        options.reply,
+      );
       return;
     }
     yield* chatChunksFromSse(
@@ -164,6 +173,7 @@ export class EngineClient {
       this.context(call.model),
       `/${path}`,
       options.signal,
+      options.reply,
     );
   }
 

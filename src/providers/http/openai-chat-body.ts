@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatRequest, ToolChoice } from "../../core/chat.js";
+import { allowedTools } from "../../core/forced-tool-call.js";
 
 /** A message in the OpenAI chat-completions wire format. */
 export interface OpenAIMessage {
@@ -21,8 +22,13 @@ export interface OpenAIChatBody {
   max_tokens?: number;
   stop?: string[];
   seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
   tools?: { type: "function"; function: { name: string; description?: string; parameters: object } }[];
-  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } } | string;
+  parallel_tool_calls?: boolean;
   response_format?: Record<string, unknown>;
   [extra: string]: unknown;
 }
@@ -33,6 +39,18 @@ export interface OpenAIBodyDialect {
   repetitionPenaltyKey: string;
   /** Sends `response_format` json_schema as LoRAX does (`{type:"json_object", schema}`). @default false */
   schemaAsJsonObject?: boolean;
+  /**
+   * How a forced `tool_choice` reaches the engine. `native`: as OpenAI spells it (vLLM). `required`:
+   * a named tool becomes `"required"` over that tool alone (llama-server reads only the strings
+   * auto/none/required and takes any other value as auto). @default "native"
+   */
+  forcedToolChoice?: "native" | "required";
+  /** Sends `logprobs`/`top_logprobs`. @default false */
+  logprobs?: boolean;
+  /** The least `top_logprobs` to send with `logprobs` (llama-server returns none at 0). @default 0 */
+  minTopLogprobs?: number;
+  /** Sends `parallel_tool_calls` with tools (explicitly, as llama-server's default is off). @default false */
+  parallelToolCalls?: boolean;
 }
 
 /** Maps a provider-neutral message to the OpenAI shape (tool-call arguments become JSON strings). */
@@ -50,12 +68,16 @@ export function toOpenAIMessage(message: ChatMessage): OpenAIMessage {
   return out;
 }
 
-function toolChoice(choice: ToolChoice): OpenAIChatBody["tool_choice"] {
-  return typeof choice === "string" ? choice : { type: "function", function: { name: choice.name } };
+function toolChoice(choice: ToolChoice, dialect: OpenAIBodyDialect): OpenAIChatBody["tool_choice"] {
+  if (typeof choice === "string") return choice;
+  return dialect.forcedToolChoice === "required"
+    ? "required"
+    : { type: "function", function: { name: choice.name } };
 }
 
 /**
- * Builds the chat-completions body: messages, sampling, tools and response format. `stream` false
+ * Builds the chat-completions body: messages, sampling (penalties included), logprobs, tools with
+ * `tool_choice` and `parallel_tool_calls`, and response format, as `dialect` says. `stream` false
  * asks for one JSON reply; true asks for SSE with a final usage chunk (`stream_options.include_usage`).
  */
 export function toOpenAIChatBody(
@@ -74,8 +96,20 @@ export function toOpenAIChatBody(
   if (p.maxTokens !== undefined) body.max_tokens = p.maxTokens;
   if (p.stop && p.stop.length > 0) body.stop = p.stop;
   if (p.seed !== undefined) body.seed = p.seed;
-  if (request.tools && request.tools.length > 0) {
-    body.tools = request.tools.map((t) => ({
+  if (p.presencePenalty !== undefined) body.presence_penalty = p.presencePenalty;
+  if (p.frequencyPenalty !== undefined) body.frequency_penalty = p.frequencyPenalty;
+  if (p.logprobs && dialect.logprobs) {
+    body.logprobs = true;
+    body.top_logprobs = Math.max(p.topLogprobs ?? 0, dialect.minTopLogprobs ?? 0);
+  }
+  const choice = request.toolChoice;
+  // A named tool sent as "required" must be the only tool the engine sees.
+  const tools =
+    typeof choice === "object" && dialect.forcedToolChoice === "required"
+      ? allowedTools(request.tools, choice)
+      : (request.tools ?? []);
+  if (tools.length > 0) {
+    body.tools = tools.map((t) => ({
       type: "function",
       function: {
         name: t.name,
@@ -83,7 +117,8 @@ export function toOpenAIChatBody(
         parameters: t.parameters,
       },
     }));
-    if (request.toolChoice) body.tool_choice = toolChoice(request.toolChoice);
+    if (choice) body.tool_choice = toolChoice(choice, dialect);
+    if (dialect.parallelToolCalls) body.parallel_tool_calls = request.parallelToolCalls !== false;
   }
   const format = request.responseFormat;
   if (format?.type === "json") body.response_format = { type: "json_object" };

@@ -1,4 +1,4 @@
-import type { ChatChunk, FinishReason, Usage } from "../../core/chat.js";
+import type { ChatChunk, ChatRequest, FinishReason, TokenLogprob, Usage } from "../../core/chat.js";
 import { ProviderResponseError } from "../../core/errors.js";
 import { type EngineErrorContext, engineError, parseEngineErrorBody } from "./engine-errors.js";
 import { parseSse } from "./sse.js";
@@ -12,10 +12,65 @@ interface WireToolCall {
   function?: { name?: string; arguments?: string };
 }
 
+interface WireLogprob {
+  token?: unknown;
+  logprob?: unknown;
+  top_logprobs?: unknown;
+}
+
 interface WireChoice {
   delta?: { content?: string | null; tool_calls?: WireToolCall[] };
   message?: { content?: string | null; tool_calls?: WireToolCall[] };
+  logprobs?: { content?: unknown } | null;
   finish_reason?: string | null;
+}
+
+/** What the caller asked of a reply beyond the text. */
+export interface ChatReplyOptions {
+  /** Log-probabilities asked for: keep `choices[].logprobs.content` with at most `top` alternatives. */
+  logprobs?: { top: number };
+  /** False: only the first tool call is kept (`parallel_tool_calls: false`). @default true */
+  parallelToolCalls?: boolean;
+}
+
+/** The reply options a request implies: its logprobs (with `topLogprobs` alternatives) and parallel calls. */
+export function chatReplyOptions(request: ChatRequest): ChatReplyOptions {
+  const options: ChatReplyOptions = {};
+  if (request.params.logprobs) options.logprobs = { top: request.params.topLogprobs ?? 0 };
+  if (request.parallelToolCalls === false) options.parallelToolCalls = false;
+  return options;
+}
+
+/** The most log-probability entries read from one chunk or reply. */
+const MAX_LOGPROBS = 65_536;
+
+/**
+ * OpenAI's `logprobs.content` (`[{token, logprob, bytes, top_logprobs}]`, as vLLM and llama-server
+ * send it) in Herd's shape, with at most `top` alternatives per token; entries that are not
+ * `{token: string, logprob: number}` are skipped.
+ */
+export function tokenLogprobsOf(content: unknown, top: number): TokenLogprob[] {
+  if (!Array.isArray(content)) return [];
+  const out: TokenLogprob[] = [];
+  for (const entry of content.slice(0, MAX_LOGPROBS) as WireLogprob[]) {
+    if (typeof entry?.token !== "string" || typeof entry.logprob !== "number") continue;
+    const item: TokenLogprob = { token: entry.token, logprob: entry.logprob };
+    if (top > 0) {
+      const alternatives = Array.isArray(entry.top_logprobs) ? (entry.top_logprobs as WireLogprob[]) : [];
+      item.topLogprobs = alternatives
+        .filter((a) => typeof a?.token === "string" && typeof a.logprob === "number")
+        .slice(0, top)
+        .map((a) => ({ token: a.token as string, logprob: a.logprob as number }));
+    }
+    out.push(item);
+  }
+  return out;
+}
+
+function textChunk(text: string, choice: WireChoice, options: ChatReplyOptions): ChatChunk {
+  if (!options.logprobs) return { type: "text", text };
+  const logprobs = tokenLogprobsOf(choice.logprobs?.content, options.logprobs.top);
+  return logprobs.length > 0 ? { type: "text", text, logprobs } : { type: "text", text };
 }
 
 interface WireCompletion {
@@ -73,12 +128,15 @@ function errorOf(wire: WireCompletion, context: EngineErrorContext, path: string
  * Turns an OpenAI chat-completions SSE stream into Herd chunks: text deltas, tool-call deltas (by
  * `index`), then one `finish` with the usage of the `include_usage` chunk. An error event (OpenAI or
  * LoRAX shape) throws through `engineError`; a stream that ends without a finish reason throws.
+ * With `options.logprobs`, text chunks carry their tokens' log-probabilities; with
+ * `parallelToolCalls: false`, tool calls after the first are dropped.
  */
 export async function* chatChunksFromSse(
   body: ReadableStream<Uint8Array>,
   context: EngineErrorContext,
   path: string,
   signal?: AbortSignal,
+  options: ChatReplyOptions = {},
 ): AsyncGenerator<ChatChunk> {
   let finish: string | null | undefined;
   let usage: Usage | undefined;
@@ -92,10 +150,12 @@ export async function* chatChunksFromSse(
     const choice = wire.choices?.[0];
     if (!choice) continue;
     const delta = choice.delta ?? choice.message;
-    if (delta?.content) yield { type: "text", text: delta.content };
+    if (delta?.content) yield textChunk(delta.content, choice, options);
     for (const [i, call] of (delta?.tool_calls ?? []).entries()) {
       sawToolCalls = true;
-      yield toolCallChunk(call, i, context);
+      const chunk = toolCallChunk(call, i, context);
+      if (options.parallelToolCalls === false && chunk.type === "tool-call" && chunk.index > 0) continue;
+      yield chunk;
     }
     if (choice.finish_reason) finish = choice.finish_reason;
   }
@@ -115,6 +175,7 @@ export function* chatChunksFromJson(
   data: unknown,
   context: EngineErrorContext,
   path: string,
+  options: ChatReplyOptions = {},
 ): Generator<ChatChunk> {
   const wire = (data ?? {}) as WireCompletion;
   const error = errorOf(wire, context, path);
@@ -127,8 +188,9 @@ export function* chatChunksFromJson(
       context.baseUrl,
     );
   }
-  if (choice.message.content) yield { type: "text", text: choice.message.content };
-  const calls = choice.message.tool_calls ?? [];
+  if (choice.message.content) yield textChunk(choice.message.content, choice, options);
+  const all = choice.message.tool_calls ?? [];
+  const calls = options.parallelToolCalls === false ? all.slice(0, 1) : all;
   for (const [i, call] of calls.entries()) yield toolCallChunk(call, i, context);
   const finishReason = finishReasonOf(choice.finish_reason, calls.length > 0);
   const usage = usageOf(wire.usage);

@@ -87,7 +87,7 @@ describe("engine error shapes", () => {
     reply(404, data);
     const error = await drain(client.chat(body("herd-x"))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelNotFoundError);
-    // The engine's 404 is Herd's server-side problem (a model not loaded), not the caller's: 503.
+    // A model the backend does not serve is the server's setup (503 model_not_built); the engine said 404.
     expect((error as ModelNotFoundError).status).toBe(503);
     expect((error as ModelNotFoundError).providerStatus).toBe(404);
     expect((error as Error).message).toContain('does not serve "herd-x"');
@@ -216,5 +216,42 @@ describe("parseSse", () => {
     await expect(drain(parseSse(stream(`data: ${"x".repeat(200)}`), { maxEventChars: 100 }))).rejects.toThrow(
       /exceeded 100/,
     );
+  });
+
+  it("keeps only well-formed logprob entries, with at most the asked alternatives", async () => {
+    reply(200, {
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: "Hi" },
+          logprobs: {
+            content: [
+              {
+                token: "H",
+                logprob: -0.1,
+                bytes: [72],
+                top_logprobs: [{ token: "H", logprob: -0.1 }, { token: "J", logprob: -3 }, { token: 5 }],
+              },
+              { token: 7, logprob: -1 },
+              null,
+              { token: "i", logprob: "low" },
+              { token: "i", logprob: -0.2, top_logprobs: "none" },
+            ],
+          },
+          finish_reason: "stop",
+        },
+      ],
+    });
+    const chunks = await drain(client.chat(body("herd-code"), { reply: { logprobs: { top: 1 } } }));
+    expect(chunks[0]).toEqual({
+      type: "text",
+      text: "Hi",
+      logprobs: [
+        { token: "H", logprob: -0.1, topLogprobs: [{ token: "H", logprob: -0.1 }] },
+        { token: "i", logprob: -0.2, topLogprobs: [] },
+      ],
+    });
+    const plain = await drain(client.chat(body("herd-code")));
+    expect(plain[0]).toEqual({ type: "text", text: "Hi" });
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatChunk, ChatRequest } from "../../../src/core/chat.js";
 import { ConfigError, InvalidInputError } from "../../../src/core/errors.js";
 import { LoraxChatProvider, type LoraxChatProviderOptions } from "../../../src/providers/chat/lorax/index.js";
+import { pieceLogprob } from "../../fixtures/engines/generation.js";
 import { LoraxStandIn } from "../../fixtures/engines/lorax-stand-in.js";
 import { standInHandlers } from "../../fixtures/engines/serve-stand-in.js";
 import { LLAMA3_TEMPLATE } from "../../fixtures/engines/templates.js";
@@ -162,5 +163,81 @@ describe("LoraxChatProvider", () => {
         params: {},
       }),
     ).rejects.toThrow(/does not serve "\/a\/herd-code".*No local weights found.*herd build --engine lorax/);
+  });
+
+  describe("logprobs (through /generate_stream, on a prompt rendered from the chat template)", () => {
+    const one: ChatRequest = {
+      target: { model: "herd-code", adapters: [{ expert: "code", scale: 1 }], base: false },
+      messages: [{ role: "user", content: "hi" }],
+      params: { logprobs: true, topLogprobs: 2, maxTokens: 6 },
+    };
+
+    it("runs one adapter natively with return_k_alternatives and maps each token's logprob", async () => {
+      const { provider, standIn } = setup({ adapterDir: "/a", chatTemplate: LLAMA3_TEMPLATE }, [
+        "/a/herd-code",
+      ]);
+      expect(provider.capabilities.logprobs).toBe(true);
+      const { chunks, text } = await run(provider, one);
+      const sent = standIn.requests.at(-1)!;
+      expect(sent.path).toBe("/generate_stream");
+      expect(sent.body.parameters).toMatchObject({
+        adapter_id: "/a/herd-code",
+        adapter_source: "local",
+        return_k_alternatives: 2,
+        max_new_tokens: 6,
+      });
+      expect(sent.body.parameters).not.toHaveProperty("merged_adapters");
+      const logprobs = chunks.flatMap((c) => (c.type === "text" ? (c.logprobs ?? []) : []));
+      expect(logprobs.map((l) => l.token).join("")).toBe(text);
+      const first = pieceLogprob("Answer", 0, 2);
+      expect(logprobs[0]).toEqual({
+        token: "Answer",
+        logprob: first.logprob,
+        topLogprobs: first.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })),
+      });
+      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "length" });
+    });
+
+    it("keeps tokens and text in step when a stop sequence is cut; no alternatives unless asked", async () => {
+      const { provider, standIn } = setup({ adapterDir: "/a", chatTemplate: LLAMA3_TEMPLATE }, [
+        "/a/herd-code",
+      ]);
+      const { chunks, text } = await run(provider, {
+        ...one,
+        params: { logprobs: true, stop: [" brown"], maxTokens: 64 },
+      });
+      expect(standIn.requests.at(-1)?.body.parameters).not.toHaveProperty("return_k_alternatives");
+      expect(text.endsWith(" quick")).toBe(true);
+      const logprobs = chunks.flatMap((c) => (c.type === "text" ? (c.logprobs ?? []) : []));
+      expect(logprobs.map((l) => l.token).join("")).toBe(text);
+      expect(logprobs.every((l) => l.topLogprobs === undefined && l.logprob < 0)).toBe(true);
+    });
+
+    it("runs the base without an adapter, and merges a blend natively with logprobs", async () => {
+      const { provider, standIn } = setup({ adapterDir: "/a", merge: {}, chatTemplate: LLAMA3_TEMPLATE }, [
+        "/a/herd-code",
+        "/a/herd-math",
+      ]);
+      await run(provider, { ...one, target: { model: "llama", adapters: [], base: true } });
+      expect(standIn.requests.at(-1)?.body.parameters).not.toHaveProperty("adapter_id");
+      expect(standIn.requests.at(-1)?.body.parameters).not.toHaveProperty("adapter_source");
+      const { chunks } = await run(provider, { ...blend, params: { logprobs: true } });
+      expect(standIn.requests.at(-1)?.body.parameters).toHaveProperty("merged_adapters");
+      expect(chunks.some((c) => c.type === "text" && (c.logprobs?.length ?? 0) > 0)).toBe(true);
+    });
+
+    it("refuses logprobs with tools, and without a chat template (no capability)", async () => {
+      const { provider } = setup({ adapterDir: "/a", chatTemplate: LLAMA3_TEMPLATE }, ["/a/herd-code"]);
+      const error = await run(provider, { ...one, tools: [{ name: "t", parameters: {} }] }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as Error).message).toMatch(
+        /log-probabilities only through \/generate_stream, which cannot call tools/,
+      );
+      const plain = setup({ adapterDir: "/a" }, ["/a/herd-code"]).provider;
+      expect(plain.capabilities.logprobs).toBe(false);
+      await expect(run(plain, one)).rejects.toThrow(/set provider.chatTemplate or provider.tokenizerConfig/);
+    });
   });
 });

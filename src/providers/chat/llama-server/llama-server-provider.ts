@@ -14,6 +14,7 @@ import {
 import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import {
   type ExpertAdapterFile,
   type LoadedLora,
@@ -60,7 +61,14 @@ interface AdapterIds {
  */
 export class LlamaServerChatProvider implements ChatProvider {
   readonly name = "llama-server";
-  readonly capabilities: ChatProviderCapabilities = { nativeBlend: true, tools: true, jsonSchema: true };
+  /** llama-server enforces `tool_choice` "required" (a grammar, with --jinja) and returns logprobs. */
+  readonly capabilities: ChatProviderCapabilities = {
+    nativeBlend: true,
+    tools: true,
+    jsonSchema: true,
+    forcedToolChoice: true,
+    logprobs: true,
+  };
   private readonly client: EngineClient;
   private ids: AdapterIds | undefined;
   private readonly warn: (message: string) => void;
@@ -100,11 +108,18 @@ export class LlamaServerChatProvider implements ChatProvider {
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
     const ids = this.ids ?? (await this.adapterIds(options.signal).catch(asServerError(this.baseUrl)));
-    const body = toOpenAIChatBody(request, request.target.model, options.stream ?? true, {
+    // llama-server refuses logprobs on a streamed answer with tools: ask for one JSON reply then.
+    const tools = (request.tools?.length ?? 0) > 0 && request.toolChoice !== "none";
+    const stream = (options.stream ?? true) && !(request.params.logprobs && tools);
+    const body = toOpenAIChatBody(request, request.target.model, stream, {
       repetitionPenaltyKey: "repeat_penalty",
+      forcedToolChoice: "required",
+      logprobs: true,
+      minTopLogprobs: 1,
+      parallelToolCalls: true,
     });
     body.lora = this.loraScales(request, ids);
-    yield* this.client.chat(body, { signal: options.signal });
+    yield* this.client.chat(body, { signal: options.signal, reply: chatReplyOptions(request) });
   }
 
   /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */

@@ -7,11 +7,15 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import { ConfigError, InvalidInputError, ProviderResponseError } from "../../../core/errors.js";
+import { forcedToolCallSchema } from "../../../core/forced-tool-call.js";
 import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
+import { forcedCallChunks, loraxForcedCall } from "./forced-tool-call.js";
 import { chunksFromGenerateStream } from "./generate-stream.js";
+import { type NativeAdapters, type NativeReason, nativeParameters } from "./native-parameters.js";
 
 /** How LoRAX merges the adapters of a blend (`parameters.merged_adapters`). */
 export interface LoraxMergeOptions {
@@ -44,9 +48,9 @@ export interface LoraxChatProviderOptions {
    * the merged adapters `herd build --engine lorax` writes
    */
   merge?: LoraxMergeOptions;
-  /** The base model's chat template (Jinja), for native merges. */
+  /** The base model's chat template (Jinja), for native merges and logprobs (/generate_stream). */
   chatTemplate?: string;
-  /** The base model's tokenizer_config.json (chat_template, bos/eos tokens), for native merges. */
+  /** The base model's tokenizer_config.json (chat_template, bos/eos tokens), for native merges and logprobs. */
   tokenizerConfig?: string;
   /** `max_tokens` when a request gives none (LoRAX's own default is 20). @default 1024 */
   defaultMaxTokens?: number;
@@ -74,7 +78,15 @@ export class LoraxChatProvider implements ChatProvider {
   private template: Promise<ChatTemplate> | undefined;
 
   constructor(private readonly options: LoraxChatProviderOptions = {}) {
-    this.capabilities = { nativeBlend: options.merge !== undefined, tools: true, jsonSchema: true };
+    // Forced tool choices are enforced (see loraxForcedCall). LoRAX's chat route returns no logprobs;
+    // its native /generate_stream does, on a prompt Herd renders (which needs the chat template).
+    this.capabilities = {
+      nativeBlend: options.merge !== undefined,
+      tools: true,
+      jsonSchema: true,
+      forcedToolChoice: true,
+      logprobs: options.chatTemplate !== undefined || options.tokenizerConfig !== undefined,
+    };
     this.client = new EngineClient({
       service: "LoRAX",
       url: options.url ?? process.env.LORAX_URL ?? "http://127.0.0.1:8080",
@@ -101,26 +113,53 @@ export class LoraxChatProvider implements ChatProvider {
     return this.client.baseUrl;
   }
 
-  /** Loads the chat template now when native merges are on, so a bad template fails at start-up. */
+  /** Loads the chat template now when it is set, so a bad template fails at start-up. */
   async prepare(): Promise<void> {
-    if (this.options.merge) await this.chatTemplate();
+    if (this.options.chatTemplate !== undefined || this.options.tokenizerConfig !== undefined)
+      await this.chatTemplate();
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
     if (this.options.merge && request.target.adapters.length > 1) {
-      yield* this.merged(request, options.signal);
+      yield* this.native(request, "merge", options.signal);
+      return;
+    }
+    if (request.params.logprobs) {
+      if (!this.capabilities.logprobs) {
+        throw new InvalidInputError(
+          "LoRAX returns token log-probabilities only through /generate_stream, which needs the base model's chat template: set provider.chatTemplate or provider.tokenizerConfig, or drop logprobs.",
+          "logprobs",
+        );
+      }
+      yield* this.native(request, "logprobs", options.signal);
       return;
     }
     const model = request.target.base ? "" : this.adapterId(request.target.model);
+    const forced = loraxForcedCall(request);
+    const sent: ChatRequest =
+      forced.kind === "schema"
+        ? {
+            ...request,
+            tools: undefined,
+            toolChoice: undefined,
+            responseFormat: { type: "json_schema", schema: forcedToolCallSchema(forced.tools, "anyOf") },
+          }
+        : request;
     // LoRAX streams a tool call as its raw grammar JSON (no tool_calls deltas): ask for one JSON reply.
-    const stream = (options.stream ?? true) && !(request.tools && request.tools.length > 0);
-    const body = toOpenAIChatBody(request, model, stream, {
+    const tools = (sent.tools?.length ?? 0) > 0 || forced.kind === "schema";
+    const body = toOpenAIChatBody(sent, model, (options.stream ?? true) && !tools, {
       repetitionPenaltyKey: "repetition_penalty",
       schemaAsJsonObject: true,
     });
+    if (forced.kind === "name") body.tool_choice = forced.name;
     body.max_tokens ??= this.options.defaultMaxTokens ?? 1024;
     if (!request.target.base) body.adapter_source = this.source();
-    yield* this.client.chat(body, { signal: options.signal, model: model || undefined });
+    const chunks = this.client.chat(body, {
+      signal: options.signal,
+      model: model || undefined,
+      reply: chatReplyOptions(request),
+    });
+    yield* forced.kind === "schema" ? forcedCallChunks(chunks, forced.tools, this.baseUrl) : chunks;
   }
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
@@ -129,52 +168,42 @@ export class LoraxChatProvider implements ChatProvider {
     await response.text();
   }
 
-  /** A blend merged per request by LoRAX: POST /generate_stream with `merged_adapters`. */
-  private async *merged(request: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatChunk> {
-    if (request.tools && request.tools.length > 0) {
-      throw new InvalidInputError(
-        "LoRAX merges adapters through /generate_stream, which cannot call tools; send the request without tools, or drop provider.merge to use prebuilt blend adapters.",
-        "tools",
-      );
-    }
-    if (request.responseFormat && request.responseFormat.type !== "text") {
-      throw new InvalidInputError(
-        "LoRAX merges adapters through /generate_stream, where Herd does not constrain the output format; drop response_format, or drop provider.merge.",
-        "response_format",
-      );
-    }
-    const merge = this.options.merge!;
+  /**
+   * LoRAX's native POST /generate_stream on a prompt rendered from the base model's chat template:
+   * a blend merged per request (`merged_adapters`), or one adapter / the base when the caller asked
+   * for log-probabilities (LoRAX's chat route returns none).
+   */
+  private async *native(
+    request: ChatRequest,
+    reason: NativeReason,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ChatChunk> {
     const experts = this.options.experts ?? {};
-    const adapters = request.target.adapters;
-    const ids = adapters.map((a) =>
-      this.adapterId(Object.hasOwn(experts, a.expert) ? experts[a.expert]! : expertModelName(a.expert)),
-    );
+    const target = request.target;
+    const adapters: NativeAdapters =
+      reason === "merge"
+        ? {
+            kind: "merge",
+            ids: target.adapters.map((a) =>
+              this.adapterId(
+                Object.hasOwn(experts, a.expert) ? experts[a.expert]! : expertModelName(a.expert),
+              ),
+            ),
+            weights: target.adapters.map((a) => a.scale),
+            merge: this.options.merge!,
+          }
+        : target.base
+          ? { kind: "base" }
+          : { kind: "adapter", id: this.adapterId(target.model) };
+    const parameters = nativeParameters(request, adapters, {
+      source: this.source(),
+      defaultMaxTokens: this.options.defaultMaxTokens ?? 1024,
+      reason,
+    });
     const p = request.params;
-    const parameters: Record<string, unknown> = {
-      merged_adapters: {
-        ids,
-        weights: adapters.map((a) => a.scale),
-        merge_strategy: merge.strategy ?? "linear",
-        ...(merge.density !== undefined ? { density: merge.density } : {}),
-        ...(merge.majoritySignMethod ? { majority_sign_method: merge.majoritySignMethod } : {}),
-      },
-      adapter_source: this.source(),
-      max_new_tokens: p.maxTokens ?? this.options.defaultMaxTokens ?? 1024,
-      details: true,
-    };
-    // TGI-style validation: temperature and top_p must be strictly inside their ranges, else omitted.
-    if (p.temperature !== undefined && p.temperature > 0) {
-      parameters.temperature = p.temperature;
-      parameters.do_sample = true;
-    }
-    if (p.topP !== undefined && p.topP > 0 && p.topP < 1) parameters.top_p = p.topP;
-    if (p.topK !== undefined && p.topK > 0) parameters.top_k = p.topK;
-    if (p.repetitionPenalty !== undefined && p.repetitionPenalty > 0)
-      parameters.repetition_penalty = p.repetitionPenalty;
-    if (p.seed !== undefined) parameters.seed = p.seed;
-    if (p.stop && p.stop.length > 0) parameters.stop = p.stop;
     const inputs = (await this.chatTemplate()).render(request.messages);
-    const events = this.client.events("generate_stream", { inputs, parameters }, { signal });
+    const model = adapters.kind === "adapter" ? adapters.id : undefined;
+    const events = this.client.events("generate_stream", { inputs, parameters }, { signal, model });
     yield* chunksFromGenerateStream(
       events,
       p.stop ?? [],
@@ -184,6 +213,7 @@ export class LoraxChatProvider implements ChatProvider {
           undefined,
           this.baseUrl,
         ),
+      p.logprobs ? { topLogprobs: p.topLogprobs ?? 0 } : undefined,
     );
   }
 

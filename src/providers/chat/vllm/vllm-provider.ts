@@ -9,6 +9,7 @@ import { ConfigError, ProviderResponseError, ProviderUnavailableError } from "..
 import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
+import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { parseVllmModels, type VllmServedModels } from "./vllm-models.js";
 
 /** Settings of {@link VllmChatProvider}. */
@@ -58,7 +59,14 @@ const LAUNCH =
  */
 export class VllmChatProvider implements ChatProvider {
   readonly name = "vllm";
-  readonly capabilities: ChatProviderCapabilities = { nativeBlend: false, tools: true, jsonSchema: true };
+  /** vLLM enforces `tool_choice` "required" and a named tool itself (structured outputs, v0.8.3+) and returns logprobs. */
+  readonly capabilities: ChatProviderCapabilities = {
+    nativeBlend: false,
+    tools: true,
+    jsonSchema: true,
+    forcedToolChoice: true,
+    logprobs: true,
+  };
   private readonly client: EngineClient;
   private served: VllmServedModels | undefined;
   private readonly warn: (message: string) => void;
@@ -138,8 +146,10 @@ export class VllmChatProvider implements ChatProvider {
     const model = await this.modelFor(request, options.signal);
     const body = toOpenAIChatBody(request, model, options.stream ?? true, {
       repetitionPenaltyKey: "repetition_penalty",
+      logprobs: true,
+      parallelToolCalls: true,
     });
-    yield* this.client.chat(body, { signal: options.signal, model });
+    yield* this.client.chat(body, { signal: options.signal, model, reply: chatReplyOptions(request) });
   }
 
   /** vLLM's GET /health: 200 once the engine is up. */
