@@ -4,6 +4,7 @@ import { errorMessage } from "../core/errors.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
+import { registerFitCommand } from "./commands/fit.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
 import { registerServeCommand } from "./commands/serve.js";
@@ -26,6 +27,7 @@ export function createProgram(): Command {
   registerRouteCommand(program);
   registerCentroidsCommand(program);
   registerEvalCommand(program);
+  registerFitCommand(program);
   registerMergeCommand(program);
   registerBuildCommand(program);
   registerServeCommand(program);

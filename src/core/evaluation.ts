@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { InvalidInputError } from "./errors.js";
+import { type CoveragePoint, coverageCurve, expectedCalibrationError } from "./routing/calibration.js";
 import type { RouteOptions, RouterService } from "./routing.js";
 
 /** One labeled prompt. */
@@ -30,6 +31,18 @@ export interface EvaluationReport {
   latencyMs: { mean: number; p50: number; p99: number };
   embedder: string;
   strategy: string;
+  /**
+   * Every prompt in data order: its label, where it was routed (`(base)` below the threshold) and
+   * the router's confidence in its top expert.
+   */
+  predictions: { prompt: string; expert: string; routed: string; confidence: number }[];
+  /**
+   * Routing only when the confidence in the top expert is at least `threshold` (else the base
+   * model answers): the share routed and their accuracy, at thresholds 0, 0.05, ..., 0.95.
+   */
+  coverage: CoveragePoint[];
+  /** Expected calibration error of the confidence in the top expert (10 equal-width bins). */
+  ece: number;
 }
 
 /** Parses a JSONL data file of {"prompt", "expert"} lines; a bad line is an error naming the line. */
@@ -98,6 +111,8 @@ export async function evaluateRouter(
   const confusion: Record<string, Record<string, number>> = {};
   for (const a of labels) confusion[a] = Object.fromEntries([...labels, "(base)"].map((b) => [b, 0]));
   const latencies: number[] = [];
+  const predictions: EvaluationReport["predictions"] = [];
+  const scored: { confidence: number; correct: boolean }[] = [];
   let correct = 0;
   let strategy = options.strategy ?? "centroid";
   let embedder = router.embedderId ?? "";
@@ -110,6 +125,10 @@ export async function evaluateRouter(
     const routed = decision.selected[0]?.name ?? "(base)";
     confusion[row.expert]![routed] = (confusion[row.expert]![routed] ?? 0) + 1;
     if (routed === row.expert) correct++;
+    // The top expert whatever the threshold, so the curve covers every threshold.
+    const confidence = decision.confidence ?? decision.selected[0]?.weight ?? 0;
+    predictions.push({ prompt: row.prompt, expert: row.expert, routed, confidence });
+    scored.push({ confidence, correct: (decision.ranked[0]?.name ?? routed) === row.expert });
     onProgress?.(i + 1, data.length);
   }
   const perExpert: Record<string, ExpertScore> = {};
@@ -136,6 +155,9 @@ export async function evaluateRouter(
     },
     embedder,
     strategy,
+    predictions,
+    coverage: coverageCurve(scored),
+    ece: expectedCalibrationError(scored),
   };
 }
 
@@ -145,6 +167,7 @@ export function formatReport(report: EvaluationReport): string {
   const lines = [
     `accuracy ${pct(report.accuracy)} on ${report.n} prompts (embedder ${report.embedder}, strategy ${report.strategy})`,
     `routing latency mean ${report.latencyMs.mean.toFixed(2)} ms, p50 ${report.latencyMs.p50.toFixed(2)} ms, p99 ${report.latencyMs.p99.toFixed(2)} ms`,
+    `expected calibration error ${report.ece.toFixed(3)} (confidence in the top expert, 10 bins)`,
     "",
     `${"expert".padEnd(12)}${"precision".padStart(10)}${"recall".padStart(10)}${"f1".padStart(10)}${"n".padStart(6)}`,
   ];
@@ -163,6 +186,14 @@ export function formatReport(report: EvaluationReport): string {
   for (const name of report.labels) {
     lines.push(
       name.padEnd(12) + cols.map((c) => String(report.confusion[name]![c] ?? 0).padStart(width)).join(""),
+    );
+  }
+  lines.push("", "routing only at or above a confidence threshold (below it the base model answers)");
+  lines.push(`${"threshold".padEnd(12)}${"coverage".padStart(10)}${"accuracy".padStart(10)}`);
+  for (const point of report.coverage) {
+    if (Math.round(point.threshold * 100) % 10 !== 0 && point.threshold !== 0.95) continue;
+    lines.push(
+      `${point.threshold.toFixed(2).padEnd(12)}${pct(point.coverage).padStart(10)}${pct(point.accuracy).padStart(10)}`,
     );
   }
   return lines.join("\n");

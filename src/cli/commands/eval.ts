@@ -13,12 +13,17 @@ export function registerEvalCommand(program: Command): void {
   addRoutingFlags(
     program
       .command("eval")
-      .description('measure routing accuracy on labeled prompts (JSONL lines {"prompt", "expert"})')
+      .description(
+        'measure routing accuracy, calibration (ECE) and the coverage/accuracy curve on labeled prompts (JSONL lines {"prompt", "expert"})',
+      )
       .requiredOption("--data <file>", "the labeled JSONL file")
-      .option("--json", "print one JSON object (accuracy, n, perExpert, confusion, latencyMs)"),
+      .option(
+        "--json",
+        "print one JSON object (accuracy, n, perExpert, confusion, latencyMs, ece, coverage, predictions)",
+      ),
   ).action(async (flags: EvalFlags) => {
     const data = await readLabeledData(flags.data);
-    const herd = await openHerd(flags);
+    const herd = await openHerd(flags, { prepare: true }); // train or build first: latency is routing only
     try {
       const report = await evaluateRouter(herd.router, data, { onProgress: progress("routing") });
       process.stdout.write(`${flags.json ? JSON.stringify(report) : formatReport(report)}\n`);

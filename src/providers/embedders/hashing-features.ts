@@ -3,12 +3,19 @@
  * n-grams, each feature named by a stable 32-bit hash.
  */
 
-/** What the feature extractor produces, per feature group: feature hash -> count in the text. */
+/** What the feature extractor produces, per feature group: feature hash (as a signed 32-bit integer) -> count in the text. */
 export interface TextFeatures {
   /** Word unigrams (minus stop words) and word n-grams (stop words kept: "how many", "write a"). */
   words: Map<number, number>;
   /** Character n-grams of each word (minus stop words), with `<` and `>` marking the word's edges. */
   chars: Map<number, number>;
+  /**
+   * Where the prompt starts and ends (only with `settings.lead`): the first 1, 2 and 3 tokens, the
+   * first word, each word and word pair of the first sentence (at most 25 tokens) and each of the
+   * last 12 tokens. What kind of task a prompt is shows most at its start ("Write", "Which of the
+   * following") and end ("Show your work.", a list of options).
+   */
+  lead?: Map<number, number>;
 }
 
 /** The resolved settings the extractor needs. */
@@ -19,6 +26,8 @@ export interface FeatureSettings {
   charNgrams: readonly [number, number] | null;
   /** Lowercase words left out of unigrams and character n-grams. */
   stopWords: ReadonlySet<string>;
+  /** Also extract the lead group. @default false */
+  lead?: boolean;
 }
 
 /**
@@ -65,9 +74,15 @@ const LETTER = /^\p{L}/u;
 const DIGIT = /^\p{N}/u;
 const MAX_SYMBOL_RUN = 3;
 const CHAR_PREFIX = fnv1a("c:");
+const W2_PREFIX = fnv1a("w2:");
 
+/**
+ * Counts a feature. Keys are stored as signed 32-bit integers (`hash | 0`): V8 keeps those as small
+ * integers, while unsigned hashes above 2^31 would be heap numbers, several times slower as Map keys.
+ */
 function count(map: Map<number, number>, key: number): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
+  const k = key | 0;
+  map.set(k, (map.get(k) ?? 0) + 1);
 }
 
 /** Splits a normalized text into tokens: words, `#<digits>` number classes and symbol runs. */
@@ -105,7 +120,10 @@ export function extractFeatures(text: string, settings: FeatureSettings): TextFe
         const token = tokens[i]!;
         if (!settings.stopWords.has(token)) count(words, fnv1a(`w:${token}`));
       } else {
-        count(words, fnv1a(`w${n}:${tokens.slice(i, i + n).join(" ")}`));
+        // fnv1a(`w${n}:${tokens.slice(i, i + n).join(" ")}`), chained without building the string.
+        let h = fnv1a(tokens[i]!, n === 2 ? W2_PREFIX : fnv1a(`w${n}:`));
+        for (let j = i + 1; j < i + n; j++) h = fnv1a(tokens[j]!, fnv1a(" ", h));
+        count(words, h);
       }
     }
   }
@@ -124,5 +142,29 @@ export function extractFeatures(text: string, settings: FeatureSettings): TextFe
       }
     }
   }
-  return { words, chars };
+  return settings.lead ? { words, chars, lead: leadFeatures(tokens) } : { words, chars };
+}
+
+const FIRST_SENTENCE_TOKENS = 25;
+const LAST_TOKENS = 12;
+const SENTENCE_END = /[.?!]/;
+
+/** The lead group of a token list (see `TextFeatures.lead`). */
+export function leadFeatures(tokens: readonly string[]): Map<number, number> {
+  const lead = new Map<number, number>();
+  for (let n = 1; n <= 3 && n <= tokens.length; n++)
+    count(lead, fnv1a(`l${n}:${tokens.slice(0, n).join(" ")}`));
+  const firstWord = tokens.find((t) => LETTER.test(t));
+  if (firstWord !== undefined) count(lead, fnv1a(`lw:${firstWord}`));
+  let end = 0;
+  while (end < tokens.length && end < FIRST_SENTENCE_TOKENS) {
+    if (SENTENCE_END.test(tokens[end++]!)) break;
+  }
+  for (let i = 0; i < end; i++) {
+    count(lead, fnv1a(`s1:${tokens[i]}`));
+    if (i + 1 < end) count(lead, fnv1a(`s2:${tokens[i]} ${tokens[i + 1]}`));
+  }
+  for (let i = Math.max(0, tokens.length - LAST_TOKENS); i < tokens.length; i++)
+    count(lead, fnv1a(`e:${tokens[i]}`));
+  return lead;
 }

@@ -39,7 +39,8 @@ describe("herd route", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\* code /m);
-    expect(run.stdout).toMatch(/model herd-code \(routed\); strategy centroid/);
+    expect(run.stdout).toMatch(/^\* code +probability [01]\.\d{4} +weight 1\.000$/m);
+    expect(run.stdout).toMatch(/model herd-code \(routed, confidence [01]\.\d{3}\); strategy linear, weighting probability/);
   });
 
   it("prints the decision as JSON with --json and blends with --top-experts", async () => {
@@ -92,6 +93,8 @@ describe("herd route", () => {
       "chroma",
       "--chroma-url",
       "http://127.0.0.1:9",
+      "--strategy",
+      "centroid",
       "hi",
     );
     expect(chroma.code).toBe(1);
@@ -154,8 +157,10 @@ describe("herd centroids", () => {
       experts: { code: { examples: 3, sampled: 2 } },
     });
     expect(run.stderr).toMatch(/embedding examples 4\/4 \(100%\)/);
-    const folders = await readdir(join(dir, "centroids"));
-    expect(folders).toHaveLength(1);
+    expect(manifest.linear).toMatchObject({ classes: ["code", "creative"], examples: 5, converged: true });
+    const entries = (await readdir(join(dir, "centroids"))).sort();
+    expect(entries).toEqual([manifest.embedder, `${manifest.embedder}.linear.json`]);
+    const folders = [manifest.embedder];
     expect((await readdir(join(dir, "centroids", folders[0]!))).sort()).toEqual([
       "code.npy",
       "creative.npy",
