@@ -134,8 +134,8 @@ export function trainSoftmaxRegression(
   }
   const result = minimizeLbfgs(objective, x0, {
     maxIterations: options.maxIterations ?? 300,
-    gradientTolerance: 1e-5,
-    relativeTolerance: options.initial ? 1e-10 : 1e-9,
+    gradientTolerance: 1e-4,
+    relativeTolerance: 1e-9,
   });
   return {
     weights: result.x.slice(0, d * K),
