@@ -4,6 +4,9 @@ import * as providerExample from "../../examples/custom-provider.js";
 import * as routingExample from "../../examples/express-routing.js";
 import * as agentExample from "../../examples/langchain-agent.js";
 import * as chainExample from "../../examples/langchain-chain.js";
+import { EXPERTS_DIR } from "../../examples/shared.js";
+import type { Router } from "../../src/core/router.js";
+import { createHerd } from "../../src/herd.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "./../fixtures/ollama/ollama-mock.js";
 
 /**
@@ -34,6 +37,12 @@ beforeAll(() =>
     },
   }),
 );
+// Trains (or loads) the bundled experts' linear router once, so no example pays for it inside its timeout.
+beforeAll(async () => {
+  const herd = await createHerd({ expertsDir: EXPERTS_DIR }, { prepare: false });
+  await (herd.router as Router).linearModel();
+  await herd.close();
+}, 180_000);
 afterEach(() => {
   mock.requests.length = 0;
 });
