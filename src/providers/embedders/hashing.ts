@@ -4,6 +4,7 @@ import type { SparseFeatures } from "../../core/routing/linear-model.js";
 import {
   ENGLISH_STOP_WORDS,
   extractFeatures,
+  type FeatureCounts,
   type FeatureSettings,
   fmix32,
   fnv1a,
@@ -277,7 +278,7 @@ export class HashingEmbedder implements Embedder {
   }
 
   /** Adds one feature group, normalized to unit length and scaled by its weight. */
-  private addGroup(vector: Map<number, number>, counts: ReadonlyMap<number, number>, weight: number): void {
+  private addGroup(vector: Map<number, number>, counts: FeatureCounts, weight: number): void {
     if (weight === 0 || counts.size === 0) return;
     const fit = this.fitted;
     const hashes: number[] = [];

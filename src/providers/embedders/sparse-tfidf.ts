@@ -1,6 +1,6 @@
 import { IntTable } from "../../core/routing/int-table.js";
 import type { SparseFeatures } from "../../core/routing/linear-model.js";
-import { extractFeatures, type FeatureSettings, fnv1a } from "./hashing-features.js";
+import { extractFeatures, type FeatureCounts, type FeatureSettings, fnv1a } from "./hashing-features.js";
 import { type DocumentFrequencies, idfWeight } from "./hashing-idf.js";
 
 /** How much each feature group counts in a sparse vector (each group is normalized first). */
@@ -69,7 +69,7 @@ export class SparseTfidf {
     keys: Int32Array,
     values: Float64Array,
     at: number,
-    counts: ReadonlyMap<number, number>,
+    counts: FeatureCounts,
     weight: number,
   ): number {
     if (weight === 0) return at;
