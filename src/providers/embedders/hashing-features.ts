@@ -74,7 +74,11 @@ const LETTER = /^\p{L}/u;
 const DIGIT = /^\p{N}/u;
 const MAX_SYMBOL_RUN = 3;
 const CHAR_PREFIX = fnv1a("c:");
+const W1_PREFIX = fnv1a("w:");
 const W2_PREFIX = fnv1a("w2:");
+const S1_PREFIX = fnv1a("s1:");
+const S2_PREFIX = fnv1a("s2:");
+const E_PREFIX = fnv1a("e:");
 
 /**
  * Feature counts of one text: feature hash (as a signed 32-bit integer) -> count, iterated in
@@ -82,12 +86,22 @@ const W2_PREFIX = fnv1a("w2:");
  * n-grams of a prompt this way costs a fraction of `Map` updates, which dominate feature extraction.
  */
 export class FeatureCounts implements Iterable<[number, number]> {
-  private table = new Int32Array(256);
-  private mask = 255;
-  private keyList = new Int32Array(128);
-  private countList = new Int32Array(128);
+  private table: Int32Array;
+  private mask: number;
+  private keyList: Int32Array;
+  private countList: Int32Array;
   /** Distinct features. */
   size = 0;
+
+  /** `expected`: about how many distinct features will be counted (sizes the table; it grows anyway). */
+  constructor(expected = 64) {
+    let capacity = 64;
+    while (capacity < expected * 2) capacity *= 2;
+    this.table = new Int32Array(capacity);
+    this.mask = capacity - 1;
+    this.keyList = new Int32Array(capacity / 2);
+    this.countList = new Int32Array(capacity / 2);
+  }
 
   /** Counts one more occurrence of `key`. */
   add(key: number): void {
@@ -181,14 +195,14 @@ export function normalizeText(text: string): string {
 /** Extracts the hashed features of one text. */
 export function extractFeatures(text: string, settings: FeatureSettings): TextFeatures {
   const tokens = tokenize(normalizeText(text));
-  const words = new FeatureCounts();
-  const chars = new FeatureCounts();
+  const words = new FeatureCounts(2 * tokens.length);
+  const chars = new FeatureCounts(settings.charNgrams ? 2 * text.length : 0);
   const [wMin, wMax] = settings.wordNgrams;
   for (let i = 0; i < tokens.length; i++) {
     for (let n = wMin; n <= wMax && i + n <= tokens.length; n++) {
       if (n === 1) {
         const token = tokens[i]!;
-        if (!settings.stopWords.has(token)) words.add(fnv1a(`w:${token}`));
+        if (!settings.stopWords.has(token)) words.add(fnv1a(token, W1_PREFIX)); // = fnv1a(`w:${token}`)
       } else {
         // fnv1a(`w${n}:${tokens.slice(i, i + n).join(" ")}`), chained without building the string.
         let h = fnv1a(tokens[i]!, n === 2 ? W2_PREFIX : fnv1a(`w${n}:`));
@@ -221,7 +235,7 @@ const SENTENCE_END = /[.?!]/;
 
 /** The lead group of a token list (see `TextFeatures.lead`). */
 export function leadFeatures(tokens: readonly string[]): FeatureCounts {
-  const lead = new FeatureCounts();
+  const lead = new FeatureCounts(2 * Math.min(tokens.length, 40));
   for (let n = 1; n <= 3 && n <= tokens.length; n++) lead.add(fnv1a(`l${n}:${tokens.slice(0, n).join(" ")}`));
   const firstWord = tokens.find((t) => LETTER.test(t));
   if (firstWord !== undefined) lead.add(fnv1a(`lw:${firstWord}`));
@@ -230,10 +244,10 @@ export function leadFeatures(tokens: readonly string[]): FeatureCounts {
     if (SENTENCE_END.test(tokens[end++]!)) break;
   }
   for (let i = 0; i < end; i++) {
-    lead.add(fnv1a(`s1:${tokens[i]}`));
-    if (i + 1 < end) lead.add(fnv1a(`s2:${tokens[i]} ${tokens[i + 1]}`));
+    lead.add(fnv1a(tokens[i]!, S1_PREFIX));
+    if (i + 1 < end) lead.add(fnv1a(tokens[i + 1]!, fnv1a(" ", fnv1a(tokens[i]!, S2_PREFIX))));
   }
   for (let i = Math.max(0, tokens.length - LAST_TOKENS); i < tokens.length; i++)
-    lead.add(fnv1a(`e:${tokens[i]}`));
+    lead.add(fnv1a(tokens[i]!, E_PREFIX));
   return lead;
 }
