@@ -32,7 +32,9 @@ export function registerRouteCommand(program: Command): void {
   addRoutingFlags(
     program
       .command("route")
-      .description("show which expert(s) a prompt is routed to, with distances, weights and timings")
+      .description(
+        "show which expert(s) a prompt is routed to, with probabilities (or distances), weights and timings",
+      )
       .argument("<text...>", "the prompt to route")
       .option("--top-experts <n>", "how many experts to blend", positiveInt("--top-experts"))
       .option("--json", "print the routing decision as JSON"),
