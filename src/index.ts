@@ -97,6 +97,14 @@ export {
 } from "./core/evaluation.js";
 export type { Expert, ExpertSet } from "./core/expert.js";
 export { type ExpertDefinition, getExpert, loadExpertSet, parseExpertSet } from "./core/experts.js";
+export {
+  type LinearManifest,
+  LinearModelStore,
+  type LinearTrainingOptions,
+  linearTrainingHash,
+  type TrainedLinearModel,
+  trainLinearRouter,
+} from "./core/linear-store.js";
 export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
   type HerdRequest,
@@ -111,19 +119,28 @@ export {
 } from "./core/pipeline.js";
 export { type ErrorRecovery, orderPlugins, type Plugin, type PluginFactory } from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
-export { collectionNames, Router, type RouterInit } from "./core/router.js";
-export type {
-  RankedExpert,
-  RouteInput,
-  RouteOptions,
-  RouterOptions,
-  RouterService,
-  RoutingDecision,
-  RoutingReason,
-  RoutingStrategy,
-  RoutingTextMode,
-  WeightingScheme,
-} from "./core/routing.js";
+export { collectionNames, Router, type RouterInit, type RouterSettings } from "./core/router.js";
+export {
+  type CoveragePoint,
+  coverageCurve,
+  expectedCalibrationError,
+  type FeatureMatrix,
+  type FitRoutingOptions,
+  type FitRoutingResult,
+  featureMatrix,
+  fitLinearRouting,
+  fitTemperature,
+  LinearModel,
+  type LinearModelData,
+  type LinearScorer,
+  type ScoredPrediction,
+  type SoftmaxRegressionOptions,
+  type SoftmaxWeights,
+  type SparseFeatures,
+  softmaxWithTemperature,
+  thresholdForAccuracy,
+  trainSoftmaxRegression,
+} from "./core/routing/index.js";
 export { type HerdRoutingInfo, routingInfo } from "./core/routing-info.js";
 export { TOKENS, type Token } from "./core/tokens.js";
 export { cosineDistance, cosineSimilarity, l2Normalize } from "./core/vector-math.js";
