@@ -36,6 +36,8 @@ export async function demoConfig(flags: RoutingFlags): Promise<HerdConfigInput> 
   );
   return {
     expertsDir,
+    // The router trained on the examples is kept with the demo assets, so later starts load it.
+    centroidsDir: join(tmpdir(), "herd-demo", "centroids"),
     experts: { ...raw, experts: raw.experts.map((e) => ({ ...e, adapter: assets.adapters[e.name] })) },
     baseModel: DEMO_BASE_MODEL,
     embedder: { name: "hashing" },
