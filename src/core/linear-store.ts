@@ -53,6 +53,8 @@ export interface TrainedLinearModel {
 }
 
 const DEFAULT_C = 10;
+/** Bumped whenever training changes (optimizer, tolerances), so stored models are retrained. */
+const TRAINER_VERSION = 2;
 const DEFAULT_FOLDS = 5;
 
 /** The hash a stored model must carry to be reused for these experts, this embedder and settings. */

@@ -1,4 +1,5 @@
 import { minimizeLbfgs } from "./lbfgs.js";
+import { accumulateRow, scatterRow } from "./sparse-kernels.js";
 
 /**
  * Training rows as a compressed sparse row matrix: row i's entries are
@@ -94,14 +95,9 @@ export function trainSoftmaxRegression(
     let loss = 0;
     const biasAt = d * K;
     for (let r = 0; r < matrix.rows; r++) {
-      for (let k = 0; k < K; k++) logits[k] = x[biasAt + k]!;
       const from = indptr[r]!;
       const to = indptr[r + 1]!;
-      for (let e = from; e < to; e++) {
-        const v = values[e]!;
-        const base = indices[e]! * K;
-        for (let k = 0; k < K; k++) logits[k]! += v * x[base + k]!;
-      }
+      accumulateRow(x, K, biasAt, indices, values, from, to, logits);
       let max = Number.NEGATIVE_INFINITY;
       for (let k = 0; k < K; k++) max = Math.max(max, logits[k]!);
       let sum = 0;
@@ -114,11 +110,7 @@ export function trainSoftmaxRegression(
       // logits now holds the residual p - onehot, divided by n.
       for (let k = 0; k < K; k++) logits[k] = (logits[k]! / sum - (k === y ? 1 : 0)) / n;
       for (let k = 0; k < K; k++) gradient[biasAt + k]! += logits[k]!;
-      for (let e = from; e < to; e++) {
-        const v = values[e]!;
-        const base = indices[e]! * K;
-        for (let k = 0; k < K; k++) gradient[base + k]! += v * logits[k]!;
-      }
+      scatterRow(gradient, K, indices, values, from, to, logits);
     }
     let squares = 0;
     for (let j = 0; j < biasAt; j++) {
@@ -134,7 +126,7 @@ export function trainSoftmaxRegression(
   }
   const result = minimizeLbfgs(objective, x0, {
     maxIterations: options.maxIterations ?? 300,
-    gradientTolerance: 1e-4,
+    gradientTolerance: 3e-5,
     relativeTolerance: 1e-9,
   });
   return {
