@@ -66,7 +66,13 @@ export function linearTrainingHash(
   const hash = createHash("sha256");
   const features = embedder.sparseFeatures ? `sparse:${embedder.sparseFeaturesId ?? ""}` : "dense";
   hash.update(
-    JSON.stringify([embedder.id, features, options.C ?? DEFAULT_C, options.folds ?? DEFAULT_FOLDS]),
+    JSON.stringify([
+      TRAINER_VERSION,
+      embedder.id,
+      features,
+      options.C ?? DEFAULT_C,
+      options.folds ?? DEFAULT_FOLDS,
+    ]),
   );
   for (const e of experts) {
     hash.update(`\u0001${e.name}`);

@@ -9,7 +9,13 @@ import {
   isCentroidSetFresh,
 } from "./centroid-store.js";
 import type { Embedder } from "./embedder.js";
-import { AbortError, ConfigError, DimensionMismatchError, UnknownExpertError } from "./errors.js";
+import {
+  AbortError,
+  ConfigError,
+  DimensionMismatchError,
+  InvalidInputError,
+  UnknownExpertError,
+} from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
 import { validateExpert } from "./experts.js";
 import {
@@ -155,6 +161,17 @@ export class Router implements RouterService {
       textMode: "last-user",
       ...stripUndefined(init.options ?? {}),
     };
+    const given = init.options ?? {};
+    if (
+      this.options.strategy === "linear" &&
+      (given.weighting !== undefined || given.temperature !== undefined)
+    ) {
+      process.emitWarning(
+        "router.weighting and router.temperature apply to the centroid and knn strategies; the linear strategy " +
+          "(the default) blends by its calibrated probabilities. Remove them, or set router.strategy.",
+        { code: "HERD_LINEAR_IGNORES_WEIGHTING" },
+      );
+    }
   }
 
   /** The current expert set. */
@@ -212,7 +229,16 @@ export class Router implements RouterService {
     }
     const text = routingText(input, this.options.textMode);
     if (options.signal?.aborted) throw new AbortError();
-    if (strategy === "linear") return this.routeLinear(text, options, started);
+    if (strategy === "linear") {
+      if (options.weighting !== undefined || options.temperature !== undefined) {
+        throw new InvalidInputError(
+          "weighting and temperature apply to the centroid and knn strategies; the linear strategy blends by its calibrated probabilities. " +
+            'Leave them out, or route with strategy "centroid" or "knn".',
+          options.weighting !== undefined ? "weighting" : "temperature",
+        );
+      }
+      return this.routeLinear(text, options, started);
+    }
     await this.ensureCentroids();
     const examples = strategy === "knn" ? await this.ensureExamples() : undefined;
 

@@ -36,7 +36,7 @@ export class IntTable {
     let i = slot(k) & this.mask;
     for (;;) {
       const value = slots[2 * i + 1]!;
-      if (value !== value) return undefined; // NaN: an empty slot
+      if (Number.isNaN(value)) return undefined; // an empty slot
       if (slots[2 * i] === k) return value;
       i = (i + 1) & this.mask;
     }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Embedder } from "../../../src/core/embedder.js";
+import { InvalidInputError } from "../../../src/core/errors.js";
 import type { Expert, ExpertSet } from "../../../src/core/expert.js";
 import { LinearModelStore, trainLinearRouter } from "../../../src/core/linear-store.js";
 import { Router } from "../../../src/core/router.js";
@@ -155,6 +156,21 @@ describe("Router (linear strategy, the default)", () => {
     expect(manifest).toMatchObject({ features: "dense", rows: words.length + 1, examples: 18 });
     const file = JSON.parse(await readFile(r.linearModelFile!, "utf8")) as { keys?: string };
     expect(file.keys).toBeUndefined();
+  });
+
+  it("refuses distance weighting options it would ignore, and warns about them in the config", async () => {
+    const r = router();
+    await expect(r.route("Write a poem", { weighting: "softmax" })).rejects.toThrow(
+      /weighting and temperature apply to the centroid and knn strategies/,
+    );
+    await expect(r.route("Write a poem", { temperature: 0.1 })).rejects.toThrow(InvalidInputError);
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on("warning", onWarning);
+    router({ options: { weighting: "softmax" } });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("warning", onWarning);
+    expect(warnings).toContain("HERD_LINEAR_IGNORES_WEIGHTING");
   });
 
   it("still routes by centroid or knn when asked per call", async () => {
