@@ -18,13 +18,8 @@ import {
 } from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
 import { validateExpert } from "./experts.js";
-import {
-  LinearModelStore,
-  type LinearTrainingOptions,
-  linearTrainingHash,
-  type TrainedLinearModel,
-  trainLinearRouter,
-} from "./linear-store.js";
+import { LinearRouting } from "./linear-routing.js";
+import type { LinearTrainingOptions, TrainedLinearModel } from "./linear-store.js";
 import type {
   RankedExpert,
   RouteInput,
@@ -133,11 +128,9 @@ export class Router implements RouterService {
   private readonly index: CentroidIndex;
   private readonly options: RouterSettings;
   private readonly store: CentroidStore | undefined;
-  private readonly linearStore: LinearModelStore | undefined;
+  private readonly linear: LinearRouting;
   private readonly buildOptions: Omit<BuildCentroidsOptions, "signal">;
-  private readonly linearOptions: Omit<LinearTrainingOptions, "signal">;
   private centroidsReady: Promise<void> | undefined;
-  private linearReady: Promise<TrainedLinearModel> | undefined;
   private examplesReady: Promise<{ collection: string; count: number }> | undefined;
   /** Bumped whenever the expert set changes; a build for an older set does not write the index. */
   private generation = 0;
@@ -148,9 +141,8 @@ export class Router implements RouterService {
     this.embedder = init.embedder;
     this.index = init.index;
     this.store = init.centroidsDir ? new CentroidStore(init.centroidsDir) : undefined;
-    this.linearStore = init.centroidsDir ? new LinearModelStore(init.centroidsDir) : undefined;
+    this.linear = new LinearRouting(init.embedder, init.centroidsDir, init.linear);
     this.buildOptions = init.build ?? {};
-    this.linearOptions = init.linear ?? {};
     this.options = {
       strategy: "linear",
       weighting: "inverse-distance",
@@ -304,7 +296,7 @@ export class Router implements RouterService {
   private async routeLinear(text: string, options: RouteOptions, started: number): Promise<RoutingDecision> {
     const { model } = await this.ensureLinear();
     const t0 = performance.now();
-    const logits = await this.linearScores(text, model, options.signal);
+    const logits = await this.linear.logits(text, model, options.signal);
     const t1 = performance.now();
     const p = model.probabilities(logits, this.options.calibrationTemperature);
     const ranked: RankedExpert[] = model.classes
@@ -342,17 +334,6 @@ export class Router implements RouterService {
     };
   }
 
-  private async linearScores(
-    text: string,
-    model: TrainedLinearModel["model"],
-    signal: AbortSignal | undefined,
-  ): Promise<Float64Array> {
-    if (model.sparse && this.embedder.sparseFeatures)
-      return model.logitsSparse(this.embedder.sparseFeatures(text));
-    const [vector] = await this.embedder.embed([text], { signal });
-    return model.logitsDense(vector!);
-  }
-
   /**
    * The `linear` model's uncalibrated scores (logits) of a prompt or chat, one per expert in
    * `classes` order: what `herd fit` fits the temperature on.
@@ -362,8 +343,8 @@ export class Router implements RouterService {
     options: { signal?: AbortSignal } = {},
   ): Promise<{ classes: readonly string[]; logits: Float64Array }> {
     const { model } = await this.ensureLinear();
-    const text = routingText(input, this.options.textMode);
-    return { classes: model.classes, logits: await this.linearScores(text, model, options.signal) };
+    const logits = await this.linear.logits(routingText(input, this.options.textMode), model, options.signal);
+    return { classes: model.classes, logits };
   }
 
   /** The `linear` model in use (trained or loaded on first call), with its manifest. */
@@ -373,18 +354,12 @@ export class Router implements RouterService {
 
   /** Retrains the `linear` model from the examples (and stores it), whatever is stored now. */
   async retrainLinear(options: LinearTrainingOptions = {}): Promise<TrainedLinearModel> {
-    const trained = await trainLinearRouter(this.expertSet.experts, this.embedder, {
-      ...this.linearOptions,
-      ...stripUndefined(options),
-    });
-    if (this.linearStore) await this.linearStore.save(trained);
-    this.linearReady = Promise.resolve(trained);
-    return trained;
+    return this.linear.retrain(this.expertSet.experts, stripUndefined(options));
   }
 
   /** The file holding this embedder's linear model, when a centroids folder is configured. */
   get linearModelFile(): string | undefined {
-    return this.linearStore?.file(this.embedder.id);
+    return this.linear.file;
   }
 
   /** Rebuilds the centroids from the examples (stored and written to the index), whatever is there now. */
@@ -454,7 +429,7 @@ export class Router implements RouterService {
     this.generation++;
     this.centroidsReady = undefined;
     this.examplesReady = undefined;
-    this.linearReady = undefined;
+    this.linear.reset();
   }
 
   /**
@@ -530,33 +505,8 @@ export class Router implements RouterService {
   }
 
   private ensureLinear(): Promise<TrainedLinearModel> {
-    this.linearReady ??= this.loadOrTrainLinear(this.expertSet.experts, this.generation).catch(
-      (error: unknown) => {
-        this.linearReady = undefined;
-        throw error;
-      },
-    );
-    return this.linearReady;
-  }
-
-  private async loadOrTrainLinear(
-    experts: readonly Expert[],
-    generation: number,
-  ): Promise<TrainedLinearModel> {
-    const hash = linearTrainingHash(experts, this.embedder, this.linearOptions);
-    const stored = await this.linearStore?.load(this.embedder.id);
-    if (stored && stored.manifest.hash === hash) return stored;
-    const trained = await trainLinearRouter(experts, this.embedder, this.linearOptions);
-    if (generation === this.generation) {
-      await this.linearStore?.save(trained).catch((error: unknown) => {
-        process.emitWarning(
-          `Could not store the linear router in ${this.linearStore?.file(this.embedder.id)}: ${(error as Error).message}. ` +
-            "It will be retrained on the next start; run `herd centroids` with a writable --experts-dir to keep it.",
-          { code: "HERD_LINEAR_NOT_STORED" },
-        );
-      });
-    }
-    return trained;
+    const generation = this.generation;
+    return this.linear.ensure(this.expertSet.experts, () => generation === this.generation);
   }
 
   private ensureCentroids(): Promise<void> {
