@@ -134,6 +134,14 @@ export {
   type ParsedToolCall,
   parseForcedToolCall,
 } from "./core/forced-tool-call.js";
+export {
+  type LinearManifest,
+  LinearModelStore,
+  type LinearTrainingOptions,
+  linearTrainingHash,
+  type TrainedLinearModel,
+  trainLinearRouter,
+} from "./core/linear-store.js";
 
 export { formatNpy, type NpyArray, parseNpy } from "./core/npy.js";
 export {
@@ -155,7 +163,7 @@ export {
   type RequestOutcome,
 } from "./core/plugin.js";
 export { Registry } from "./core/registry.js";
-export { collectionNames, Router, type RouterInit } from "./core/router.js";
+export { collectionNames, Router, type RouterInit, type RouterSettings } from "./core/router.js";
 export {
   DEFAULT_ROUTE,
   defaultRoutingText,
@@ -164,6 +172,27 @@ export {
   type HerdRouterRunnableInput,
   routeTo,
 } from "./core/router-runnable.js";
+export {
+  type CoveragePoint,
+  coverageCurve,
+  expectedCalibrationError,
+  type FeatureMatrix,
+  type FitRoutingOptions,
+  type FitRoutingResult,
+  featureMatrix,
+  fitLinearRouting,
+  fitTemperature,
+  LinearModel,
+  type LinearModelData,
+  type LinearScorer,
+  type ScoredPrediction,
+  type SoftmaxRegressionOptions,
+  type SoftmaxWeights,
+  type SparseFeatures,
+  softmaxWithTemperature,
+  thresholdForAccuracy,
+  trainSoftmaxRegression,
+} from "./core/routing/index.js";
 export type {
   RankedExpert,
   RouteInput,

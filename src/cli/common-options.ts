@@ -28,7 +28,7 @@ export function addRoutingFlags(command: Command): Command {
     .option("--index <name>", "memory | chroma (default: memory)")
     .option("--chroma-url <url>", "the Chroma server for --index chroma (default: http://127.0.0.1:8000)")
     .option("--ollama-url <url>", "the Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
-    .option("--strategy <name>", "centroid | knn (default: centroid)");
+    .option("--strategy <name>", "linear | centroid | knn (default: linear)");
 }
 
 /** Splits `name:setting` (e.g. `ollama:nomic-embed-text`, `llamacpp:base.gguf`). */
@@ -96,7 +96,7 @@ export async function configFromFlags(
   if (flags.strategy) {
     config.router = {
       ...((base.router as object | undefined) ?? {}),
-      strategy: flags.strategy as "centroid" | "knn",
+      strategy: flags.strategy as "linear" | "centroid" | "knn",
     };
   }
   return config;

@@ -6,6 +6,7 @@ import { registerCentroidsCommand } from "./commands/centroids.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerExpertsCommand } from "./commands/experts.js";
 import { registerFinetuneCommand } from "./commands/finetune.js";
+import { registerFitCommand } from "./commands/fit.js";
 import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
 import { registerSegmentCommand } from "./commands/segment.js";
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerRouteCommand(program);
   registerCentroidsCommand(program);
   registerEvalCommand(program);
+  registerFitCommand(program);
   registerMergeCommand(program);
   registerBuildCommand(program);
   registerServeCommand(program);

@@ -14,8 +14,9 @@ function component(defaultName: string) {
 
 const routerSchema = z
   .object({
-    strategy: z.enum(["centroid", "knn"]).optional(),
+    strategy: z.enum(["linear", "centroid", "knn"]).optional(),
     weighting: z.enum(["inverse-distance", "softmax"]).optional(),
+    calibrationTemperature: z.number().positive().optional(),
     temperature: z.number().positive().optional(),
     topExperts: positiveInt.optional(),
     threshold: z.number().min(-1).max(1).optional(),

@@ -1,3 +1,5 @@
+import type { SparseFeatures } from "./routing/linear-model.js";
+
 /** Options for one embedding call. */
 export interface EmbedOptions {
   signal?: AbortSignal;
@@ -17,4 +19,11 @@ export interface Embedder {
   dimension(options?: EmbedOptions): Promise<number>;
   /** Embeds the texts, one vector per text, in order. Vectors are L2-normalized. */
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * Optional: the text's sparse features (unfolded feature keys and values), synchronously. The
+   * `linear` strategy learns from these when present, and from `embed`'s dense vectors otherwise.
+   */
+  sparseFeatures?(text: string): SparseFeatures;
+  /** Names the sparse features' settings; with `id`, it keys the stored linear model. */
+  readonly sparseFeaturesId?: string;
 }

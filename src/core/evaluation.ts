@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { stripBom } from "./bom.js";
 import { InvalidInputError } from "./errors.js";
+import { type CoveragePoint, coverageCurve, expectedCalibrationError } from "./routing/calibration.js";
 import type { RouteOptions, RouterService } from "./routing.js";
-import { blendWeights } from "./weights.js";
 
 /** One labeled prompt. */
 export interface LabeledPrompt {
@@ -32,55 +32,18 @@ export interface EvaluationReport {
   latencyMs: { mean: number; p50: number; p99: number };
   embedder: string;
   strategy: string;
-  /** Every prompt with its label, where it was routed (`(base)` below the threshold) and the router's confidence. */
+  /**
+   * Every prompt in data order: its label, where it was routed (`(base)` below the threshold) and
+   * the router's confidence in its top expert.
+   */
   predictions: { prompt: string; expert: string; routed: string; confidence: number }[];
   /**
-   * Accuracy against coverage when prompts whose confidence is below `threshold` go to the base model:
-   * `coverage` is the share still routed to an expert, `accuracy` the share of those routed right.
+   * Routing only when the confidence in the top expert is at least `threshold` (else the base
+   * model answers): the share routed and their accuracy, at thresholds 0, 0.05, ..., 0.95.
    */
-  coverage: { threshold: number; coverage: number; accuracy: number }[];
-  /** Expected calibration error of the confidence (10 equal-width bins), 0..1: 0 is perfectly calibrated. */
+  coverage: CoveragePoint[];
+  /** Expected calibration error of the confidence in the top expert (10 equal-width bins). */
   ece: number;
-}
-
-/** Points on the coverage curve. */
-const COVERAGE_POINTS = 21;
-
-/**
- * Coverage and accuracy of the routed predictions at evenly spaced confidence thresholds from 0 to
- * the highest confidence seen (top weights rarely come near 1 when many experts share the weight).
- */
-export function coverageCurve(
-  predictions: readonly { expert: string; routed: string; confidence: number }[],
-): EvaluationReport["coverage"] {
-  const top = predictions.reduce((max, p) => Math.max(max, p.confidence), 0) || 1;
-  return Array.from({ length: COVERAGE_POINTS }, (_, i) => {
-    const threshold = Math.round(((top * i) / (COVERAGE_POINTS - 1)) * 1e4) / 1e4;
-    const kept = predictions.filter((p) => p.routed !== "(base)" && p.confidence >= threshold);
-    const right = kept.filter((p) => p.routed === p.expert).length;
-    return {
-      threshold,
-      coverage: predictions.length === 0 ? 0 : kept.length / predictions.length,
-      accuracy: kept.length === 0 ? 0 : right / kept.length,
-    };
-  });
-}
-
-/** Expected calibration error over `bins` equal-width confidence bins. */
-export function expectedCalibrationError(
-  predictions: readonly { expert: string; routed: string; confidence: number }[],
-  bins = 10,
-): number {
-  if (predictions.length === 0) return 0;
-  let ece = 0;
-  for (let b = 0; b < bins; b++) {
-    const inBin = predictions.filter((p) => Math.min(bins - 1, Math.floor(p.confidence * bins)) === b);
-    if (inBin.length === 0) continue;
-    const confidence = inBin.reduce((sum, p) => sum + p.confidence, 0) / inBin.length;
-    const accuracy = inBin.filter((p) => p.routed === p.expert).length / inBin.length;
-    ece += (inBin.length / predictions.length) * Math.abs(accuracy - confidence);
-  }
-  return ece;
 }
 
 /** Parses a JSONL data file of {"prompt", "expert"} lines; a bad line is an error naming the line. */
@@ -150,6 +113,7 @@ export async function evaluateRouter(
   for (const a of labels) confusion[a] = Object.fromEntries([...labels, "(base)"].map((b) => [b, 0]));
   const latencies: number[] = [];
   const predictions: EvaluationReport["predictions"] = [];
+  const scored: { confidence: number; correct: boolean }[] = [];
   let correct = 0;
   let strategy = options.strategy ?? "centroid";
   let embedder = router.embedderId ?? "";
@@ -160,15 +124,12 @@ export async function evaluateRouter(
     embedder = decision.embedder;
     latencies.push(decision.timings.totalMs);
     const routed = decision.selected[0]?.name ?? "(base)";
-    // Confidence: the top expert's weight were every expert blended (the decision keeps one).
-    const weights = blendWeights(
-      decision.ranked.map((e) => e.distance),
-      decision.weighting,
-      routeOptions.temperature,
-    );
-    predictions.push({ prompt: row.prompt, expert: row.expert, routed, confidence: weights[0] ?? 0 });
     confusion[row.expert]![routed] = (confusion[row.expert]![routed] ?? 0) + 1;
     if (routed === row.expert) correct++;
+    // The top expert whatever the threshold, so the curve covers every threshold.
+    const confidence = decision.confidence ?? decision.selected[0]?.weight ?? 0;
+    predictions.push({ prompt: row.prompt, expert: row.expert, routed, confidence });
+    scored.push({ confidence, correct: (decision.ranked[0]?.name ?? routed) === row.expert });
     onProgress?.(i + 1, data.length);
   }
   const perExpert: Record<string, ExpertScore> = {};
@@ -196,8 +157,8 @@ export async function evaluateRouter(
     embedder,
     strategy,
     predictions,
-    coverage: coverageCurve(predictions),
-    ece: expectedCalibrationError(predictions),
+    coverage: coverageCurve(scored),
+    ece: expectedCalibrationError(scored),
   };
 }
 
@@ -207,6 +168,7 @@ export function formatReport(report: EvaluationReport): string {
   const lines = [
     `accuracy ${pct(report.accuracy)} on ${report.n} prompts (embedder ${report.embedder}, strategy ${report.strategy})`,
     `routing latency mean ${report.latencyMs.mean.toFixed(2)} ms, p50 ${report.latencyMs.p50.toFixed(2)} ms, p99 ${report.latencyMs.p99.toFixed(2)} ms`,
+    `expected calibration error ${report.ece.toFixed(3)} (confidence in the top expert, 10 bins)`,
     "",
     `${"expert".padEnd(12)}${"precision".padStart(10)}${"recall".padStart(10)}${"f1".padStart(10)}${"n".padStart(6)}`,
   ];
@@ -225,6 +187,14 @@ export function formatReport(report: EvaluationReport): string {
   for (const name of report.labels) {
     lines.push(
       name.padEnd(12) + cols.map((c) => String(report.confusion[name]![c] ?? 0).padStart(width)).join(""),
+    );
+  }
+  lines.push("", "routing only at or above a confidence threshold (below it the base model answers)");
+  lines.push(`${"threshold".padEnd(12)}${"coverage".padStart(10)}${"accuracy".padStart(10)}`);
+  for (const point of report.coverage) {
+    if (Math.round(point.threshold * 100) % 10 !== 0 && point.threshold !== 0.95) continue;
+    lines.push(
+      `${point.threshold.toFixed(2).padEnd(12)}${pct(point.coverage).padStart(10)}${pct(point.accuracy).padStart(10)}`,
     );
   }
   return lines.join("\n");

@@ -14,11 +14,14 @@ import {
   AbortError,
   ConfigError,
   DimensionMismatchError,
+  InvalidInputError,
   ProviderResponseError,
   UnknownExpertError,
 } from "./errors.js";
 import type { Expert, ExpertSet } from "./expert.js";
 import { validateExpert } from "./experts.js";
+import { LinearRouting } from "./linear-routing.js";
+import type { LinearTrainingOptions, TrainedLinearModel } from "./linear-store.js";
 import type {
   RankedExpert,
   RouteInput,
@@ -41,7 +44,13 @@ export interface RouterInit {
   centroidsDir?: string;
   /** How centroids are built when missing or stale (samples, seed, progress). */
   build?: Omit<BuildCentroidsOptions, "signal">;
+  /** How the `linear` strategy is trained when its stored model is missing or stale (C, folds). */
+  linear?: Omit<LinearTrainingOptions, "signal">;
 }
+
+/** The router's settings with defaults applied (`calibrationTemperature` stays optional). */
+export type RouterSettings = Required<Omit<RouterOptions, "calibrationTemperature">> &
+  Pick<RouterOptions, "calibrationTemperature">;
 
 /**
  * The collection names used for one embedder. The examples collection (knn) is also named by a hash of
@@ -77,6 +86,14 @@ function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
   if (o.temperature !== undefined) {
     check(Number.isFinite(o.temperature) && o.temperature > 0, "temperature", "must be a positive number.");
   }
+  const calibration = (o as RouterOptions).calibrationTemperature;
+  if (calibration !== undefined) {
+    check(
+      Number.isFinite(calibration) && calibration > 0,
+      "calibrationTemperature",
+      "must be a positive number.",
+    );
+  }
   if (o.k !== undefined)
     check(Number.isInteger(o.k) && o.k >= 1, "k", `must be an integer >= 1, got ${o.k}.`);
   if (o.maxTextChars !== undefined) {
@@ -88,9 +105,9 @@ function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
   }
   if (o.strategy !== undefined) {
     check(
-      ["centroid", "knn"].includes(o.strategy),
+      ["linear", "centroid", "knn"].includes(o.strategy),
       "strategy",
-      `must be "centroid" or "knn", got "${o.strategy}".`,
+      `must be "linear", "centroid" or "knn", got "${o.strategy}".`,
     );
   }
   if (o.weighting !== undefined) {
@@ -103,9 +120,11 @@ function validateOptions(o: RouterOptions & RouteOptions, where: string): void {
 }
 
 /**
- * Picks the expert(s) for a prompt by the distance between its embedding and each expert's
- * centroid (`centroid`, the original Herd) or the mean distance to each expert's k nearest
- * example prompts (`knn`, airoboros LMoE). Centroids are built on first use when missing.
+ * Picks the expert(s) for a prompt: by the calibrated probabilities of a logistic regression
+ * trained on the experts' examples (`linear`, the default), by the distance between its embedding
+ * and each expert's centroid (`centroid`, the original Herd) or by the mean distance to each
+ * expert's k nearest example prompts (`knn`, airoboros LMoE). Models and centroids are trained or
+ * built on first use when missing or stale, and stored per embedder.
  *
  * @example
  * const router = new Router({ experts, embedder: new HashingEmbedder(), index: new MemoryIndex() });
@@ -116,8 +135,9 @@ export class Router implements RouterService {
   private expertSet: ExpertSet;
   private readonly embedder: Embedder;
   private readonly index: CentroidIndex;
-  private readonly options: Required<RouterOptions>;
+  private readonly options: RouterSettings;
   private readonly store: CentroidStore | undefined;
+  private readonly linear: LinearRouting;
   private readonly buildOptions: Omit<BuildCentroidsOptions, "signal">;
   private centroidsReady: Promise<void> | undefined;
   private examplesReady: Promise<{ collection: string; count: number }> | undefined;
@@ -132,9 +152,10 @@ export class Router implements RouterService {
     this.embedder = init.embedder;
     this.index = init.index;
     this.store = init.centroidsDir ? new CentroidStore(init.centroidsDir) : undefined;
+    this.linear = new LinearRouting(init.embedder, init.centroidsDir, init.linear);
     this.buildOptions = init.build ?? {};
     this.options = {
-      strategy: "centroid",
+      strategy: "linear",
       weighting: "inverse-distance",
       temperature: 0.05,
       topExperts: 1,
@@ -144,6 +165,17 @@ export class Router implements RouterService {
       maxTextChars: DEFAULT_MAX_ROUTING_CHARS,
       ...stripUndefined(init.options ?? {}),
     };
+    const given = init.options ?? {};
+    if (
+      this.options.strategy === "linear" &&
+      (given.weighting !== undefined || given.temperature !== undefined)
+    ) {
+      process.emitWarning(
+        "router.weighting and router.temperature apply to the centroid and knn strategies; the linear strategy " +
+          "(the default) blends by its calibrated probabilities. Remove them, or set router.strategy.",
+        { code: "HERD_LINEAR_IGNORES_WEIGHTING" },
+      );
+    }
   }
 
   /** The current expert set. */
@@ -157,12 +189,19 @@ export class Router implements RouterService {
   }
 
   /** The router's settings (defaults applied). */
-  get settings(): Readonly<Required<RouterOptions>> {
+  get settings(): Readonly<RouterSettings> {
     return this.options;
   }
 
-  /** Makes sure the index holds fresh centroids (and examples when `knn` is the default strategy). */
+  /**
+   * Makes sure the default strategy is ready: a fresh linear model (`linear`), or fresh centroids in
+   * the index (and the examples too for `knn`).
+   */
   async prepare(): Promise<void> {
+    if (this.options.strategy === "linear") {
+      await this.ensureLinear();
+      return;
+    }
     await this.ensureCentroids();
     if (this.options.strategy === "knn") await this.ensureExamples();
   }
@@ -194,6 +233,16 @@ export class Router implements RouterService {
     }
     const text = routingText(input, this.options.textMode, this.options.maxTextChars);
     if (options.signal?.aborted) throw new AbortError();
+    if (strategy === "linear") {
+      if (options.weighting !== undefined || options.temperature !== undefined) {
+        throw new InvalidInputError(
+          "weighting and temperature apply to the centroid and knn strategies; the linear strategy blends by its calibrated probabilities. " +
+            'Leave them out, or route with strategy "centroid" or "knn".',
+          options.weighting !== undefined ? "weighting" : "temperature",
+        );
+      }
+      return this.routeLinear(text, options, started);
+    }
     await this.ensureCentroids();
     const examples = strategy === "knn" ? await this.ensureExamples() : undefined;
 
@@ -214,9 +263,19 @@ export class Router implements RouterService {
     const timings = { embedMs: t1 - t0, queryMs: t2 - t1, totalMs: performance.now() - started };
     const threshold = options.threshold ?? this.options.threshold;
     const best = ranked[0];
+    const temperature = options.temperature ?? this.options.temperature;
+    const confidence =
+      ranked.length > 0
+        ? blendWeights(
+            ranked.map((e) => e.distance),
+            weighting,
+            temperature,
+          )[0]
+        : undefined;
     if (!best || (threshold > 0 && best.similarity < threshold)) {
       return {
         ...base,
+        confidence,
         ranked,
         selected: [],
         model: this.expertSet.baseModel,
@@ -229,12 +288,93 @@ export class Router implements RouterService {
     const weights = blendWeights(
       chosen.map((e) => e.distance),
       weighting,
-      options.temperature ?? this.options.temperature,
+      temperature,
     );
     chosen.forEach((e, i) => {
       e.weight = weights[i]!;
     });
-    return { ...base, ranked, selected: chosen, model: this.modelOf(best.name), reason: "routed", timings };
+    return {
+      ...base,
+      confidence,
+      ranked,
+      selected: chosen,
+      model: this.modelOf(best.name),
+      reason: "routed",
+      timings,
+    };
+  }
+
+  /**
+   * The `linear` strategy: sparse features (or the embedding) scored by the trained model; the
+   * calibrated probabilities rank the experts and become the blend weights of the selected ones.
+   */
+  private async routeLinear(text: string, options: RouteOptions, started: number): Promise<RoutingDecision> {
+    const { model } = await this.ensureLinear();
+    const t0 = performance.now();
+    const logits = await this.linear.logits(text, model, options.signal);
+    const t1 = performance.now();
+    const p = model.probabilities(logits, this.options.calibrationTemperature);
+    const ranked: RankedExpert[] = model.classes
+      .map((name, k) => ({ name, distance: 1 - p[k]!, similarity: p[k]!, weight: 0 }))
+      .sort((a, b) => b.similarity - a.similarity || a.name.localeCompare(b.name));
+    const best = ranked[0]!;
+    const base = {
+      strategy: "linear" as const,
+      weighting: "probability" as const,
+      embedder: this.embedder.id,
+      warnings: [] as string[],
+      confidence: best.similarity,
+      ranked,
+    };
+    const threshold = options.threshold ?? this.options.threshold;
+    const timings = () => ({ embedMs: t1 - t0, queryMs: 0, totalMs: performance.now() - started });
+    if (threshold > 0 && best.similarity < threshold) {
+      return {
+        ...base,
+        selected: [],
+        model: this.expertSet.baseModel,
+        reason: "below-threshold",
+        timings: timings(),
+      };
+    }
+    const chosen = ranked.slice(0, Math.min(options.topExperts ?? this.options.topExperts, ranked.length));
+    const total = chosen.reduce((sum, e) => sum + e.similarity, 0);
+    for (const e of chosen) e.weight = total > 0 ? e.similarity / total : 1 / chosen.length;
+    return {
+      ...base,
+      selected: chosen,
+      model: this.modelOf(best.name),
+      reason: "routed",
+      timings: timings(),
+    };
+  }
+
+  /**
+   * The `linear` model's uncalibrated scores (logits) of a prompt or chat, one per expert in
+   * `classes` order: what `herd fit` fits the temperature on.
+   */
+  async linearLogits(
+    input: RouteInput,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ classes: readonly string[]; logits: Float64Array }> {
+    const { model } = await this.ensureLinear();
+    const logits = await this.linear.logits(routingText(input, this.options.textMode), model, options.signal);
+    return { classes: model.classes, logits };
+  }
+
+  /** The `linear` model in use (trained or loaded on first call), with its manifest. */
+  linearModel(): Promise<TrainedLinearModel> {
+    return this.ensureLinear();
+  }
+
+  /** Retrains the `linear` model from the examples (and stores it), whatever is stored now. */
+  async retrainLinear(options: LinearTrainingOptions = {}): Promise<TrainedLinearModel> {
+    return this.linear.retrain(this.expertSet.experts, stripUndefined(options));
+  }
+
+  /** The file holding this embedder's linear model, when a centroids folder is configured. */
+  get linearModelFile(): string | undefined {
+    return this.linear.file;
   }
 
   /** Rebuilds the centroids from the examples (stored and written to the index), whatever is there now. */
@@ -305,6 +445,7 @@ export class Router implements RouterService {
     this.generation++;
     this.centroidsReady = undefined;
     this.examplesReady = undefined;
+    this.linear.reset();
   }
 
   /**
@@ -438,6 +579,11 @@ export class Router implements RouterService {
       if (list && list.length > 0) out.set(e.name, list.reduce((a, b) => a + b, 0) / list.length);
     }
     return out;
+  }
+
+  private ensureLinear(): Promise<TrainedLinearModel> {
+    const generation = this.generation;
+    return this.linear.ensure(this.expertSet.experts, () => generation === this.generation);
   }
 
   private ensureCentroids(): Promise<void> {

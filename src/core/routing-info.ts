@@ -16,6 +16,8 @@ export interface HerdRoutingInfo {
   /** Adapters and scales the generation used. */
   adapters: { expert: string; scale: number }[];
   reason: RoutingDecision["reason"];
+  /** How sure the router was of its top expert (the `linear` strategy's calibrated probability). */
+  confidence?: number;
   strategy: RoutingDecision["strategy"];
   weighting: RoutingDecision["weighting"];
   embedder: string;
@@ -44,6 +46,7 @@ export function routingInfo(
     })),
     adapters: target.adapters.map((a) => ({ ...a })),
     reason: decision.reason,
+    ...(decision.confidence === undefined ? {} : { confidence: decision.confidence }),
     strategy: decision.strategy,
     weighting: decision.weighting,
     embedder: decision.embedder,

@@ -1,12 +1,17 @@
-/** How a prompt is compared with the experts. */
-export type RoutingStrategy = "centroid" | "knn";
+/**
+ * How a prompt is compared with the experts: `linear` (a logistic regression trained on the
+ * examples, calibrated probabilities), `centroid` (the original Herd) or `knn` (airoboros LMoE).
+ */
+export type RoutingStrategy = "linear" | "centroid" | "knn";
 
-/** How distances become blend weights when several experts are used. */
+/** How distances become blend weights when several experts are used (`centroid` and `knn`). */
 export type WeightingScheme =
   /** The original Herd: softmax over 1/distance. */
   | "inverse-distance"
   /** softmax(similarity / temperature). */
-  | "softmax";
+  | "softmax"
+  /** The `linear` strategy's calibrated probabilities, renormalized over the selected experts. */
+  | "probability";
 
 /** Which text of a chat is routed. */
 export type RoutingTextMode =
@@ -20,9 +25,12 @@ export type RoutingTextMode =
 /** One expert in a routing decision, ranked nearest first. */
 export interface RankedExpert {
   name: string;
-  /** Cosine distance between the routed text and the expert (centroid or mean of k nearest examples). */
+  /**
+   * Cosine distance between the routed text and the expert (centroid or mean of k nearest
+   * examples); with `linear`, 1 - the expert's probability.
+   */
   distance: number;
-  /** 1 - distance. */
+  /** 1 - distance (with `linear`: the expert's calibrated probability). */
   similarity: number;
   /** Blend weight; the selected experts' weights sum to 1, others are 0. */
   weight: number;
@@ -54,7 +62,13 @@ export interface RoutingDecision {
   reason: RoutingReason;
   /** The embedder id the distances were computed with. */
   embedder: string;
-  /** Milliseconds spent embedding, querying the index, and in total. */
+  /**
+   * How sure the router is of its top expert, 0..1: with `linear` its calibrated probability (the
+   * share of such prompts routed right), with `centroid`/`knn` its weight when all experts are
+   * weighted. Absent when no routing happened (forced, base-only).
+   */
+  confidence?: number;
+  /** Milliseconds spent embedding (features), querying the index (scoring), and in total. */
   timings: { embedMs: number; queryMs: number; totalMs: number };
   /** Non-fatal notes (e.g. "blend variant missing, using top expert"). */
   warnings: string[];
@@ -62,16 +76,24 @@ export interface RoutingDecision {
 
 /** Settings of the router. */
 export interface RouterOptions {
-  /** @default "centroid" */
+  /** @default "linear" */
   strategy?: RoutingStrategy;
-  /** @default "inverse-distance" (the original Herd's softmax over 1/distance) */
+  /** With `centroid`/`knn`. @default "inverse-distance" (the original Herd's softmax over 1/distance) */
   weighting?: WeightingScheme;
   /** Temperature of the `softmax` weighting; lower is sharper. @default 0.05 */
   temperature?: number;
   /** How many experts to blend. @default 1 */
   topExperts?: number;
-  /** Minimum similarity of the best expert; below it the base model answers. 0 turns it off. @default 0 */
+  /**
+   * Below it the base model answers: the best expert's calibrated probability with `linear` (fit
+   * it with `herd fit`), its similarity with `centroid`/`knn`. 0 turns it off. @default 0
+   */
   threshold?: number;
+  /**
+   * With `linear`: the temperature dividing the scores before the softmax. Unset: the one fitted
+   * by cross-validation when the model was trained; `herd fit --data` fits it on labeled data.
+   */
+  calibrationTemperature?: number;
   /** Neighbours per expert for the `knn` strategy. @default 5 */
   k?: number;
   /** Which text of a chat is routed. @default "last-user" */

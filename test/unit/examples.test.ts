@@ -6,6 +6,9 @@ import * as agentExample from "../../examples/langchain-agent.js";
 import * as chainExample from "../../examples/langchain-chain.js";
 import * as embeddingsExample from "../../examples/langchain-embeddings.js";
 import * as routerExample from "../../examples/langchain-router.js";
+import { EXPERTS_DIR } from "../../examples/shared.js";
+import type { Router } from "../../src/core/router.js";
+import { createHerd } from "../../src/herd.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "./../fixtures/ollama/ollama-mock.js";
 
 /**
@@ -36,6 +39,12 @@ beforeAll(() =>
     },
   }),
 );
+// Trains (or loads) the bundled experts' linear router once, so no example pays for it inside its timeout.
+beforeAll(async () => {
+  const herd = await createHerd({ expertsDir: EXPERTS_DIR }, { prepare: false });
+  await (herd.router as Router).linearModel();
+  await herd.close();
+}, 180_000);
 afterEach(() => {
   mock.requests.length = 0;
 });

@@ -18,7 +18,9 @@ export function registerEvalCommand(program: Command): void {
   addRoutingFlags(
     program
       .command("eval")
-      .description('measure routing accuracy on labeled prompts (JSONL lines {"prompt", "expert"})')
+      .description(
+        'measure routing accuracy, calibration (ECE) and the coverage/accuracy curve on labeled prompts (JSONL lines {"prompt", "expert"})',
+      )
       .requiredOption("--data <file>", "the labeled JSONL file")
       .addOption(
         new Option("--format <format>", "what to print: text, markdown (for CI logs) or json").choices([
@@ -27,7 +29,10 @@ export function registerEvalCommand(program: Command): void {
           "json",
         ]),
       )
-      .option("--json", "print one JSON object (same as --format json)")
+      .option(
+        "--json",
+        "print one JSON object (same as --format json: accuracy, n, perExpert, confusion, latencyMs, ece, coverage, predictions)",
+      )
       .option(
         "--report <file.html>",
         "also write a self-contained HTML report (confusion heat map, precision/recall, coverage curve, misrouted prompts)",
@@ -38,7 +43,7 @@ export function registerEvalCommand(program: Command): void {
     }
     const format = flags.json ? "json" : (flags.format ?? "text");
     const data = await readLabeledData(flags.data);
-    const herd = await openHerd(flags);
+    const herd = await openHerd(flags, { prepare: true }); // train or build first: latency is routing only
     try {
       const report = await evaluateRouter(herd.router, data, {
         onProgress: progress("routing", { quiet: format === "json" }),

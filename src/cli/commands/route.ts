@@ -12,10 +12,15 @@ interface RouteFlags extends RoutingFlags {
 export function formatDecision(d: RoutingDecision): string {
   const lines = d.ranked.map((e) => {
     const mark = d.selected.some((s) => s.name === e.name) ? "*" : " ";
-    return `${mark} ${e.name.padEnd(12)} similarity ${e.similarity.toFixed(4)}  distance ${e.distance.toFixed(4)}  weight ${e.weight.toFixed(3)}`;
+    const score =
+      d.strategy === "linear"
+        ? `probability ${e.similarity.toFixed(4)}`
+        : `similarity ${e.similarity.toFixed(4)}  distance ${e.distance.toFixed(4)}`;
+    return `${mark} ${e.name.padEnd(12)} ${score}  weight ${e.weight.toFixed(3)}`;
   });
+  const confidence = d.confidence === undefined ? "" : `, confidence ${d.confidence.toFixed(3)}`;
   lines.push(
-    `model ${d.model} (${d.reason}); strategy ${d.strategy}, weighting ${d.weighting}, embedder ${d.embedder}`,
+    `model ${d.model} (${d.reason}${confidence}); strategy ${d.strategy}, weighting ${d.weighting}, embedder ${d.embedder}`,
     `embed ${d.timings.embedMs.toFixed(2)} ms, query ${d.timings.queryMs.toFixed(2)} ms, total ${d.timings.totalMs.toFixed(2)} ms`,
   );
   for (const w of d.warnings) lines.push(`warning: ${w}`);
@@ -27,7 +32,9 @@ export function registerRouteCommand(program: Command): void {
   addRoutingFlags(
     program
       .command("route")
-      .description("show which expert(s) a prompt is routed to, with distances, weights and timings")
+      .description(
+        "show which expert(s) a prompt is routed to, with probabilities (or distances), weights and timings",
+      )
       .argument("<text...>", "the prompt to route")
       .option("--top-experts <n>", "how many experts to blend", positiveInt("--top-experts"))
       .option("--json", "print the routing decision as JSON"),

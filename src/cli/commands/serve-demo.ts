@@ -35,13 +35,16 @@ export async function demoConfig(
   const raw = JSON.parse(stripBom(await readFile(join(expertsDir, EXPERTS_FILE), "utf8"))) as {
     experts: { name: string; adapter: string }[];
   };
+  const demoDir = defaultDemoDir();
   const assets = await createDemoAssets(
-    defaultDemoDir(),
+    demoDir,
     raw.experts.map((e) => e.name),
     { onProgress },
   );
   return {
     expertsDir,
+    // The router trained on the examples is kept with the demo assets, so later starts load it.
+    centroidsDir: join(demoDir, "centroids"),
     experts: { ...raw, experts: raw.experts.map((e) => ({ ...e, adapter: assets.adapters[e.name] })) },
     baseModel: DEMO_BASE_MODEL,
     embedder: { name: "hashing" },

@@ -32,7 +32,11 @@ export function countDocumentFrequencies(
   const counts = new Map<number, number>();
   for (const text of texts) {
     const features = extractFeatures(text, settings);
-    const seen = new Set<number>([...features.words.keys(), ...features.chars.keys()]);
+    const seen = new Set<number>([
+      ...features.words.keys(),
+      ...features.chars.keys(),
+      ...(features.lead?.keys() ?? []),
+    ]);
     for (const hash of seen) counts.set(hash, (counts.get(hash) ?? 0) + 1);
   }
   return { documentCount: texts.length, counts };

@@ -1,8 +1,10 @@
 import type { Embedder, EmbedOptions } from "../../core/embedder.js";
 import { AbortError, ConfigError, InvalidInputError } from "../../core/errors.js";
+import type { SparseFeatures } from "../../core/routing/linear-model.js";
 import {
   ENGLISH_STOP_WORDS,
   extractFeatures,
+  type FeatureCounts,
   type FeatureSettings,
   fmix32,
   fnv1a,
@@ -14,6 +16,7 @@ import {
   type DocumentFrequencies,
   idfWeight,
 } from "./hashing-idf.js";
+import { SparseTfidf } from "./sparse-tfidf.js";
 
 /** How much each feature group counts in the final vector (each group is normalized first). */
 export interface HashingFeatureWeights {
@@ -79,6 +82,8 @@ function checkWeight(value: number, field: string): number {
 
 /** What fitting on a corpus produced. */
 interface Fit {
+  /** The canonical corpus (sorted, no blanks). */
+  texts: readonly string[];
   df: DocumentFrequencies;
   /** IDF of every feature found in at least `minDocumentFrequency` corpus texts. */
   known: Map<number, number>;
@@ -108,6 +113,7 @@ export class HashingEmbedder implements Embedder {
   private readonly settings: FeatureSettings;
   private readonly weights: Required<HashingFeatureWeights>;
   private readonly fitted: Fit | undefined;
+  private sparse: SparseTfidf | undefined;
 
   constructor(options: HashingEmbedderOptions = {}) {
     const dim = options.dimension ?? 8192;
@@ -154,7 +160,7 @@ export class HashingEmbedder implements Embedder {
       const df = countDocumentFrequencies(texts, this.settings);
       const known = new Map<number, number>();
       for (const [hash, count] of df.counts) if (count >= minDf) known.set(hash, idfWeight(df, hash));
-      this.fitted = { df, known, minDf, mean: undefined, meanSquared: 0 };
+      this.fitted = { texts, df, known, minDf, mean: undefined, meanSquared: 0 };
       if (center) {
         const mean = this.corpusMean(texts);
         this.fitted.mean = mean;
@@ -232,6 +238,32 @@ export class HashingEmbedder implements Embedder {
     return out;
   }
 
+  /**
+   * Names the sparse features' settings (with the corpus named by `id`): a linear router trained
+   * on `sparseFeatures` is stored per embedder id and this.
+   */
+  get sparseFeaturesId(): string {
+    return this.sparseTfidf().id;
+  }
+
+  /**
+   * The text's sparse TF-IDF features (words, characters and the lead group, not folded into
+   * `dimension` buckets), for the `linear` routing strategy: no dense vector is built. The
+   * corpus's document frequencies of the lead group are counted on the first call.
+   */
+  sparseFeatures(text: string): SparseFeatures {
+    return this.sparseTfidf().features(text);
+  }
+
+  private sparseTfidf(): SparseTfidf {
+    if (!this.sparse) {
+      const fit = this.fitted;
+      const df = fit ? countDocumentFrequencies(fit.texts, { ...this.settings, lead: true }) : undefined;
+      this.sparse = new SparseTfidf(this.settings, df, fit?.minDf ?? 0, this.weights);
+    }
+    return this.sparse;
+  }
+
   /** The uncentered, L2-normalized vector of a text, as index -> value (only the non-zero entries). */
   private rawFeatures(text: string): Map<number, number> {
     const features = extractFeatures(text, this.settings);
@@ -246,7 +278,7 @@ export class HashingEmbedder implements Embedder {
   }
 
   /** Adds one feature group, normalized to unit length and scaled by its weight. */
-  private addGroup(vector: Map<number, number>, counts: ReadonlyMap<number, number>, weight: number): void {
+  private addGroup(vector: Map<number, number>, counts: FeatureCounts, weight: number): void {
     if (weight === 0 || counts.size === 0) return;
     const fit = this.fitted;
     const hashes: number[] = [];

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { configFromFlags } from "../../../src/cli/common-options.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
@@ -30,6 +30,11 @@ const small = {
 };
 
 describe("herd route", () => {
+  // Trains the bundled experts' linear router once (seconds; longer on a busy machine), then reuses it.
+  beforeAll(async () => {
+    expect((await runHerd("centroids", "--experts-dir", EXPERTS)).code).toBe(0);
+  }, 180_000);
+
   it("prints the ranked experts and the chosen model", async () => {
     const run = await runHerd(
       "route",
@@ -39,7 +44,10 @@ describe("herd route", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\* code /m);
-    expect(run.stdout).toMatch(/model herd-code \(routed\); strategy centroid/);
+    expect(run.stdout).toMatch(/^\* code +probability [01]\.\d{4} +weight 1\.000$/m);
+    expect(run.stdout).toMatch(
+      /model herd-code \(routed, confidence [01]\.\d{3}\); strategy linear, weighting probability/,
+    );
   });
 
   it("prints the decision as JSON with --json and blends with --top-experts", async () => {
@@ -95,6 +103,8 @@ describe("herd route", () => {
       "chroma",
       "--chroma-url",
       "http://127.0.0.1:9",
+      "--strategy",
+      "centroid",
       "hi",
     );
     expect(chroma.code).toBe(1);
@@ -158,8 +168,10 @@ describe("herd centroids", () => {
     });
     // --json keeps stderr free of progress.
     expect(run.stderr).toBe("");
-    const folders = await readdir(join(dir, "centroids"));
-    expect(folders).toHaveLength(1);
+    expect(manifest.linear).toMatchObject({ classes: ["code", "creative"], examples: 5, converged: true });
+    const entries = (await readdir(join(dir, "centroids"))).sort();
+    expect(entries).toEqual([manifest.embedder, `${manifest.embedder}.linear.json`]);
+    const folders = [manifest.embedder];
     expect((await readdir(join(dir, "centroids", folders[0]!))).sort()).toEqual([
       "code.npy",
       "creative.npy",
@@ -213,6 +225,23 @@ describe("herd eval", () => {
       confusion: { code: { code: 1 }, creative: { creative: 1 } },
     });
     expect(Object.keys(report.perExpert)).toEqual(["code", "creative"]);
+    expect(report.strategy).toBe("linear");
+    expect(report.predictions).toEqual([
+      { prompt: "fix this python function", expert: "code", routed: "code", confidence: expect.any(Number) },
+      {
+        prompt: "a short poem about the sea",
+        expert: "creative",
+        routed: "creative",
+        confidence: expect.any(Number),
+      },
+    ]);
+    expect(report.coverage[0]).toEqual({ threshold: 0, coverage: 1, accuracy: 1 });
+    expect(report.coverage).toHaveLength(20);
+    expect(report.ece).toBeGreaterThanOrEqual(0);
+    expect(report.ece).toBeLessThan(0.5);
+    const text = await runHerd("eval", "--experts-dir", dir, "--data", data);
+    expect(text.stdout).toMatch(/^expected calibration error 0\.\d{3}/m);
+    expect(text.stdout).toMatch(/^0\.00 +100\.0% +100\.0%$/m);
   });
 
   it("names the line of a bad data row", async () => {
@@ -222,6 +251,81 @@ describe("herd eval", () => {
     const run = await runHerd("eval", "--experts-dir", dir, "--data", data);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`herd: ${data}:2: "prompt" must be a non-empty string.\n`);
+  });
+});
+
+describe("herd fit", () => {
+  async function fitSetup(): Promise<{ dir: string; data: string }> {
+    const dir = await expertsDir(small);
+    const data = join(dir, "calibration.jsonl");
+    const rows = [
+      { prompt: "fix this python bug", expert: "code" },
+      { prompt: "write a javascript function", expert: "code" },
+      { prompt: "a sql query with joins", expert: "code" },
+      { prompt: "a poem about the moon", expert: "creative" },
+      { prompt: "a short story about a dragon", expert: "creative" },
+      { prompt: "write a story about a python", expert: "creative" },
+    ];
+    await writeFile(data, rows.map((r) => JSON.stringify(r)).join("\n"));
+    return { dir, data };
+  }
+
+  it("fits the temperature and the threshold and writes them to the config, keeping its other keys", async () => {
+    const { dir, data } = await fitSetup();
+    const config = join(dir, "herd.json");
+    await writeFile(config, JSON.stringify({ expertsDir: ".", router: { topExperts: 2 } }));
+    const run = await runHerd(
+      "fit",
+      "--config-file",
+      config,
+      "--data",
+      data,
+      "--target-accuracy",
+      "0.9",
+      "--json",
+    );
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ n: 6, targetAccuracy: 0.9, file: config });
+    expect(result.temperature).toBeGreaterThan(0);
+    const written = JSON.parse(await readFile(config, "utf8"));
+    expect(written).toEqual({
+      expertsDir: ".",
+      router: {
+        topExperts: 2,
+        calibrationTemperature: Number(result.temperature.toFixed(4)),
+        threshold: Number((result.threshold?.threshold ?? 0).toFixed(4)),
+      },
+    });
+    // the written config is valid and routes with the fitted settings
+    const route = await runHerd("route", "--config-file", config, "--json", "a poem about rain");
+    expect(route.code).toBe(0);
+    expect(JSON.parse(route.stdout).strategy).toBe("linear");
+  });
+
+  it("prints what it fitted, writes nothing on --dry-run, and refuses another strategy", async () => {
+    const { dir, data } = await fitSetup();
+    const dry = await runHerd(
+      "fit",
+      "--experts-dir",
+      dir,
+      "--data",
+      data,
+      "--write",
+      join(dir, "x.json"),
+      "--dry-run",
+    );
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^6 prompts: accuracy \d+\.\d% when every prompt is routed$/m);
+    expect(dry.stdout).toMatch(/^temperature \d+\.\d{4} \(expected calibration error/m);
+    expect(dry.stdout).toMatch(/dry run: nothing written/);
+    expect(await readdir(dir)).not.toContain("x.json");
+    const centroid = await runHerd("fit", "--experts-dir", dir, "--data", data, "--strategy", "centroid");
+    expect(centroid.code).toBe(1);
+    expect(centroid.stderr).toMatch(/^herd: herd fit calibrates the linear strategy/);
+    const bad = await runHerd("fit", "--experts-dir", dir, "--data", data, "--target-accuracy", "2");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--target-accuracy must be a number in \(0, 1\]/);
   });
 });
 

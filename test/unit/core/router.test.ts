@@ -11,9 +11,16 @@ import {
   UnknownExpertError,
 } from "../../../src/core/errors.js";
 import type { ExpertSet } from "../../../src/core/expert.js";
-import { collectionNames, Router } from "../../../src/core/router.js";
+import { Router as BaseRouter, collectionNames, type RouterInit } from "../../../src/core/router.js";
 import { l2Normalize } from "../../../src/core/vector-math.js";
 import { MemoryIndex } from "../../../src/providers/indexes/memory.js";
+
+/** These tests are about the centroid and knn strategies (linear-router.test.ts covers the default, linear). */
+class Router extends BaseRouter {
+  constructor(init: RouterInit) {
+    super({ ...init, options: { strategy: "centroid", ...init.options } });
+  }
+}
 
 const AXES = ["code", "poem", "riddle"];
 

@@ -8,8 +8,8 @@ import { HashingEmbedder } from "../../../src/providers/embedders/hashing.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const expertsDir = join(repo, "experts");
-/** The shared benchmark data sits next to the repository (../shared in CI and here). */
-const routingDir = resolve(repo, "../shared/data/routing");
+/** The shared benchmark data sits next to the repository (../shared in CI), or where $HERD_ROUTING_DATA says. */
+const routingDir = process.env.HERD_ROUTING_DATA ?? resolve(repo, "../shared/data/routing");
 
 /** The airoboros-2.1 segmentation the default experts follow. */
 const SEGMENTATION: Record<string, string[]> = {
