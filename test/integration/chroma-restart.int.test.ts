@@ -46,7 +46,13 @@ describe("a Router on a real Chroma server whose collection disappears mid-run",
     const { host, port } = parseChromaUrl(chromaUrl());
     const raw = new ChromaClient({ host, port });
     const dir = await mkdtemp(join(tmpdir(), "herd-chroma-restart-"));
-    const router = new Router({ experts, embedder, index, centroidsDir: dir });
+    const router = new Router({
+      experts,
+      embedder,
+      index,
+      centroidsDir: dir,
+      options: { strategy: "centroid" },
+    });
     expect((await router.route("write a poem")).selected.map((e) => e.name)).toEqual(["creative"]);
 
     await raw.deleteCollection({ name: index.collectionName(collection) });

@@ -55,6 +55,7 @@ describe("corrupt stored centroids", () => {
       embedder: new KeywordEmbedder(),
       index: new MemoryIndex(),
       centroidsDir: dir,
+      options: { strategy: "centroid" },
     }).route("poem");
     // A corrupt vector under a manifest that still says the centroids are fresh.
     await writeFile(join(dir, "keywords-v1", "code.npy"), formatNpy(code));
@@ -73,6 +74,7 @@ describe("corrupt stored centroids", () => {
         embedder: new KeywordEmbedder(),
         index: new MemoryIndex(),
         centroidsDir: dir,
+        options: { strategy: "centroid" },
       });
       const failure = router.route("write a poem");
       await expect(failure).rejects.toThrow(FileFormatError);
@@ -99,7 +101,13 @@ describe("an index that lost its entries (Chroma restarted empty)", () => {
     const dir = await mkdtemp(join(tmpdir(), "herd-faults-"));
     const index = new MemoryIndex();
     const embedder = new KeywordEmbedder();
-    const router = new Router({ experts, embedder, index, centroidsDir: dir });
+    const router = new Router({
+      experts,
+      embedder,
+      index,
+      centroidsDir: dir,
+      options: { strategy: "centroid" },
+    });
     expect((await router.route("write a poem")).selected[0]?.name).toBe("creative");
     const embedded = embedder.seen.length;
     await index.remove(collectionNames("keywords-v1").centroids);
@@ -133,7 +141,12 @@ describe("an index that lost its entries (Chroma restarted empty)", () => {
         return [];
       }
     }
-    const router = new Router({ experts, embedder: new KeywordEmbedder(), index: new ForgetfulIndex() });
+    const router = new Router({
+      experts,
+      embedder: new KeywordEmbedder(),
+      index: new ForgetfulIndex(),
+      options: { strategy: "centroid" },
+    });
     await expect(router.route("write a poem")).rejects.toThrow(ProviderResponseError);
     await expect(router.route("write a poem")).rejects.toThrow(
       /returned no centroids for "code", "creative" even after they were written again/,

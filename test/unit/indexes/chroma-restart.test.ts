@@ -127,6 +127,7 @@ describe("a Router over a Chroma server that restarted empty", () => {
       embedder: new KeywordEmbedder(),
       index: new ChromaIndex({ url: CHROMA_MOCK_URL }),
       centroidsDir: dir,
+      options: { strategy: "centroid" },
     });
     expect((await router.route("write a poem")).selected.map((e) => e.name)).toEqual(["creative"]);
     chroma.restart();
