@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { writeAtomically } from "../adapters/atomic-output.js";
@@ -83,7 +83,8 @@ async function writeTextIfChanged(path: string, text: string): Promise<boolean> 
  * Builds what a serving engine needs to serve an expert set: `<outDir>/adapters/<name>/` PEFT
  * folders (vLLM, LoRAX) or `<outDir>/adapters/<name>.gguf` files (llama-server), one per expert
  * and, where the engine cannot blend per request, one exactly merged adapter per blend variant;
- * then `launch.json` and `README.txt` with the command that starts the engine. Idempotent: content
+ * then `launch.json` and `README.txt` with the command that starts the engine, and `herd.config.json`
+ * with the experts folder and provider settings the printed `herd serve` command reads. Idempotent: content
  * hashes in `<outDir>/herd-build.json` skip adapters whose inputs and output did not change.
  *
  * @example
@@ -214,6 +215,9 @@ export async function buildForEngine(
   const described = { generatedBy: `herd build --engine ${plan.engine}`, ...launch };
   await writeTextIfChanged(plan.launchFile, `${JSON.stringify(described, null, 2)}\n`);
   await writeTextIfChanged(plan.readmeFile, renderLaunchReadme(launch, ENGINE_TRAITS[plan.engine].label));
+  // What the printed `herd serve ... --config-file` reads: settings a --provider flag cannot carry.
+  const serveConfig = { expertsDir: resolve(options.expertsDir), provider: launch.provider };
+  await writeTextIfChanged(plan.configFile, `${JSON.stringify(serveConfig, null, 2)}\n`);
   report.launchFile = plan.launchFile;
   report.launch = launch;
   return report;

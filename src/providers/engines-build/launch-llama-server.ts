@@ -8,26 +8,29 @@ import { type EngineLaunch, finishLaunch, type LaunchInput, launchAdapters } fro
 export function llamaServerLaunch(input: LaunchInput): EngineLaunch {
   const adapters = launchAdapters(input).map((a, id) => ({ ...a, id }));
   const url = `http://127.0.0.1:${input.port}`;
-  return finishLaunch({
-    engine: "llama-server",
-    baseModel: input.baseModel,
-    argv: [
-      "llama-server",
-      "-m",
-      input.baseModel,
-      ...adapters.flatMap((a) => ["--lora", a.path]),
-      "--lora-init-without-apply",
-      "--port",
-      String(input.port),
-    ],
-    env: {},
-    url,
-    provider: { name: "llama-server", url },
-    settings: { adapters: adapters.length },
-    adapters,
-    notes: [
-      "Adapter ids follow the --lora order (experts.json order); every adapter starts at scale 0 and Herd sets the scales per request.",
-      "llama-server does not batch requests with different adapter scales together.",
-    ],
-  });
+  return finishLaunch(
+    {
+      engine: "llama-server",
+      baseModel: input.baseModel,
+      argv: [
+        "llama-server",
+        "-m",
+        input.baseModel,
+        ...adapters.flatMap((a) => ["--lora", a.path]),
+        "--lora-init-without-apply",
+        "--port",
+        String(input.port),
+      ],
+      env: {},
+      url,
+      provider: { name: "llama-server", url },
+      settings: { adapters: adapters.length },
+      adapters,
+      notes: [
+        "Adapter ids follow the --lora order (experts.json order); every adapter starts at scale 0 and Herd sets the scales per request.",
+        "llama-server does not batch requests with different adapter scales together.",
+      ],
+    },
+    input.plan.configFile,
+  );
 }

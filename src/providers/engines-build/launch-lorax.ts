@@ -16,33 +16,36 @@ export function loraxLaunch(input: LoraxLaunchInput): EngineLaunch {
   const url = `http://127.0.0.1:${input.port}`;
   const adapterDir = input.plan.servedAdaptersDir;
   const experts = adapters.filter((a) => a.kind === "expert");
-  return finishLaunch({
-    engine: "lorax",
-    baseModel: input.baseModel,
-    argv: [
-      "lorax-launcher",
-      "--model-id",
-      input.baseModel,
-      "--port",
-      String(input.port),
-      ...experts.flatMap((a) => ["--preloaded-adapter-ids", a.path]),
-      "--preloaded-adapter-source",
-      "local",
-    ],
-    env: {},
-    url,
-    // With native merges the provider blends through merged_adapters, rendering prompts from the
-    // base model's chat template (provider.tokenizerConfig or provider.chatTemplate must be set).
-    provider: input.nativeMerge
-      ? { name: "lorax", url, adapterDir, merge: { strategy: "linear" } }
-      : { name: "lorax", url, adapterDir },
-    settings: { adapterDir, nativeMerge: input.nativeMerge ?? false },
-    adapters,
-    notes: [
-      input.nativeMerge
-        ? "Blends are not prebuilt (--native-merge): LoRAX merges the experts per request through merged_adapters; add provider.tokenizerConfig (the base model's tokenizer_config.json) to the provider config so Herd can render the chat template."
-        : "Blends are prebuilt merged adapters (exact); with --native-merge LoRAX merges per request instead and no blend folders are written.",
-      `adapterDir is the adapters folder as LoRAX sees it (${adapterDir}); in a container, mount the build folder and pass --engine-dir with its path inside.`,
-    ],
-  });
+  return finishLaunch(
+    {
+      engine: "lorax",
+      baseModel: input.baseModel,
+      argv: [
+        "lorax-launcher",
+        "--model-id",
+        input.baseModel,
+        "--port",
+        String(input.port),
+        ...experts.flatMap((a) => ["--preloaded-adapter-ids", a.path]),
+        "--preloaded-adapter-source",
+        "local",
+      ],
+      env: {},
+      url,
+      // With native merges the provider blends through merged_adapters, rendering prompts from the
+      // base model's chat template (provider.tokenizerConfig or provider.chatTemplate must be set).
+      provider: input.nativeMerge
+        ? { name: "lorax", url, adapterDir, merge: { strategy: "linear" } }
+        : { name: "lorax", url, adapterDir },
+      settings: { adapterDir, nativeMerge: input.nativeMerge ?? false },
+      adapters,
+      notes: [
+        input.nativeMerge
+          ? "Blends are not prebuilt (--native-merge): LoRAX merges the experts per request through merged_adapters; add provider.tokenizerConfig (the base model's tokenizer_config.json) to the provider config so Herd can render the chat template."
+          : "Blends are prebuilt merged adapters (exact); with --native-merge LoRAX merges per request instead and no blend folders are written.",
+        `adapterDir is the adapters folder as LoRAX sees it (${adapterDir}); in a container, mount the build folder and pass --engine-dir with its path inside.`,
+      ],
+    },
+    input.plan.configFile,
+  );
 }

@@ -34,10 +34,18 @@ describe("herd build --engine", () => {
     expect(run.stdout).toMatch(
       /\n {2}vllm serve test\/tiny-llama --port 8000 --enable-lora --max-lora-rank 32 --max-loras 6 --max-cpu-loras 6 --lora-modules '\{"name":"herd-code",/,
     );
-    expect(run.stdout).toContain("herd serve --provider vllm:http://127.0.0.1:8000");
+    expect(run.stdout).toContain(
+      `herd serve --provider vllm:http://127.0.0.1:8000 --config-file ${join(out, "herd.config.json")}`,
+    );
     expect(run.stdout).toContain("VLLM_ALLOW_RUNTIME_LORA_UPDATING=True");
     expect(run.stderr).toContain("writing herd-blend-math-poetry-50-50 (merge, 6/6)");
-    expect((await readdir(out)).sort()).toEqual(["README.txt", "adapters", "herd-build.json", "launch.json"]);
+    expect((await readdir(out)).sort()).toEqual([
+      "README.txt",
+      "adapters",
+      "herd-build.json",
+      "herd.config.json",
+      "launch.json",
+    ]);
 
     const again = await runHerd(
       "build",

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blendModelName, blendVariants } from "../../../src/core/blend-resolver.js";
+import { loadConfigFile } from "../../../src/core/config.js";
 import { ConfigError, ExpertConfigError, FileFormatError } from "../../../src/core/errors.js";
 import { loadExpertSet } from "../../../src/core/experts.js";
 import { convertAdapter } from "../../../src/providers/adapters/convert.js";
@@ -242,6 +243,22 @@ describe("buildForEngine lorax", () => {
       "local",
     ]);
     expect(report.launch?.adapters.map((a) => a.path)).toContain("/data/adapters/herd-blend-code-math-50-50");
+  });
+
+  it("prints a herd serve command whose config file tells the provider where LoRAX sees the adapters", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const report = await build(expertsDir, { engine: "lorax", engineDir: "/data", nativeMerge: true });
+    const args = report.launch!.serveCommand.split(" ");
+    expect(args.slice(0, 4)).toEqual(["herd", "serve", "--provider", "lorax:http://127.0.0.1:8080"]);
+    const configFile = args[args.indexOf("--config-file") + 1]!;
+    const config = await loadConfigFile(configFile);
+    expect(config.expertsDir).toBe(expertsDir);
+    expect(config.provider).toEqual({
+      name: "lorax",
+      url: "http://127.0.0.1:8080",
+      adapterDir: "/data/adapters",
+      merge: { strategy: "linear" },
+    });
   });
 
   it("with native merges writes no blends, and removes the blends of an earlier build", async () => {
