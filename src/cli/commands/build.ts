@@ -6,13 +6,8 @@ import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js
 import { ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
-import {
-  checkFlagsFor,
-  type EngineBuildFlags,
-  portNumber,
-  positiveInteger,
-  runEngineBuild,
-} from "./build-engine.js";
+import { positiveInt } from "../common-options.js";
+import { checkFlagsFor, type EngineBuildFlags, portNumber, runEngineBuild } from "./build-engine.js";
 
 interface BuildFlags extends EngineBuildFlags {
   engine: "ollama" | (typeof ENGINES)[number];
@@ -131,7 +126,7 @@ export function registerBuildCommand(program: Command): void {
     .option(
       "--max-loras <n>",
       "vllm: different adapters in one batch (default: the number of adapters, at most 8)",
-      positiveInteger,
+      positiveInt("--max-loras"),
     )
     .option(
       "--native-merge",

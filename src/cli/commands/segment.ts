@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { readExpertCategories } from "../../core/dataset/category-map.js";
 import { type SegmentReport, segmentDataset, type TrainingFormat } from "../../core/dataset/segment.js";
-import { ConfigError } from "../../core/errors.js";
 import { integer, positiveInt } from "../common-options.js";
 import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir } from "../open-herd.js";
@@ -14,7 +13,7 @@ interface SegmentFlags {
   categoryField: string;
   textField: string;
   responseField: string;
-  format?: string;
+  format?: TrainingFormat;
   examples?: number;
   examplesDir?: string;
   seed?: number;
@@ -37,7 +36,12 @@ export function registerSegmentCommand(program: Command): void {
     .option("--category-field <name>", "the row field holding the category", "category")
     .option("--text-field <name>", "the row field holding the instruction", "instruction")
     .option("--response-field <name>", "the row field holding the answer", "response")
-    .option("--format <format>", "alpaca | messages (default: both)")
+    .addOption(
+      new Option("--format <format>", "write only this format (default: both)").choices([
+        "alpaca",
+        "messages",
+      ]),
+    )
     .option(
       "--examples <n>",
       "also write a seeded sample of N instructions per expert",
@@ -68,7 +72,7 @@ export function registerSegmentCommand(program: Command): void {
         categoryField: flags.categoryField,
         textField: flags.textField,
         responseField: flags.responseField,
-        formats: flags.format ? [parseFormat(flags.format)] : undefined,
+        formats: flags.format ? [flags.format] : undefined,
         examples: flags.examples
           ? {
               count: flags.examples,
@@ -87,11 +91,6 @@ export function registerSegmentCommand(program: Command): void {
       if (process.stderr.isTTY) process.stderr.write("\n");
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     });
-}
-
-function parseFormat(format: string): TrainingFormat {
-  if (format === "alpaca" || format === "messages") return format;
-  throw new ConfigError(`--format must be alpaca or messages, got "${format}".`, "--format");
 }
 
 /** The report as `herd segment` prints it. */

@@ -150,7 +150,7 @@ describe("herd build --engine", () => {
       ["--model", "org/m"],
       "--model applies to --engine vllm | lorax | llama-server, not to --engine ollama.",
     ],
-    [["--engine", "vllm", "--max-loras", "0"], "expected a positive integer."],
+    [["--engine", "vllm", "--max-loras", "0"], "--max-loras must be a positive integer."],
     [["--engine", "vllm", "--port", "70000"], "expected a port, 1 to 65535."],
   ])("usage error %j exits 2 with one line", async (args, message) => {
     const run = await runHerd("build", ...args, "--experts-dir", join(dir, "none"));

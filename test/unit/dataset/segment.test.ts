@@ -137,4 +137,19 @@ describe("herd segment", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^herd: The dataset .*missing.jsonl does not exist/);
   });
+
+  it.each([
+    [["--format", "csv"], "argument 'csv' is invalid. Allowed choices are alpaca, messages."],
+    [
+      ["--examples", "-1"],
+      "option '--examples <n>' argument '-1' is invalid. --examples must be a positive integer.",
+    ],
+    [["--max-line-bytes", "0"], "argument '0' is invalid. --max-line-bytes must be a positive integer."],
+    [["--seed", "1.5"], "option '--seed <n>' argument '1.5' is invalid. --seed must be an integer."],
+  ])("a bad flag value %j is a usage error: exit 2, one line", async (flags, message) => {
+    const run = await runHerd("segment", "--data", "d.jsonl", "--out", join(dir, "o"), ...flags);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
 });
