@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { ConfigError, errorMessage } from "../../core/errors.js";
 import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
@@ -200,7 +200,11 @@ function expertsDirOf(flags: { expertsDir?: string }): string {
 
 function withReloadFlags(command: Command): Command {
   return command
-    .option("--serve-url <url>", `a running herd serve to reload (POST <url>${EXPERTS_RELOAD_PATH})`)
+    .option(
+      "--serve-url <url>",
+      `a running herd serve to reload (POST <url>${EXPERTS_RELOAD_PATH})`,
+      reloadUrl,
+    )
     .option("--api-key <key>", "that server's --api-key (default: $HERD_API_KEY)");
 }
 
@@ -218,6 +222,23 @@ async function restore(file: string, before: Buffer | undefined): Promise<void> 
   else await writeFile(file, before);
 }
 
+/**
+ * Parses --serve-url (commander argParser) into the reload endpoint's URL, before anything is
+ * changed; a path on the server's address (behind a proxy) is kept.
+ */
+function reloadUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new InvalidArgumentError("--serve-url must be the server's address, e.g. http://127.0.0.1:8000");
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}${EXPERTS_RELOAD_PATH}`;
+}
+
 /** Asks a running server to re-read experts.json; a failure is reported, not fatal (the file is updated). */
 async function reloadServer(flags: ReloadFlags): Promise<string[]> {
   if (!flags.serveUrl) {
@@ -225,7 +246,7 @@ async function reloadServer(flags: ReloadFlags): Promise<string[]> {
       `a running herd serve picks this up with: curl -X POST <server>${EXPERTS_RELOAD_PATH} -H 'authorization: Bearer <key>' (or herd experts ... --serve-url <server>)`,
     ];
   }
-  const url = new URL(EXPERTS_RELOAD_PATH, flags.serveUrl).href;
+  const url = flags.serveUrl;
   const key = flags.apiKey ?? process.env.HERD_API_KEY;
   try {
     const response = await fetch(url, {

@@ -119,6 +119,23 @@ describe("herd experts", () => {
     expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 
+  it("refuses a --serve-url that is not an http(s) URL before changing experts.json", async () => {
+    const before = await readFile(join(experts, "experts.json"), "utf8");
+    const run = await runHerd(
+      "experts",
+      "remove",
+      "qa",
+      "--experts-dir",
+      experts,
+      "--serve-url",
+      "localhost:8000",
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--serve-url must be the server's address, e.g. http://127.0.0.1:8000");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
+  });
+
   it("converts a PEFT adapter to GGUF for llama.cpp, and says --base is needed without it", async () => {
     const peft = join(dir, "astro-peft");
     await mergeAdapterFiles(peft, [{ path: join(dir, "astro.gguf"), weight: 1 }], {
