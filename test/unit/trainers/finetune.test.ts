@@ -82,6 +82,17 @@ describe("herd finetune", () => {
     if (python) execFileSync(python, ["-m", "py_compile", join(dir, "recipes", "code", "train.py")]);
   });
 
+  it.each([
+    [["--all", "--trainer", "unsloth"], "argument 'unsloth' is invalid. Allowed choices are axolotl, peft."],
+    [[], "pass --expert NAME (one or more) or --all."],
+    [["--all", "--expert", "code"], "pass --expert NAME (one or more) or --all, not both."],
+  ])("usage error %j: exit 2 with one line", async (args, message) => {
+    const run = await finetune(...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("says what is missing: no data, an unknown base, an unknown expert", async () => {
     const noData = await runHerd(
       "finetune",
