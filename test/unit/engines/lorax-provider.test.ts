@@ -80,6 +80,30 @@ describe("LoraxChatProvider", () => {
     expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "tool_calls" });
   });
 
+  it("keeps an earlier tool call and its result in the conversation LoRAX sees (it reads only role, content and name)", async () => {
+    const { provider, standIn } = setup({ adapterDir: "/a" }, ["/a/herd-code"]);
+    await run(provider, {
+      target: { model: "herd-code", adapters: [], base: false },
+      messages: [
+        { role: "user", content: "find docs" },
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "c1", name: "search", arguments: { query: "docs" } }],
+        },
+        { role: "tool", content: "3 results", toolCallId: "c1" },
+        { role: "user", content: "and now?" },
+      ],
+      params: {},
+      tools: [{ name: "search", parameters: { type: "object" } }],
+    });
+    const sent = (standIn.requests.at(-1)!.body as { messages: unknown[] }).messages;
+    expect(sent.slice(1, 3)).toEqual([
+      { role: "assistant", content: '{"function":{"_name":"search","query":"docs"}}' },
+      { role: "tool", content: "3 results", name: "search" },
+    ]);
+  });
+
   it("merges natively: /generate_stream with merged_adapters and the prompt rendered from the chat template", async () => {
     const { provider, standIn } = setup(
       {

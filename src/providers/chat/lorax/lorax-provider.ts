@@ -11,6 +11,7 @@ import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
 import { chunksFromGenerateStream } from "./generate-stream.js";
+import { toLoraxMessages } from "./lorax-messages.js";
 
 /** How LoRAX merges the adapters of a blend (`parameters.merged_adapters`). */
 export interface LoraxMergeOptions {
@@ -114,6 +115,7 @@ export class LoraxChatProvider implements ChatProvider {
       repetitionPenaltyKey: "repetition_penalty",
       schemaAsJsonObject: true,
     });
+    body.messages = toLoraxMessages(request.messages);
     body.max_tokens ??= this.options.defaultMaxTokens ?? 1024;
     if (!request.target.base) body.adapter_source = this.source();
     yield* this.client.chat(body, { signal: options.signal, model: model || undefined });
