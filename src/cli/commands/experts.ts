@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, errorMessage } from "../../core/errors.js";
 import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
@@ -78,10 +78,10 @@ export function registerExpertsCommand(program: Command): void {
           "--base <model.gguf>",
           "the GGUF base model: check the adapter against it, convert PEFT to GGUF",
         )
-        .option(
-          "--provider <name>",
-          "the backend that will serve it: ollama | llamacpp (llamacpp needs GGUF)",
-          "ollama",
+        .addOption(
+          new Option("--provider <name>", "the backend that will serve it (llamacpp needs GGUF)")
+            .choices(["ollama", "llamacpp"])
+            .default("ollama"),
         )
         .option("--replace", "replace an expert of the same name"),
     ),
@@ -93,9 +93,6 @@ export function registerExpertsCommand(program: Command): void {
       );
     }
     const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
-    if (flags.provider !== "ollama" && flags.provider !== "llamacpp") {
-      throw new ConfigError(`--provider must be ollama or llamacpp, got "${flags.provider}".`, "--provider");
-    }
     const text = await readFile(flags.examples, "utf8").catch((error: Error) => {
       throw new ConfigError(`Cannot read --examples ${flags.examples}: ${error.message}.`, "--examples");
     });

@@ -119,7 +119,7 @@ describe("herd experts", () => {
     expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 
-  it("refuses a --serve-url that is not an http(s) URL before changing experts.json", async () => {
+  it("refuses a --serve-url that is not an http(s) URL, or an unknown --provider, before changing experts.json", async () => {
     const before = await readFile(join(experts, "experts.json"), "utf8");
     const run = await runHerd(
       "experts",
@@ -133,6 +133,23 @@ describe("herd experts", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("--serve-url must be the server's address, e.g. http://127.0.0.1:8000");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
+    const vllm = await runHerd(
+      "experts",
+      "add",
+      "--experts-dir",
+      experts,
+      "--name",
+      "astro",
+      "--adapter",
+      join(dir, "astro.gguf"),
+      "--examples",
+      join(dir, "astro.txt"),
+      "--provider",
+      "vllm",
+    );
+    expect(vllm.code).toBe(2);
+    expect(vllm.stderr).toContain("argument 'vllm' is invalid. Allowed choices are ollama, llamacpp.");
     expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
   });
 
