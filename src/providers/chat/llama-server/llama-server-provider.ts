@@ -104,9 +104,8 @@ export class LlamaServerChatProvider implements ChatProvider {
   }
 
   /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */
-  async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+  health(): Promise<void> {
+    return this.client.health();
   }
 
   /** Every loaded adapter with the routing weight of its expert, the others at 0. */

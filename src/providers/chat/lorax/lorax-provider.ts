@@ -122,9 +122,8 @@ export class LoraxChatProvider implements ChatProvider {
   }
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
-  async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+  health(): Promise<void> {
+    return this.client.health();
   }
 
   /** A blend merged per request by LoRAX: POST /generate_stream with `merged_adapters`. */

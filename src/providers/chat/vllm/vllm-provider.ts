@@ -139,9 +139,8 @@ export class VllmChatProvider implements ChatProvider {
   }
 
   /** vLLM's GET /health: 200 once the engine is up. */
-  async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+  health(): Promise<void> {
+    return this.client.health();
   }
 
   /** The served name for a target: the adapter's name, and for the base the id vLLM serves it under. */
