@@ -1,7 +1,7 @@
 import { type EngineLaunch, finishLaunch, type LaunchInput, launchAdapters } from "./launch-spec.js";
 
 /**
- * `llama-server -m BASE.gguf --lora <expert>.gguf... --lora-init-without-apply --port P`: every
+ * `llama-server -m BASE.gguf --lora <expert>.gguf... --lora-init-without-apply --jinja --port P`: every
  * expert loaded at scale 0, ids 0, 1, ... in experts.json order; Herd blends per request with
  * `lora: [{id, scale}]`, so no merged blend files are needed.
  */
@@ -18,6 +18,8 @@ export function llamaServerLaunch(input: LaunchInput): EngineLaunch {
         input.baseModel,
         ...adapters.flatMap((a) => ["--lora", a.path]),
         "--lora-init-without-apply",
+        // The model's own chat template: llama-server refuses `tools` without it (older builds).
+        "--jinja",
         "--port",
         String(input.port),
       ],

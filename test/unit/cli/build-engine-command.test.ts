@@ -79,7 +79,7 @@ describe("herd build --engine", () => {
     const report = JSON.parse(run.stdout);
     expect(report.launch.commandLine).toBe(
       `llama-server -m ${join(dir, "base.gguf")} --lora ${join(out, "adapters", "herd-code.gguf")} ` +
-        `--lora ${join(out, "adapters", "herd-math.gguf")} --lora-init-without-apply --port 8080`,
+        `--lora ${join(out, "adapters", "herd-math.gguf")} --lora-init-without-apply --jinja --port 8080`,
     );
     expect(JSON.parse(await readFile(join(out, "launch.json"), "utf8")).commandLine).toBe(
       report.launch.commandLine,

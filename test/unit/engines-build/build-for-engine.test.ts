@@ -299,6 +299,7 @@ describe("buildForEngine llama-server", () => {
       "--lora",
       out("herd-math.gguf"),
       "--lora-init-without-apply",
+      "--jinja",
       "--port",
       "8080",
     ]);
