@@ -36,7 +36,13 @@ export function loraxLaunch(input: LoraxLaunchInput): EngineLaunch {
       // base model's chat template (provider.tokenizerConfig or provider.chatTemplate must be set).
       provider: input.nativeMerge
         ? { name: "lorax", url, adapterDir, merge: { strategy: "linear" } }
-        : { name: "lorax", url, adapterDir },
+        : // the prebuilt blends: a blend not among them falls back to its top expert
+          {
+            name: "lorax",
+            url,
+            adapterDir,
+            blends: adapters.filter((a) => a.kind === "blend").map((a) => a.name),
+          },
       settings: { adapterDir, nativeMerge: input.nativeMerge ?? false },
       adapters,
       notes: [

@@ -226,6 +226,7 @@ describe("buildForEngine lorax", () => {
       name: "lorax",
       url: "http://127.0.0.1:8080",
       adapterDir: "/data/adapters",
+      blends: ["herd-blend-code-math-50-50", "herd-blend-code-poetry-50-50", "herd-blend-math-poetry-50-50"],
     });
     expect(launch.argv).toEqual([
       "lorax-launcher",

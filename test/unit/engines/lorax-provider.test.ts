@@ -3,8 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OllamaBlendResolver } from "../../../src/core/blend-resolver.js";
 import type { ChatChunk, ChatRequest } from "../../../src/core/chat.js";
 import { ConfigError, InvalidInputError } from "../../../src/core/errors.js";
+import type { ExpertSet } from "../../../src/core/expert.js";
+import type { RoutingDecision } from "../../../src/core/routing.js";
 import { LoraxChatProvider, type LoraxChatProviderOptions } from "../../../src/providers/chat/lorax/index.js";
 import { LoraxStandIn } from "../../fixtures/engines/lorax-stand-in.js";
 import { standInHandlers } from "../../fixtures/engines/serve-stand-in.js";
@@ -78,6 +81,34 @@ describe("LoraxChatProvider", () => {
     expect(standIn.requests.at(-1)?.body).toMatchObject({ stream: false });
     expect(chunks[0]).toMatchObject({ type: "tool-call", id: "0", name: "search" });
     expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "tool_calls" });
+  });
+
+  it("with the blends herd build wrote, an unbuilt blend falls back to the top expert instead of a missing adapter", async () => {
+    const { provider } = setup(
+      {
+        adapterDir: "/a",
+        experts: { code: "herd-code", math: "herd-math" },
+        blends: ["herd-blend-code-math-75-25"],
+      },
+      ["/a/herd-code", "/a/herd-math", "/a/herd-blend-code-math-75-25"],
+    );
+    const resolver = new OllamaBlendResolver({ grid: 0.25 });
+    await resolver.prepare(provider);
+    const experts = {
+      baseModel: "llama",
+      experts: [{ name: "code" }, { name: "math" }],
+    } as unknown as ExpertSet;
+    const decide = (code: number) =>
+      ({
+        selected: [
+          { name: "code", weight: code, similarity: 0.9 },
+          { name: "math", weight: 1 - code, similarity: 0.8 },
+        ],
+      }) as unknown as RoutingDecision;
+    expect(resolver.resolve(decide(0.75), experts).model).toBe("herd-blend-code-math-75-25");
+    const unbuilt = resolver.resolve(decide(0.5), experts);
+    expect(unbuilt.model).toBe("herd-code");
+    expect(unbuilt.warnings?.[0]).toContain('"herd-blend-code-math-50-50" is not built');
   });
 
   it("keeps an earlier tool call and its result in the conversation LoRAX sees (it reads only role, content and name)", async () => {

@@ -39,6 +39,13 @@ export interface LoraxChatProviderOptions {
   /** Each expert's adapter name (`herd-<expert>` by Herd's convention), by expert. @default herd-<expert> */
   experts?: Record<string, string>;
   /**
+   * The prebuilt blend adapters in `adapterDir` (`herd build --engine lorax` lists them in its
+   * herd.config.json). When set, a blend that is not among them falls back to its top expert with a
+   * warning instead of asking LoRAX for a folder that does not exist.
+   * @default none: every blend variant on the grid is assumed built
+   */
+  blends?: string[];
+  /**
    * Blend natively: LoRAX merges the experts' adapters per request with these settings (through
    * /generate_stream, which needs `chatTemplate` or `tokenizerConfig`). @default none: blends are
    * the merged adapters `herd build --engine lorax` writes
@@ -85,6 +92,11 @@ export class LoraxChatProvider implements ChatProvider {
       notFoundHint: (id) =>
         `Check the adapter exists where LoRAX looks (${options.adapterDir ? `a PEFT folder at ${id}, written by \`herd build --engine lorax\`` : `the ${this.source()} id ${id}`}) and provider.adapterDir / provider.adapterSource.`,
     });
+    const blends = options.blends;
+    if (blends) {
+      const models = [...Object.values(options.experts ?? {}), ...blends];
+      this.listModels = async () => models;
+    }
     if (options.merge && !options.chatTemplate && !options.tokenizerConfig) {
       throw new ConfigError(
         "provider.merge (LoRAX native merges) renders prompts itself: set provider.chatTemplate or provider.tokenizerConfig (the base model's tokenizer_config.json).",
@@ -92,6 +104,12 @@ export class LoraxChatProvider implements ChatProvider {
       );
     }
   }
+
+  /**
+   * The adapters this provider can ask for: the experts' and `blends` (only when `blends` is set;
+   * LoRAX itself cannot list the folders it would load). The blend resolver reads it.
+   */
+  readonly listModels?: () => Promise<string[]>;
 
   /** The server address. */
   get baseUrl(): string {
