@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { DEFAULT_BLEND_GRID } from "../../core/blend-resolver.js";
 import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { writeAtomically } from "../adapters/atomic-output.js";
@@ -216,7 +217,12 @@ export async function buildForEngine(
   await writeTextIfChanged(plan.launchFile, `${JSON.stringify(described, null, 2)}\n`);
   await writeTextIfChanged(plan.readmeFile, renderLaunchReadme(launch, ENGINE_TRAITS[plan.engine].label));
   // What the printed `herd serve ... --config-file` reads: settings a --provider flag cannot carry.
-  const serveConfig = { expertsDir: resolve(options.expertsDir), provider: launch.provider };
+  // The blend grid too, so herd serve snaps routing weights to the variants this build made.
+  const serveConfig = {
+    expertsDir: resolve(options.expertsDir),
+    provider: launch.provider,
+    blend: { grid: options.grid ?? DEFAULT_BLEND_GRID },
+  };
   await writeTextIfChanged(plan.configFile, `${JSON.stringify(serveConfig, null, 2)}\n`);
   report.launchFile = plan.launchFile;
   report.launch = launch;

@@ -254,6 +254,7 @@ describe("buildForEngine lorax", () => {
     const configFile = args[args.indexOf("--config-file") + 1]!;
     const config = await loadConfigFile(configFile);
     expect(config.expertsDir).toBe(expertsDir);
+    expect(config.blend).toMatchObject({ grid: 0.5 }); // the build's grid, not the default 0.25
     expect(config.provider).toEqual({
       name: "lorax",
       url: "http://127.0.0.1:8080",
