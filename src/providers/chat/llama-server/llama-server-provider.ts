@@ -100,12 +100,26 @@ export class LlamaServerChatProvider implements ChatProvider {
       repetitionPenaltyKey: "repeat_penalty",
     });
     body.lora = this.loraScales(request, ids);
-    yield* this.client.chat(body, { signal: options.signal });
+    try {
+      yield* this.client.chat(body, { signal: options.signal });
+    } catch (error) {
+      // Down, perhaps restarting with other --lora flags: read the ids again once it is back.
+      if (error instanceof ProviderUnavailableError) this.ids = undefined;
+      throw error;
+    }
   }
 
-  /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */
-  health(): Promise<void> {
-    return this.client.health();
+  /**
+   * llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. Once healthy it
+   * re-reads GET /lora-adapters: ids follow the --lora order of the last start, and a server restarted
+   * with another order would otherwise get the scales of one expert on another's adapter. Load
+   * balancers poll /health, which bounds how long stale ids can last.
+   */
+  async health(): Promise<void> {
+    await this.client.health();
+    if (this.ids === undefined) return;
+    this.ids = undefined; // a failed re-read leaves none: requests then re-read and report the problem
+    await this.adapterIds();
   }
 
   /** Every loaded adapter with the routing weight of its expert, the others at 0. */
