@@ -95,7 +95,7 @@ export function registerBuildCommand(program: Command): void {
     .option("--experts-dir <dir>", "the folder holding experts.json", "experts")
     .option(
       "--out <dir>",
-      "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters and launch.json (default: herd-<engine>)",
+      "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters, launch.json and the herd.config.json herd serve reads (default: herd-<engine>)",
     )
     .option("--dtype <dtype>", "encoding of merged (and converted) adapters: auto | f32 | f16 | bf16", "auto")
     .option("--force", "merge and create (or write) again even when nothing changed")

@@ -174,5 +174,6 @@ describe("herd build --engine", () => {
       expect(run.stdout).toContain(flag);
     }
     expect(run.stdout.replace(/\s+/g, " ")).toContain('choices: "ollama", "vllm", "lorax", "llama-server"');
+    expect(run.stdout.replace(/\s+/g, " ")).toContain("the herd.config.json herd serve reads");
   });
 });
