@@ -38,6 +38,7 @@ describe("herd build --engine", () => {
       `herd serve --provider vllm:http://127.0.0.1:8000 --config-file ${join(out, "herd.config.json")}`,
     );
     expect(run.stdout).toContain("VLLM_ALLOW_RUNTIME_LORA_UPDATING=True");
+    expect(run.stdout).toContain("add --enable-auto-tool-choice --tool-call-parser PARSER");
     expect(run.stderr).toContain("writing herd-blend-math-poetry-50-50 (merge, 6/6)");
     expect((await readdir(out)).sort()).toEqual([
       "README.txt",
