@@ -1,7 +1,8 @@
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { readExpertCategories } from "../../core/dataset/category-map.js";
 import { type SegmentReport, segmentDataset, type TrainingFormat } from "../../core/dataset/segment.js";
+import { readExpertsFile } from "../../core/experts-file.js";
 import { integer, positiveInt } from "../common-options.js";
 import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir } from "../open-herd.js";
@@ -89,8 +90,32 @@ export function registerSegmentCommand(program: Command): void {
         },
       });
       if (process.stderr.isTTY) process.stderr.write("\n");
+      if (report.examplesDir) {
+        for (const warning of await unreadSamples(expertsDir, report))
+          process.stderr.write(`herd segment: warning: ${warning}\n`);
+      }
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     });
+}
+
+/**
+ * The samples `--examples` wrote that no centroid will read: experts.json gives those experts other
+ * `examples` (inline, or another file), one warning each naming the setting that would use them.
+ */
+async function unreadSamples(expertsDir: string, report: SegmentReport): Promise<string[]> {
+  const warnings: string[] = [];
+  const { experts } = await readExpertsFile(expertsDir);
+  for (const expert of experts) {
+    if (!Object.hasOwn(report.experts, expert.name) || !report.experts[expert.name]!.examples) continue;
+    const written = resolve(report.examplesDir!, `${expert.name}.jsonl`);
+    const used = typeof expert.examples === "string" ? resolve(expertsDir, expert.examples) : undefined;
+    if (used === written) continue;
+    const path = relative(expertsDir, written);
+    warnings.push(
+      `the centroid of "${expert.name}" does not read the sample written to ${path}: its experts.json "examples" are elsewhere; set "examples": "${path}" to use it.`,
+    );
+  }
+  return warnings;
 }
 
 /** The report as `herd segment` prints it. */

@@ -7,8 +7,8 @@ import { segmentDataset } from "../../../src/core/dataset/segment.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
 const experts = [
-  { name: "code", categories: ["coding"] },
-  { name: "creative", categories: ["joke", "Writing"] },
+  { name: "code", categories: ["coding"], examples: "examples/code.jsonl" },
+  { name: "creative", categories: ["joke", "Writing"], examples: "examples/creative.jsonl" },
 ];
 
 let dir: string;
@@ -136,6 +136,21 @@ describe("herd segment", () => {
     );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^herd: The dataset .*missing.jsonl does not exist/);
+  });
+
+  it("--examples warns, naming the fix, when experts.json points an expert's centroid at other examples", async () => {
+    const data = join(dir, "d.jsonl");
+    await writeFile(data, [row("coding", "a"), row("joke", "b")].join("\n"));
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    const inline = [experts[0], { ...experts[1], examples: ["Tell me a joke"] }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts: inline }));
+    const args = ["--data", data, "--out", join(dir, "out"), "--experts-dir", expertsDir, "--examples", "3"];
+    const result = await runHerd("segment", ...args);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      'herd segment: warning: the centroid of "creative" does not read the sample written to examples/creative.jsonl: its experts.json "examples" are elsewhere; set "examples": "examples/creative.jsonl" to use it.\n',
+    );
   });
 
   it.each([
