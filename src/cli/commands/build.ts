@@ -1,5 +1,5 @@
-import { relative } from "node:path";
-import { type Command, Option } from "commander";
+import { isAbsolute, relative } from "node:path";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../../core/errors.js";
 import { loadExpertSet } from "../../core/experts.js";
 import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
@@ -117,6 +117,7 @@ export function registerBuildCommand(program: Command): void {
     .option(
       "--engine-dir <dir>",
       "engines: where the engine sees --out, e.g. /data in a container (default: the absolute --out path)",
+      absoluteEngineDir,
     )
     .option(
       "--port <port>",
@@ -184,4 +185,15 @@ export function registerBuildCommand(program: Command): void {
       }
       process.stdout.write(`${lines.join("\n")}\n`);
     });
+}
+
+/**
+ * Parses --engine-dir (commander argParser): the engine loads adapters from paths under it, so a
+ * relative one would be resolved against wherever the engine happens to run.
+ */
+function absoluteEngineDir(value: string): string {
+  if (value.startsWith("/") || isAbsolute(value)) return value;
+  throw new InvalidArgumentError(
+    `--engine-dir must be an absolute path (where the engine sees --out, e.g. /data), got "${value}".`,
+  );
 }

@@ -152,6 +152,10 @@ describe("herd build --engine", () => {
       "--model applies to --engine vllm | lorax | llama-server, not to --engine ollama.",
     ],
     [["--engine", "vllm", "--max-loras", "0"], "--max-loras must be a positive integer."],
+    [
+      ["--engine", "lorax", "--engine-dir", "data"],
+      '--engine-dir must be an absolute path (where the engine sees --out, e.g. /data), got "data".',
+    ],
     [["--engine", "vllm", "--port", "70000"], "expected a port, 1 to 65535."],
   ])("usage error %j exits 2 with one line", async (args, message) => {
     const run = await runHerd("build", ...args, "--experts-dir", join(dir, "none"));
