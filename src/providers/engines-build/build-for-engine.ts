@@ -73,6 +73,12 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** `{ tokenizerConfig }` when the base model is a local folder with a tokenizer_config.json. */
+async function localTokenizerConfig(baseModel: string): Promise<{ tokenizerConfig?: string }> {
+  const file = resolve(baseModel, "tokenizer_config.json");
+  return (await exists(file)) ? { tokenizerConfig: file } : {};
+}
+
 /** Writes a text file atomically, only when its content changes. */
 async function writeTextIfChanged(path: string, text: string): Promise<boolean> {
   if ((await readFile(path, "utf8").catch(() => undefined)) === text) return false;
@@ -211,7 +217,11 @@ export async function buildForEngine(
     plan.engine === "vllm"
       ? vllmLaunch({ ...input, ...(options.maxLoras !== undefined ? { maxLoras: options.maxLoras } : {}) })
       : plan.engine === "lorax"
-        ? loraxLaunch({ ...input, nativeMerge: options.nativeMerge ?? false })
+        ? loraxLaunch({
+            ...input,
+            nativeMerge: options.nativeMerge ?? false,
+            ...(options.nativeMerge ? await localTokenizerConfig(baseModel) : {}),
+          })
         : llamaServerLaunch(input);
   const described = { generatedBy: `herd build --engine ${plan.engine}`, ...launch };
   await writeTextIfChanged(plan.launchFile, `${JSON.stringify(described, null, 2)}\n`);

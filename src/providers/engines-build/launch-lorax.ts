@@ -4,6 +4,8 @@ import { type EngineLaunch, finishLaunch, type LaunchInput, launchAdapters } fro
 export interface LoraxLaunchInput extends LaunchInput {
   /** Blends are merged by LoRAX per request (`merged_adapters`); none were prebuilt. */
   nativeMerge?: boolean;
+  /** The base model's tokenizer_config.json on this machine, when found: native merges render prompts with it. */
+  tokenizerConfig?: string;
 }
 
 /**
@@ -35,7 +37,13 @@ export function loraxLaunch(input: LoraxLaunchInput): EngineLaunch {
       // With native merges the provider blends through merged_adapters, rendering prompts from the
       // base model's chat template (provider.tokenizerConfig or provider.chatTemplate must be set).
       provider: input.nativeMerge
-        ? { name: "lorax", url, adapterDir, merge: { strategy: "linear" } }
+        ? {
+            name: "lorax",
+            url,
+            adapterDir,
+            merge: { strategy: "linear" },
+            ...(input.tokenizerConfig ? { tokenizerConfig: input.tokenizerConfig } : {}),
+          }
         : // the prebuilt blends: a blend not among them falls back to its top expert
           {
             name: "lorax",
@@ -47,7 +55,7 @@ export function loraxLaunch(input: LoraxLaunchInput): EngineLaunch {
       adapters,
       notes: [
         input.nativeMerge
-          ? "Blends are not prebuilt (--native-merge): LoRAX merges the experts per request through merged_adapters; add provider.tokenizerConfig (the base model's tokenizer_config.json) to the provider config so Herd can render the chat template."
+          ? `Blends are not prebuilt (--native-merge): LoRAX merges the experts per request through merged_adapters, on a prompt Herd renders from the base model's chat template${input.tokenizerConfig ? ` (${input.tokenizerConfig})` : "; add provider.tokenizerConfig (the base model's tokenizer_config.json) to herd.config.json, or pass --model as a local model folder that has one"}.`
           : "Blends are prebuilt merged adapters (exact); with --native-merge LoRAX merges per request instead and no blend folders are written.",
         `adapterDir is the adapters folder as LoRAX sees it (${adapterDir}); in a container, mount the build folder and pass --engine-dir with its path inside.`,
       ],

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -244,6 +244,23 @@ describe("buildForEngine lorax", () => {
       "local",
     ]);
     expect(report.launch?.adapters.map((a) => a.path)).toContain("/data/adapters/herd-blend-code-math-50-50");
+  });
+
+  it("with native merges and a local model folder, the config names its tokenizer_config.json", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const model = join(dir, "models", "tiny-llama");
+    await mkdir(model, { recursive: true });
+    await writeFile(
+      join(model, "tokenizer_config.json"),
+      JSON.stringify({ chat_template: "{{ messages }}" }),
+    );
+    const report = await build(expertsDir, { engine: "lorax", nativeMerge: true, model });
+    expect(report.launch?.provider).toMatchObject({ tokenizerConfig: join(model, "tokenizer_config.json") });
+    // the provider it configures starts: a native merge without a template would be refused
+    const config = await loadConfigFile(join(dir, "out", "herd.config.json"));
+    const { LoraxChatProvider } = await import("../../../src/providers/chat/lorax/index.js");
+    const provider = new LoraxChatProvider(config.provider as object);
+    await expect(provider.prepare()).resolves.toBeUndefined();
   });
 
   it("prints a herd serve command whose config file tells the provider where LoRAX sees the adapters", async () => {
