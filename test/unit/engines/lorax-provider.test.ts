@@ -61,6 +61,13 @@ describe("LoraxChatProvider", () => {
       params: {},
     });
     expect(standIn.requests.at(-1)?.body).toMatchObject({ model: "", max_tokens: 1024 });
+    // top_k 0 means off: LoRAX refuses 0 ("must be strictly positive"), and off is its default
+    await run(provider, {
+      target: { model: "llama3", adapters: [], base: true },
+      messages: [{ role: "user", content: "hi" }],
+      params: { topK: 0 },
+    });
+    expect(standIn.requests.at(-1)?.body).not.toHaveProperty("top_k");
     expect(standIn.requests.at(-1)?.body).not.toHaveProperty("adapter_source");
     await run(provider, {
       target: { model: "acme/herd-code", adapters: [], base: false },

@@ -98,6 +98,7 @@ export class LlamaServerChatProvider implements ChatProvider {
     const ids = this.ids ?? (await this.adapterIds(options.signal).catch(asServerError(this.baseUrl)));
     const body = toOpenAIChatBody(request, request.target.model, options.stream ?? true, {
       repetitionPenaltyKey: "repeat_penalty",
+      topKOff: 0,
     });
     body.lora = this.loraScales(request, ids);
     try {

@@ -134,6 +134,7 @@ export class VllmChatProvider implements ChatProvider {
     const model = await this.modelFor(request, options.signal);
     const body = toOpenAIChatBody(request, model, options.stream ?? true, {
       repetitionPenaltyKey: "repetition_penalty",
+      topKOff: -1,
     });
     yield* this.client.chat(body, { signal: options.signal, model });
   }
