@@ -84,6 +84,18 @@ describe("LlamaServerChatProvider", () => {
     await expect(provider.health()).resolves.toBeUndefined();
   });
 
+  it("an expert added after start-up (a reload) says both llama-server and herd serve need a restart", async () => {
+    const { provider } = setup({ adapters: ["code.gguf", "math.gguf"] });
+    const astro: GenerationTarget = {
+      model: "herd-astro",
+      adapters: [{ expert: "astro", scale: 1 }],
+      base: false,
+    };
+    await expect(run(provider, astro)).rejects.toThrow(
+      /"astro" was not an expert when herd serve started.*restart llama-server adding --lora <its .gguf file>, then restart herd serve/,
+    );
+  });
+
   it("after a restart with another --lora order, the next /health re-reads the ids so the right adapter runs", async () => {
     const { provider, standIn } = setup({ adapters: ["code.gguf", "math.gguf"] });
     await provider.prepare();

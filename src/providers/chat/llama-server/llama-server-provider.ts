@@ -131,7 +131,8 @@ export class LlamaServerChatProvider implements ChatProvider {
       if (id === undefined) {
         throw new ModelNotFoundError(
           expert,
-          `Expert "${expert}" has no adapter loaded in llama-server at ${this.baseUrl}; restart llama-server adding --lora <its .gguf file>.`,
+          // Every expert known at start-up was matched (or start-up failed): this one came with a reload.
+          `Expert "${expert}" was not an expert when herd serve started (added by a reload?), and llama-server at ${this.baseUrl} loads adapters only at start-up: restart llama-server adding --lora <its .gguf file>, then restart herd serve.`,
           this.baseUrl,
         );
       }
