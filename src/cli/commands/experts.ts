@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, errorMessage } from "../../core/errors.js";
-import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
+import { EXPERT_NAME, type ExpertDefinition, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
 import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
 import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
@@ -174,11 +174,7 @@ export function registerExpertsCommand(program: Command): void {
       await edit.undo();
       throw error;
     }
-    const removed = edit.previous!;
-    const files = [
-      typeof removed.examples === "string" ? removed.examples : undefined,
-      removed.adapter,
-    ].filter((f): f is string => f !== undefined && !isAbsolute(f) && !f.startsWith(".."));
+    const files = await ownFiles(dir, edit.previous!);
     if (flags.deleteFiles) for (const f of files) await rm(join(dir, f), { recursive: true, force: true });
     const lines = [
       `removed expert ${name} from ${join(dir, "experts.json")}`,
@@ -188,6 +184,25 @@ export function registerExpertsCommand(program: Command): void {
       ...(await reloadServer(flags)),
     ].filter(Boolean);
     process.stdout.write(`${lines.join("\n")}\n`);
+  });
+}
+
+/**
+ * The files of a removed expert that `--delete-files` may delete: inside the experts folder once
+ * resolved (`adapters/../../x` is not) and used by no remaining expert (a shared examples file is kept).
+ */
+async function ownFiles(dir: string, removed: ExpertDefinition): Promise<string[]> {
+  const inUse = new Set<string>();
+  for (const e of (await readExpertsFile(dir)).experts) {
+    for (const f of [e.adapter, typeof e.examples === "string" ? e.examples : undefined])
+      if (f !== undefined) inUse.add(resolve(dir, f));
+  }
+  const candidates = [typeof removed.examples === "string" ? removed.examples : undefined, removed.adapter];
+  return candidates.filter((f): f is string => {
+    if (f === undefined) return false;
+    const path = resolve(dir, f);
+    const inside = relative(dir, path);
+    return inside !== "" && !inside.startsWith("..") && !isAbsolute(inside) && !inUse.has(path);
   });
 }
 
