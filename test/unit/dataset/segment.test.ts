@@ -153,6 +153,27 @@ describe("herd segment", () => {
     );
   });
 
+  it("refuses an expert name that is not a file name before writing anything", async () => {
+    const data = join(dir, "d.jsonl");
+    await writeFile(data, row("coding", "a"));
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    const bad = [{ name: "../escape", categories: ["coding"], examples: "examples/x.jsonl" }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts: bad }));
+    const run = await runHerd(
+      "segment",
+      "--data",
+      data,
+      "--out",
+      join(dir, "out", "seg"),
+      "--experts-dir",
+      expertsDir,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^herd: .*experts\[0\]\.name "\.\.\/escape" must be lowercase letters/);
+    expect(await readdir(dir)).not.toContain("out"); // nothing written, not even next to --out
+  });
+
   it.each([
     [["--format", "csv"], "argument 'csv' is invalid. Allowed choices are alpaca, messages."],
     [

@@ -93,6 +93,27 @@ describe("herd finetune", () => {
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  it("refuses an experts.json expert name that is not a file name (it names <out>/<expert>/)", async () => {
+    const expertsDir = join(dir, "odd");
+    await mkdir(expertsDir);
+    const experts = [{ name: "../escape", adapter: "a.gguf", examples: ["x"] }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "org/m", experts }));
+    const out = join(dir, "r", "recipes");
+    const run = await runHerd(
+      "finetune",
+      "--experts-dir",
+      expertsDir,
+      "--data",
+      segments,
+      "--out",
+      out,
+      "--all",
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^herd: .*experts\[0\]\.name "\.\.\/escape" must be lowercase letters/);
+    await expect(readFile(join(dir, "r", "escape", "axolotl.yml"), "utf8")).rejects.toThrow(/ENOENT/);
+  });
+
   it("says what is missing: no data, an unknown base, an unknown expert", async () => {
     const noData = await runHerd(
       "finetune",
