@@ -86,7 +86,7 @@ export function registerSegmentCommand(program: Command): void {
         dedupe: flags.keepDuplicates ? false : {},
         onProgress: (rows) => {
           if (process.stderr.isTTY) process.stderr.write(`\rsegment: ${rows} rows read`);
-          else if (rows % 100_000 === 0) process.stderr.write(`segment: ${rows} rows read\n`);
+          else if (rows > 0 && rows % 100_000 === 0) process.stderr.write(`segment: ${rows} rows read\n`);
         },
       });
       if (process.stderr.isTTY) process.stderr.write("\n");

@@ -174,6 +174,26 @@ describe("herd segment", () => {
     expect(await readdir(dir)).not.toContain("out"); // nothing written, not even next to --out
   });
 
+  it("an empty dataset prints no progress line on stderr", async () => {
+    const data = join(dir, "empty.jsonl");
+    await writeFile(data, "");
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts }));
+    const run = await runHerd(
+      "segment",
+      "--data",
+      data,
+      "--out",
+      join(dir, "out"),
+      "--experts-dir",
+      expertsDir,
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^0 rows read/);
+    expect(run.stderr).toBe("");
+  });
+
   it.each([
     [["--format", "csv"], "argument 'csv' is invalid. Allowed choices are alpaca, messages."],
     [
