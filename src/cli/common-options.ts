@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { HerdConfigInput } from "../core/config.js";
 import { loadConfigFile } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
@@ -102,21 +102,22 @@ export async function configFromFlags(
   return config;
 }
 
-/** Parses an integer flag (e.g. a seed) or throws a ConfigError naming it. */
+/**
+ * Parses an integer flag (e.g. a seed) as a commander argParser: a bad value is a usage error
+ * (exit 2, one line naming the option).
+ */
 export function integer(flag: string): (value: string) => number {
   return (value: string) => {
-    if (!/^-?\d+$/.test(value.trim()))
-      throw new ConfigError(`${flag} must be an integer, got "${value}".`, flag);
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${flag} must be an integer.`);
     return Number(value);
   };
 }
 
-/** Parses a positive integer flag or throws a ConfigError naming it. */
+/** Parses a positive integer flag as a commander argParser: a bad value is a usage error (exit 2). */
 export function positiveInt(flag: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new ConfigError(`${flag} must be a positive integer, got "${value}".`, flag);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer.`);
     return n;
   };
 }

@@ -58,6 +58,7 @@ export function registerEngineProviders(registry: Registry<Factory<ChatProvider>
             ...engineFields,
             adapterDir: z.string().min(1).optional(),
             adapterSource: z.enum(["hub", "local", "s3", "pbase"]).optional(),
+            blends: z.array(z.string().min(1)).optional(),
             merge: z
               .object({
                 strategy: z.enum(["linear", "ties", "dare_linear", "dare_ties"]).optional(),

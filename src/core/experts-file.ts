@@ -3,7 +3,7 @@ import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExpertConfigError, UnknownExpertError } from "./errors.js";
 import type { ExpertSet } from "./expert.js";
-import { EXPERTS_FILE, type ExpertDefinition, parseExpertSet } from "./experts.js";
+import { EXPERT_NAME, EXPERTS_FILE, type ExpertDefinition, parseExpertSet } from "./experts.js";
 
 /** experts.json as written: the expert definitions plus any other fields, kept as they are. */
 export interface ExpertsFileData {
@@ -34,7 +34,27 @@ export async function readExpertsFile(dir: string): Promise<ExpertsFileData> {
   if (typeof shape !== "object" || shape === null || !Array.isArray(shape.experts)) {
     throw new ExpertConfigError(`${file}: expected {"baseModel": ..., "experts": [...]}.`);
   }
+  checkExpertNames(file, shape.experts);
   return shape as ExpertsFileData;
+}
+
+/**
+ * Checks every expert's name is a valid name, before commands use it in file names
+ * (`<out>/<name>.alpaca.jsonl`, `<out>/<name>/`, `examples/<name>.jsonl`).
+ * @throws ExpertConfigError naming the file and the entry
+ */
+export function checkExpertNames(file: string, experts: readonly unknown[]): void {
+  for (const [i, expert] of experts.entries()) {
+    const name =
+      typeof expert === "object" && expert !== null && Object.hasOwn(expert, "name")
+        ? (expert as { name: unknown }).name
+        : undefined;
+    if (typeof name !== "string" || !EXPERT_NAME.test(name)) {
+      throw new ExpertConfigError(
+        `${file}: experts[${i}].name ${JSON.stringify(String(name).slice(0, 64))} must be lowercase letters, digits, '-' or '_' (at most 63 characters).`,
+      );
+    }
+  }
 }
 
 /**

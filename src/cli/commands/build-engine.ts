@@ -47,13 +47,6 @@ export function checkFlagsFor(command: Command, build: string, flags: EngineBuil
   }
 }
 
-/** Parses a positive integer flag value (commander argParser). */
-export function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer.");
-  return n;
-}
-
 /** Parses a TCP port flag value (commander argParser). */
 export function portNumber(value: string): number {
   const n = Number(value);

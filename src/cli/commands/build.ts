@@ -1,19 +1,13 @@
-import { relative } from "node:path";
-import { type Command, Option } from "commander";
+import { isAbsolute, relative } from "node:path";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../../core/errors.js";
 import { loadExpertSet } from "../../core/experts.js";
 import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
 import { ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
-import { progress } from "../common-options.js";
-import {
-  checkFlagsFor,
-  type EngineBuildFlags,
-  portNumber,
-  positiveInteger,
-  runEngineBuild,
-} from "./build-engine.js";
+import { positiveInt, progress } from "../common-options.js";
+import { checkFlagsFor, type EngineBuildFlags, portNumber, runEngineBuild } from "./build-engine.js";
 
 interface BuildFlags extends EngineBuildFlags {
   engine: "ollama" | (typeof ENGINES)[number];
@@ -112,7 +106,7 @@ export function registerBuildCommand(program: Command): void {
     .option("--experts-dir <dir>", "the folder holding experts.json", "experts")
     .option(
       "--out <dir>",
-      "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters and launch.json (default: herd-<engine>)",
+      "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters, launch.json and the herd.config.json herd serve reads (default: herd-<engine>)",
     )
     .option("--dtype <dtype>", "encoding of merged (and converted) adapters: auto | f32 | f16 | bf16", "auto")
     .option("--force", "merge and create (or write) again even when nothing changed")
@@ -134,6 +128,7 @@ export function registerBuildCommand(program: Command): void {
     .option(
       "--engine-dir <dir>",
       "engines: where the engine sees --out, e.g. /data in a container (default: the absolute --out path)",
+      absoluteEngineDir,
     )
     .option(
       "--port <port>",
@@ -143,7 +138,7 @@ export function registerBuildCommand(program: Command): void {
     .option(
       "--max-loras <n>",
       "vllm: different adapters in one batch (default: the number of adapters, at most 8)",
-      positiveInteger,
+      positiveInt("--max-loras"),
     )
     .option(
       "--native-merge",
@@ -202,4 +197,15 @@ export function registerBuildCommand(program: Command): void {
       }
       process.stdout.write(`${lines.join("\n")}\n`);
     });
+}
+
+/**
+ * Parses --engine-dir (commander argParser): the engine loads adapters from paths under it, so a
+ * relative one would be resolved against wherever the engine happens to run.
+ */
+function absoluteEngineDir(value: string): string {
+  if (value.startsWith("/") || isAbsolute(value)) return value;
+  throw new InvalidArgumentError(
+    `--engine-dir must be an absolute path (where the engine sees --out, e.g. /data), got "${value}".`,
+  );
 }

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
-import type { Command } from "commander";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, errorMessage } from "../../core/errors.js";
-import { EXPERT_NAME, parseExamples } from "../../core/experts.js";
+import { EXPERT_NAME, type ExpertDefinition, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
 import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
 import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
@@ -78,10 +78,10 @@ export function registerExpertsCommand(program: Command): void {
           "--base <model.gguf>",
           "the GGUF base model: check the adapter against it, convert PEFT to GGUF",
         )
-        .option(
-          "--provider <name>",
-          "the backend that will serve it: ollama | llamacpp (llamacpp needs GGUF)",
-          "ollama",
+        .addOption(
+          new Option("--provider <name>", "the backend that will serve it (llamacpp needs GGUF)")
+            .choices(["ollama", "llamacpp"])
+            .default("ollama"),
         )
         .option("--replace", "replace an expert of the same name"),
     ),
@@ -93,9 +93,6 @@ export function registerExpertsCommand(program: Command): void {
       );
     }
     const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
-    if (flags.provider !== "ollama" && flags.provider !== "llamacpp") {
-      throw new ConfigError(`--provider must be ollama or llamacpp, got "${flags.provider}".`, "--provider");
-    }
     const text = await readFile(flags.examples, "utf8").catch((error: Error) => {
       throw new ConfigError(`Cannot read --examples ${flags.examples}: ${error.message}.`, "--examples");
     });
@@ -177,11 +174,7 @@ export function registerExpertsCommand(program: Command): void {
       await edit.undo();
       throw error;
     }
-    const removed = edit.previous!;
-    const files = [
-      typeof removed.examples === "string" ? removed.examples : undefined,
-      removed.adapter,
-    ].filter((f): f is string => f !== undefined && !isAbsolute(f) && !f.startsWith(".."));
+    const files = await ownFiles(dir, edit.previous!);
     if (flags.deleteFiles) for (const f of files) await rm(join(dir, f), { recursive: true, force: true });
     const lines = [
       `removed expert ${name} from ${join(dir, "experts.json")}`,
@@ -194,13 +187,36 @@ export function registerExpertsCommand(program: Command): void {
   });
 }
 
+/**
+ * The files of a removed expert that `--delete-files` may delete: inside the experts folder once
+ * resolved (`adapters/../../x` is not) and used by no remaining expert (a shared examples file is kept).
+ */
+async function ownFiles(dir: string, removed: ExpertDefinition): Promise<string[]> {
+  const inUse = new Set<string>();
+  for (const e of (await readExpertsFile(dir)).experts) {
+    for (const f of [e.adapter, typeof e.examples === "string" ? e.examples : undefined])
+      if (f !== undefined) inUse.add(resolve(dir, f));
+  }
+  const candidates = [typeof removed.examples === "string" ? removed.examples : undefined, removed.adapter];
+  return candidates.filter((f): f is string => {
+    if (f === undefined) return false;
+    const path = resolve(dir, f);
+    const inside = relative(dir, path);
+    return inside !== "" && !inside.startsWith("..") && !isAbsolute(inside) && !inUse.has(path);
+  });
+}
+
 function expertsDirOf(flags: { expertsDir?: string }): string {
   return flags.expertsDir ? resolve(flags.expertsDir) : defaultExpertsDir();
 }
 
 function withReloadFlags(command: Command): Command {
   return command
-    .option("--serve-url <url>", `a running herd serve to reload (POST <url>${EXPERTS_RELOAD_PATH})`)
+    .option(
+      "--serve-url <url>",
+      `a running herd serve to reload (POST <url>${EXPERTS_RELOAD_PATH})`,
+      reloadUrl,
+    )
     .option("--api-key <key>", "that server's --api-key (default: $HERD_API_KEY)");
 }
 
@@ -218,6 +234,23 @@ async function restore(file: string, before: Buffer | undefined): Promise<void> 
   else await writeFile(file, before);
 }
 
+/**
+ * Parses --serve-url (commander argParser) into the reload endpoint's URL, before anything is
+ * changed; a path on the server's address (behind a proxy) is kept.
+ */
+function reloadUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new InvalidArgumentError("--serve-url must be the server's address, e.g. http://127.0.0.1:8000");
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}${EXPERTS_RELOAD_PATH}`;
+}
+
 /** Asks a running server to re-read experts.json; a failure is reported, not fatal (the file is updated). */
 async function reloadServer(flags: ReloadFlags): Promise<string[]> {
   if (!flags.serveUrl) {
@@ -225,7 +258,7 @@ async function reloadServer(flags: ReloadFlags): Promise<string[]> {
       `a running herd serve picks this up with: curl -X POST <server>${EXPERTS_RELOAD_PATH} -H 'content-type: application/json' -H 'authorization: Bearer <key>' -d '{}' (or herd experts ... --serve-url <server>)`,
     ];
   }
-  const url = new URL(EXPERTS_RELOAD_PATH, flags.serveUrl).href;
+  const url = flags.serveUrl;
   const key = flags.apiKey ?? process.env.HERD_API_KEY;
   try {
     const response = await fetch(url, {

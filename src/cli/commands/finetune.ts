@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ConfigError, HerdError } from "../../core/errors.js";
 import { readExpertsFile } from "../../core/experts-file.js";
+import { shellQuote } from "../../providers/engines-build/shell-quote.js";
 import {
   type Trainer,
   trainingBaseModel,
@@ -13,7 +14,7 @@ import { defaultExpertsDir } from "../open-herd.js";
 interface FinetuneFlags {
   expert?: string[];
   all?: boolean;
-  trainer: string;
+  trainer: Trainer;
   out: string;
   data: string;
   baseModel?: string;
@@ -22,8 +23,6 @@ interface FinetuneFlags {
   json?: boolean;
 }
 
-const quote = (arg: string) => (/^[\w./:=@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
-
 /** `herd finetune`: a runnable QLoRA recipe per expert for axolotl or transformers/peft; --run trains. */
 export function registerFinetuneCommand(program: Command): void {
   program
@@ -31,7 +30,7 @@ export function registerFinetuneCommand(program: Command): void {
     .description("write a QLoRA fine-tuning recipe per expert (axolotl YAML or a peft script); --run trains")
     .option("--expert <name...>", "the expert(s) to train")
     .option("--all", "every expert in experts.json")
-    .option("--trainer <name>", "axolotl | peft", "axolotl")
+    .addOption(new Option("--trainer <name>", "the trainer").choices(["axolotl", "peft"]).default("axolotl"))
     .requiredOption(
       "--out <dir>",
       "where the recipes go (<out>/<expert>/); adapters land in <out>/<expert>/adapter",
@@ -47,10 +46,14 @@ export function registerFinetuneCommand(program: Command): void {
     )
     .option("--run", "run the trainer now (it must be installed), streaming its output")
     .option("--json", "print the recipes as JSON")
-    .action(async (flags: FinetuneFlags) => {
-      const trainer = parseTrainer(flags.trainer);
+    .action(async (flags: FinetuneFlags, command: Command) => {
+      const trainer = flags.trainer;
       if (Boolean(flags.all) === Boolean(flags.expert?.length)) {
-        throw new ConfigError("Pass --expert NAME (one or more) or --all, not both.", "--expert");
+        const both = flags.all ? ", not both" : "";
+        command.error(`error: pass --expert NAME (one or more) or --all${both}.`, {
+          exitCode: 2,
+          code: "herd.usage",
+        });
       }
       const file = await readExpertsFile(flags.expertsDir ? resolve(flags.expertsDir) : defaultExpertsDir());
       const known = file.experts.map((e) => e.name);
@@ -74,7 +77,10 @@ export function registerFinetuneCommand(program: Command): void {
           `${trainer} recipes for ${experts.join(", ")} on ${baseModel} (QLoRA r=64, alpha=16, 4-bit nf4):`,
         ];
         for (const r of recipes) {
-          lines.push(`  ${r.expert}: ${r.files.join(", ")}`, `    run: ${r.command.map(quote).join(" ")}`);
+          lines.push(
+            `  ${r.expert}: ${r.files.join(", ")}`,
+            `    run: ${r.command.map(shellQuote).join(" ")}`,
+          );
         }
         lines.push(
           "then, per expert: herd experts add --name <expert> --adapter <out>/<expert>/adapter --examples <prompts> --base <base.gguf>",
@@ -83,7 +89,7 @@ export function registerFinetuneCommand(program: Command): void {
       }
       if (!flags.run) return;
       for (const r of recipes) {
-        process.stderr.write(`herd finetune: training ${r.expert}: ${r.command.map(quote).join(" ")}\n`);
+        process.stderr.write(`herd finetune: training ${r.expert}: ${r.command.map(shellQuote).join(" ")}\n`);
         const code = await runTrainer(trainer, r.command, {
           stdout: (chunk) => process.stdout.write(chunk),
           stderr: (chunk) => process.stderr.write(chunk),
@@ -92,9 +98,4 @@ export function registerFinetuneCommand(program: Command): void {
           throw new HerdError(`${r.command[0]} exited with code ${code} while training ${r.expert}.`);
       }
     });
-}
-
-function parseTrainer(name: string): Trainer {
-  if (name === "axolotl" || name === "peft") return name;
-  throw new ConfigError(`--trainer must be axolotl or peft, got "${name}".`, "--trainer");
 }

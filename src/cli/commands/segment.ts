@@ -1,8 +1,8 @@
-import { resolve } from "node:path";
-import type { Command } from "commander";
+import { relative, resolve } from "node:path";
+import { type Command, Option } from "commander";
 import { readExpertCategories } from "../../core/dataset/category-map.js";
 import { type SegmentReport, segmentDataset, type TrainingFormat } from "../../core/dataset/segment.js";
-import { ConfigError } from "../../core/errors.js";
+import { readExpertsFile } from "../../core/experts-file.js";
 import { integer, positiveInt } from "../common-options.js";
 import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir } from "../open-herd.js";
@@ -14,7 +14,7 @@ interface SegmentFlags {
   categoryField: string;
   textField: string;
   responseField: string;
-  format?: string;
+  format?: TrainingFormat;
   examples?: number;
   examplesDir?: string;
   seed?: number;
@@ -37,7 +37,12 @@ export function registerSegmentCommand(program: Command): void {
     .option("--category-field <name>", "the row field holding the category", "category")
     .option("--text-field <name>", "the row field holding the instruction", "instruction")
     .option("--response-field <name>", "the row field holding the answer", "response")
-    .option("--format <format>", "alpaca | messages (default: both)")
+    .addOption(
+      new Option("--format <format>", "write only this format (default: both)").choices([
+        "alpaca",
+        "messages",
+      ]),
+    )
     .option(
       "--examples <n>",
       "also write a seeded sample of N instructions per expert",
@@ -68,7 +73,7 @@ export function registerSegmentCommand(program: Command): void {
         categoryField: flags.categoryField,
         textField: flags.textField,
         responseField: flags.responseField,
-        formats: flags.format ? [parseFormat(flags.format)] : undefined,
+        formats: flags.format ? [flags.format] : undefined,
         examples: flags.examples
           ? {
               count: flags.examples,
@@ -81,17 +86,36 @@ export function registerSegmentCommand(program: Command): void {
         dedupe: flags.keepDuplicates ? false : {},
         onProgress: (rows) => {
           if (process.stderr.isTTY) process.stderr.write(`\rsegment: ${rows} rows read`);
-          else if (rows % 100_000 === 0) process.stderr.write(`segment: ${rows} rows read\n`);
+          else if (rows > 0 && rows % 100_000 === 0) process.stderr.write(`segment: ${rows} rows read\n`);
         },
       });
       if (process.stderr.isTTY) process.stderr.write("\n");
+      if (report.examplesDir) {
+        for (const warning of await unreadSamples(expertsDir, report))
+          process.stderr.write(`herd segment: warning: ${warning}\n`);
+      }
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     });
 }
 
-function parseFormat(format: string): TrainingFormat {
-  if (format === "alpaca" || format === "messages") return format;
-  throw new ConfigError(`--format must be alpaca or messages, got "${format}".`, "--format");
+/**
+ * The samples `--examples` wrote that no centroid will read: experts.json gives those experts other
+ * `examples` (inline, or another file), one warning each naming the setting that would use them.
+ */
+async function unreadSamples(expertsDir: string, report: SegmentReport): Promise<string[]> {
+  const warnings: string[] = [];
+  const { experts } = await readExpertsFile(expertsDir);
+  for (const expert of experts) {
+    if (!Object.hasOwn(report.experts, expert.name) || !report.experts[expert.name]!.examples) continue;
+    const written = resolve(report.examplesDir!, `${expert.name}.jsonl`);
+    const used = typeof expert.examples === "string" ? resolve(expertsDir, expert.examples) : undefined;
+    if (used === written) continue;
+    const path = relative(expertsDir, written);
+    warnings.push(
+      `the centroid of "${expert.name}" does not read the sample written to ${path}: its experts.json "examples" are elsewhere; set "examples": "${path}" to use it.`,
+    );
+  }
+  return warnings;
 }
 
 /** The report as `herd segment` prints it. */

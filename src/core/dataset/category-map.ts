@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { ExpertConfigError } from "../errors.js";
 import { EXPERTS_FILE } from "../experts.js";
+import { checkExpertNames } from "../experts-file.js";
 
 /** An expert's name and the dataset categories it is trained on (experts.json `categories`). */
 export interface ExpertCategories {
@@ -65,5 +66,6 @@ export async function readExpertCategories(dir: string): Promise<ExpertCategorie
   if (!parsed.success) {
     throw new ExpertConfigError(`${file}: expected {"experts": [{"name": ..., "categories": [...]}]}.`);
   }
+  checkExpertNames(file, parsed.data.experts);
   return parsed.data.experts.map((e) => ({ name: e.name, categories: e.categories }));
 }

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { DEFAULT_BLEND_GRID } from "../../core/blend-resolver.js";
 import { FileFormatError } from "../../core/errors.js";
 import type { ExpertSet } from "../../core/expert.js";
 import { writeAtomically } from "../adapters/atomic-output.js";
@@ -72,6 +73,12 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** `{ tokenizerConfig }` when the base model is a local folder with a tokenizer_config.json. */
+async function localTokenizerConfig(baseModel: string): Promise<{ tokenizerConfig?: string }> {
+  const file = resolve(baseModel, "tokenizer_config.json");
+  return (await exists(file)) ? { tokenizerConfig: file } : {};
+}
+
 /** Writes a text file atomically, only when its content changes. */
 async function writeTextIfChanged(path: string, text: string): Promise<boolean> {
   if ((await readFile(path, "utf8").catch(() => undefined)) === text) return false;
@@ -83,7 +90,8 @@ async function writeTextIfChanged(path: string, text: string): Promise<boolean> 
  * Builds what a serving engine needs to serve an expert set: `<outDir>/adapters/<name>/` PEFT
  * folders (vLLM, LoRAX) or `<outDir>/adapters/<name>.gguf` files (llama-server), one per expert
  * and, where the engine cannot blend per request, one exactly merged adapter per blend variant;
- * then `launch.json` and `README.txt` with the command that starts the engine. Idempotent: content
+ * then `launch.json` and `README.txt` with the command that starts the engine, and `herd.config.json`
+ * with the experts folder and provider settings the printed `herd serve` command reads. Idempotent: content
  * hashes in `<outDir>/herd-build.json` skip adapters whose inputs and output did not change.
  *
  * @example
@@ -209,11 +217,23 @@ export async function buildForEngine(
     plan.engine === "vllm"
       ? vllmLaunch({ ...input, ...(options.maxLoras !== undefined ? { maxLoras: options.maxLoras } : {}) })
       : plan.engine === "lorax"
-        ? loraxLaunch({ ...input, nativeMerge: options.nativeMerge ?? false })
+        ? loraxLaunch({
+            ...input,
+            nativeMerge: options.nativeMerge ?? false,
+            ...(options.nativeMerge ? await localTokenizerConfig(baseModel) : {}),
+          })
         : llamaServerLaunch(input);
   const described = { generatedBy: `herd build --engine ${plan.engine}`, ...launch };
   await writeTextIfChanged(plan.launchFile, `${JSON.stringify(described, null, 2)}\n`);
   await writeTextIfChanged(plan.readmeFile, renderLaunchReadme(launch, ENGINE_TRAITS[plan.engine].label));
+  // What the printed `herd serve ... --config-file` reads: settings a --provider flag cannot carry.
+  // The blend grid too, so herd serve snaps routing weights to the variants this build made.
+  const serveConfig = {
+    expertsDir: resolve(options.expertsDir),
+    provider: launch.provider,
+    blend: { grid: options.grid ?? DEFAULT_BLEND_GRID },
+  };
+  await writeTextIfChanged(plan.configFile, `${JSON.stringify(serveConfig, null, 2)}\n`);
   report.launchFile = plan.launchFile;
   report.launch = launch;
   return report;

@@ -59,6 +59,8 @@ export interface EnginePlan {
   launchFile: string;
   /** `<outDir>/README.txt`. */
   readmeFile: string;
+  /** `<outDir>/herd.config.json`: the experts folder and provider settings `herd serve --config-file` reads. */
+  configFile: string;
   /** Experts first, in experts.json order (llama-server ids follow it), then blends. */
   adapters: PlannedEngineAdapter[];
 }
@@ -116,6 +118,7 @@ export function planEngineBuild(experts: ExpertSet, options: EnginePlanOptions):
     servedAdaptersDir,
     launchFile: join(outDir, "launch.json"),
     readmeFile: join(outDir, "README.txt"),
+    configFile: join(outDir, "herd.config.json"),
     adapters,
   };
 }

@@ -61,10 +61,14 @@ export function launchAdapters(input: LaunchInput): LaunchAdapter[] {
   }));
 }
 
-/** Fills the derived fields of a launch description. */
+/**
+ * Fills the derived fields of a launch description. The `herd serve` command reads `configFile`
+ * (written next to launch.json) for the provider settings a `--provider NAME:URL` flag cannot carry,
+ * such as LoRAX's `adapterDir`, and for the experts folder the adapters were built from.
+ */
 export function finishLaunch(
   launch: Omit<EngineLaunch, "commandLine" | "serveCommand">,
-  serveFlags: readonly string[] = [],
+  configFile: string,
 ): EngineLaunch {
   return {
     ...launch,
@@ -74,7 +78,8 @@ export function finishLaunch(
       "serve",
       "--provider",
       `${launch.engine}:${launch.url}`,
-      ...serveFlags,
+      "--config-file",
+      configFile,
     ]),
   };
 }

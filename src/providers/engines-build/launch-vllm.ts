@@ -26,36 +26,40 @@ export function vllmLaunch(input: VllmLaunchInput): EngineLaunch {
   const modules = adapters.map((a) =>
     JSON.stringify({ name: a.name, path: a.path, base_model_name: input.baseModel }),
   );
-  return finishLaunch({
-    engine: "vllm",
-    baseModel: input.baseModel,
-    argv: [
-      "vllm",
-      "serve",
-      input.baseModel,
-      "--port",
-      String(input.port),
-      "--enable-lora",
-      "--max-lora-rank",
-      String(maxLoraRank),
-      "--max-loras",
-      String(maxLoras),
-      "--max-cpu-loras",
-      String(maxCpuLoras),
-      "--lora-modules",
-      ...modules,
-    ],
-    env: {},
-    url,
-    provider: { name: "vllm", url },
-    settings: { maxLoraRank, maxLoras, maxCpuLoras, largestRank: largest.rank },
-    adapters,
-    notes: [
-      `--max-lora-rank ${maxLoraRank} holds the largest adapter, "${largest.name}" (rank ${largest.rank}); a merged blend's rank is the sum of its experts' ranks.`,
-      `--max-loras ${maxLoras} different adapters run in one batch; more costs GPU memory (max-loras x max-lora-rank).`,
-      "To load adapters while the server runs instead of at start-up, start it with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True " +
-        "(and --enable-lora --max-lora-rank as above) and POST /v1/load_lora_adapter " +
-        '{"lora_name": NAME, "lora_path": PATH} for each adapter listed here.',
-    ],
-  });
+  return finishLaunch(
+    {
+      engine: "vllm",
+      baseModel: input.baseModel,
+      argv: [
+        "vllm",
+        "serve",
+        input.baseModel,
+        "--port",
+        String(input.port),
+        "--enable-lora",
+        "--max-lora-rank",
+        String(maxLoraRank),
+        "--max-loras",
+        String(maxLoras),
+        "--max-cpu-loras",
+        String(maxCpuLoras),
+        "--lora-modules",
+        ...modules,
+      ],
+      env: {},
+      url,
+      provider: { name: "vllm", url },
+      settings: { maxLoraRank, maxLoras, maxCpuLoras, largestRank: largest.rank },
+      adapters,
+      notes: [
+        `--max-lora-rank ${maxLoraRank} holds the largest adapter, "${largest.name}" (rank ${largest.rank}); a merged blend's rank is the sum of its experts' ranks.`,
+        `--max-loras ${maxLoras} different adapters run in one batch; more costs GPU memory (max-loras x max-lora-rank).`,
+        "For requests with tools, add --enable-auto-tool-choice --tool-call-parser PARSER (the base model's, e.g. llama3_json or hermes); without them vLLM refuses tools.",
+        "To load adapters while the server runs instead of at start-up, start it with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True " +
+          "(and --enable-lora --max-lora-rank as above) and POST /v1/load_lora_adapter " +
+          '{"lora_name": NAME, "lora_path": PATH} for each adapter listed here.',
+      ],
+    },
+    input.plan.configFile,
+  );
 }

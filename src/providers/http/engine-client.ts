@@ -123,6 +123,12 @@ export class EngineClient {
     });
   }
 
+  /** GET /health (vLLM, LoRAX and llama-server all have one): resolves on 2xx, throws the mapped error otherwise. */
+  async health(options: EngineCallOptions = {}): Promise<void> {
+    const response = await this.send("GET", "health", undefined, options);
+    await response.text();
+  }
+
   /** GETs a JSON document. */
   async getJson(path: string, options: EngineCallOptions = {}): Promise<unknown> {
     const response = await this.send("GET", path, undefined, options);

@@ -37,6 +37,12 @@ export interface OpenAIChatBody {
 export interface OpenAIBodyDialect {
   /** The key for the repetition penalty: vLLM and LoRAX `repetition_penalty`, llama-server `repeat_penalty`. */
   repetitionPenaltyKey: string;
+  /**
+   * What `top_k` 0 (off, as the facade and Ollama mean it) is sent as: vLLM reads off as -1 (older
+   * releases refuse 0), llama-server as 0; LoRAX refuses anything below 1 and is off by default.
+   * @default top_k left out
+   */
+  topKOff?: number;
   /** Sends `response_format` json_schema as LoRAX does (`{type:"json_object", schema}`). @default false */
   schemaAsJsonObject?: boolean;
   /**
@@ -91,7 +97,8 @@ export function toOpenAIChatBody(
   if (stream) body.stream_options = { include_usage: true };
   if (p.temperature !== undefined) body.temperature = p.temperature;
   if (p.topP !== undefined) body.top_p = p.topP;
-  if (p.topK !== undefined) body.top_k = p.topK;
+  if (p.topK !== undefined && p.topK > 0) body.top_k = p.topK;
+  else if (p.topK !== undefined && dialect.topKOff !== undefined) body.top_k = dialect.topKOff;
   if (p.repetitionPenalty !== undefined) body[dialect.repetitionPenaltyKey] = p.repetitionPenalty;
   if (p.maxTokens !== undefined) body.max_tokens = p.maxTokens;
   if (p.stop && p.stop.length > 0) body.stop = p.stop;

@@ -34,10 +34,19 @@ describe("herd build --engine", () => {
     expect(run.stdout).toMatch(
       /\n {2}vllm serve test\/tiny-llama --port 8000 --enable-lora --max-lora-rank 32 --max-loras 6 --max-cpu-loras 6 --lora-modules '\{"name":"herd-code",/,
     );
-    expect(run.stdout).toContain("herd serve --provider vllm:http://127.0.0.1:8000");
+    expect(run.stdout).toContain(
+      `herd serve --provider vllm:http://127.0.0.1:8000 --config-file ${join(out, "herd.config.json")}`,
+    );
     expect(run.stdout).toContain("VLLM_ALLOW_RUNTIME_LORA_UPDATING=True");
+    expect(run.stdout).toContain("add --enable-auto-tool-choice --tool-call-parser PARSER");
     expect(run.stderr).toContain("writing herd-blend-math-poetry-50-50 (merge, 6/6)");
-    expect((await readdir(out)).sort()).toEqual(["README.txt", "adapters", "herd-build.json", "launch.json"]);
+    expect((await readdir(out)).sort()).toEqual([
+      "README.txt",
+      "adapters",
+      "herd-build.json",
+      "herd.config.json",
+      "launch.json",
+    ]);
 
     const again = await runHerd(
       "build",
@@ -71,7 +80,7 @@ describe("herd build --engine", () => {
     const report = JSON.parse(run.stdout);
     expect(report.launch.commandLine).toBe(
       `llama-server -m ${join(dir, "base.gguf")} --lora ${join(out, "adapters", "herd-code.gguf")} ` +
-        `--lora ${join(out, "adapters", "herd-math.gguf")} --lora-init-without-apply --port 8080`,
+        `--lora ${join(out, "adapters", "herd-math.gguf")} --lora-init-without-apply --jinja --port 8080`,
     );
     expect(JSON.parse(await readFile(join(out, "launch.json"), "utf8")).commandLine).toBe(
       report.launch.commandLine,
@@ -142,7 +151,11 @@ describe("herd build --engine", () => {
       ["--model", "org/m"],
       "--model applies to --engine vllm | lorax | llama-server, not to --engine ollama.",
     ],
-    [["--engine", "vllm", "--max-loras", "0"], "expected a positive integer."],
+    [["--engine", "vllm", "--max-loras", "0"], "--max-loras must be a positive integer."],
+    [
+      ["--engine", "lorax", "--engine-dir", "data"],
+      '--engine-dir must be an absolute path (where the engine sees --out, e.g. /data), got "data".',
+    ],
     [["--engine", "vllm", "--port", "70000"], "expected a port, 1 to 65535."],
   ])("usage error %j exits 2 with one line", async (args, message) => {
     const run = await runHerd("build", ...args, "--experts-dir", join(dir, "none"));
@@ -166,5 +179,6 @@ describe("herd build --engine", () => {
       expect(run.stdout).toContain(flag);
     }
     expect(run.stdout.replace(/\s+/g, " ")).toContain('choices: "ollama", "vllm", "lorax", "llama-server"');
+    expect(run.stdout.replace(/\s+/g, " ")).toContain("the herd.config.json herd serve reads");
   });
 });

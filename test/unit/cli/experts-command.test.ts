@@ -119,6 +119,58 @@ describe("herd experts", () => {
     expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 
+  it("refuses a --serve-url that is not an http(s) URL, or an unknown --provider, before changing experts.json", async () => {
+    const before = await readFile(join(experts, "experts.json"), "utf8");
+    const run = await runHerd(
+      "experts",
+      "remove",
+      "qa",
+      "--experts-dir",
+      experts,
+      "--serve-url",
+      "localhost:8000",
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--serve-url must be the server's address, e.g. http://127.0.0.1:8000");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
+    const vllm = await runHerd(
+      "experts",
+      "add",
+      "--experts-dir",
+      experts,
+      "--name",
+      "astro",
+      "--adapter",
+      join(dir, "astro.gguf"),
+      "--examples",
+      join(dir, "astro.txt"),
+      "--provider",
+      "vllm",
+    );
+    expect(vllm.code).toBe(2);
+    expect(vllm.stderr).toContain("argument 'vllm' is invalid. Allowed choices are ollama, llamacpp.");
+    expect(await readFile(join(experts, "experts.json"), "utf8")).toBe(before);
+  });
+
+  it("remove --delete-files deletes only files inside the experts folder that no other expert uses", async () => {
+    const file = join(experts, "experts.json");
+    const data = JSON.parse(await readFile(file, "utf8"));
+    await writeFile(join(dir, "outside.gguf"), "not mine");
+    data.experts.push({
+      name: "odd",
+      adapter: "adapters/../../outside.gguf", // resolves outside the experts folder
+      model: "herd-odd",
+      examples: "examples/qa.jsonl", // shared with the qa expert
+    });
+    await writeFile(file, JSON.stringify(data));
+    const run = await runHerd("experts", "remove", "odd", "--experts-dir", experts, "--delete-files");
+    expect(run.code).toBe(0);
+    expect(await readFile(join(dir, "outside.gguf"), "utf8")).toBe("not mine");
+    expect((await stat(join(experts, "examples", "qa.jsonl"))).size).toBeGreaterThan(0);
+    expect(run.stdout).not.toContain("deleted");
+  });
+
   it("converts a PEFT adapter to GGUF for llama.cpp, and says --base is needed without it", async () => {
     const peft = join(dir, "astro-peft");
     await mergeAdapterFiles(peft, [{ path: join(dir, "astro.gguf"), weight: 1 }], {

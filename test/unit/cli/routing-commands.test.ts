@@ -79,7 +79,10 @@ describe("herd route", () => {
       /^herd: .*Unknown embedder "bert"\. Known embedders: hashing, langchain, llamacpp, ollama/,
     ],
     [["--index", "faiss"], /^herd: .*Unknown index "faiss"\. Known indexs?: chroma, memory/],
-    [["--top-experts", "0"], /^herd: --top-experts must be a positive integer, got "0"\./],
+    [
+      ["--top-experts", "0"],
+      /^herd: option '--top-experts <n>' argument '0' is invalid\. --top-experts must be a positive integer\./,
+    ],
     [["--embedder", "llamacpp"], /^herd: --embedder llamacpp needs a model file/],
   ])("rejects %j with one readable line and a non-zero exit", async (flags, message) => {
     const run = await runHerd("route", "--experts-dir", EXPERTS, ...flags, "hello");
@@ -366,7 +369,9 @@ describe("flags over a config file", () => {
 
   it("rejects a seed that is not an integer", async () => {
     const run = await runHerd("centroids", "--experts-dir", EXPERTS, "--seed", "abc");
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/^herd: --seed must be an integer, got "abc"\./);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /^herd: option '--seed <n>' argument 'abc' is invalid\. --seed must be an integer\./,
+    );
   });
 });

@@ -7,8 +7,8 @@ import { segmentDataset } from "../../../src/core/dataset/segment.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
 const experts = [
-  { name: "code", categories: ["coding"] },
-  { name: "creative", categories: ["joke", "Writing"] },
+  { name: "code", categories: ["coding"], examples: "examples/code.jsonl" },
+  { name: "creative", categories: ["joke", "Writing"], examples: "examples/creative.jsonl" },
 ];
 
 let dir: string;
@@ -136,5 +136,76 @@ describe("herd segment", () => {
     );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^herd: The dataset .*missing.jsonl does not exist/);
+  });
+
+  it("--examples warns, naming the fix, when experts.json points an expert's centroid at other examples", async () => {
+    const data = join(dir, "d.jsonl");
+    await writeFile(data, [row("coding", "a"), row("joke", "b")].join("\n"));
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    const inline = [experts[0], { ...experts[1], examples: ["Tell me a joke"] }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts: inline }));
+    const args = ["--data", data, "--out", join(dir, "out"), "--experts-dir", expertsDir, "--examples", "3"];
+    const result = await runHerd("segment", ...args);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      'herd segment: warning: the centroid of "creative" does not read the sample written to examples/creative.jsonl: its experts.json "examples" are elsewhere; set "examples": "examples/creative.jsonl" to use it.\n',
+    );
+  });
+
+  it("refuses an expert name that is not a file name before writing anything", async () => {
+    const data = join(dir, "d.jsonl");
+    await writeFile(data, row("coding", "a"));
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    const bad = [{ name: "../escape", categories: ["coding"], examples: "examples/x.jsonl" }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts: bad }));
+    const run = await runHerd(
+      "segment",
+      "--data",
+      data,
+      "--out",
+      join(dir, "out", "seg"),
+      "--experts-dir",
+      expertsDir,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^herd: .*experts\[0\]\.name "\.\.\/escape" must be lowercase letters/);
+    expect(await readdir(dir)).not.toContain("out"); // nothing written, not even next to --out
+  });
+
+  it("an empty dataset prints no progress line on stderr", async () => {
+    const data = join(dir, "empty.jsonl");
+    await writeFile(data, "");
+    const expertsDir = join(dir, "experts");
+    await mkdir(expertsDir);
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "m", experts }));
+    const run = await runHerd(
+      "segment",
+      "--data",
+      data,
+      "--out",
+      join(dir, "out"),
+      "--experts-dir",
+      expertsDir,
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^0 rows read/);
+    expect(run.stderr).toBe("");
+  });
+
+  it.each([
+    [["--format", "csv"], "argument 'csv' is invalid. Allowed choices are alpaca, messages."],
+    [
+      ["--examples", "-1"],
+      "option '--examples <n>' argument '-1' is invalid. --examples must be a positive integer.",
+    ],
+    [["--max-line-bytes", "0"], "argument '0' is invalid. --max-line-bytes must be a positive integer."],
+    [["--seed", "1.5"], "option '--seed <n>' argument '1.5' is invalid. --seed must be an integer."],
+  ])("a bad flag value %j is a usage error: exit 2, one line", async (flags, message) => {
+    const run = await runHerd("segment", "--data", "d.jsonl", "--out", join(dir, "o"), ...flags);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
   });
 });

@@ -1,8 +1,9 @@
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blendModelName, blendVariants } from "../../../src/core/blend-resolver.js";
+import { loadConfigFile } from "../../../src/core/config.js";
 import { ConfigError, ExpertConfigError, FileFormatError } from "../../../src/core/errors.js";
 import { loadExpertSet } from "../../../src/core/experts.js";
 import { convertAdapter } from "../../../src/providers/adapters/convert.js";
@@ -225,6 +226,7 @@ describe("buildForEngine lorax", () => {
       name: "lorax",
       url: "http://127.0.0.1:8080",
       adapterDir: "/data/adapters",
+      blends: ["herd-blend-code-math-50-50", "herd-blend-code-poetry-50-50", "herd-blend-math-poetry-50-50"],
     });
     expect(launch.argv).toEqual([
       "lorax-launcher",
@@ -242,6 +244,40 @@ describe("buildForEngine lorax", () => {
       "local",
     ]);
     expect(report.launch?.adapters.map((a) => a.path)).toContain("/data/adapters/herd-blend-code-math-50-50");
+  });
+
+  it("with native merges and a local model folder, the config names its tokenizer_config.json", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const model = join(dir, "models", "tiny-llama");
+    await mkdir(model, { recursive: true });
+    await writeFile(
+      join(model, "tokenizer_config.json"),
+      JSON.stringify({ chat_template: "{{ messages }}" }),
+    );
+    const report = await build(expertsDir, { engine: "lorax", nativeMerge: true, model });
+    expect(report.launch?.provider).toMatchObject({ tokenizerConfig: join(model, "tokenizer_config.json") });
+    // the provider it configures starts: a native merge without a template would be refused
+    const config = await loadConfigFile(join(dir, "out", "herd.config.json"));
+    const { LoraxChatProvider } = await import("../../../src/providers/chat/lorax/index.js");
+    const provider = new LoraxChatProvider(config.provider as object);
+    await expect(provider.prepare()).resolves.toBeUndefined();
+  });
+
+  it("prints a herd serve command whose config file tells the provider where LoRAX sees the adapters", async () => {
+    const expertsDir = await writePeftExperts(dir);
+    const report = await build(expertsDir, { engine: "lorax", engineDir: "/data", nativeMerge: true });
+    const args = report.launch!.serveCommand.split(" ");
+    expect(args.slice(0, 4)).toEqual(["herd", "serve", "--provider", "lorax:http://127.0.0.1:8080"]);
+    const configFile = args[args.indexOf("--config-file") + 1]!;
+    const config = await loadConfigFile(configFile);
+    expect(config.expertsDir).toBe(expertsDir);
+    expect(config.blend).toMatchObject({ grid: 0.5 }); // the build's grid, not the default 0.25
+    expect(config.provider).toEqual({
+      name: "lorax",
+      url: "http://127.0.0.1:8080",
+      adapterDir: "/data/adapters",
+      merge: { strategy: "linear" },
+    });
   });
 
   it("with native merges writes no blends, and removes the blends of an earlier build", async () => {
@@ -282,6 +318,7 @@ describe("buildForEngine llama-server", () => {
       "--lora",
       out("herd-math.gguf"),
       "--lora-init-without-apply",
+      "--jinja",
       "--port",
       "8080",
     ]);

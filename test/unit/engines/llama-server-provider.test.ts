@@ -83,6 +83,42 @@ describe("LlamaServerChatProvider", () => {
     standIn.loading = false;
     await expect(provider.health()).resolves.toBeUndefined();
   });
+
+  it("an expert added after start-up (a reload) says both llama-server and herd serve need a restart", async () => {
+    const { provider } = setup({ adapters: ["code.gguf", "math.gguf"] });
+    const astro: GenerationTarget = {
+      model: "herd-astro",
+      adapters: [{ expert: "astro", scale: 1 }],
+      base: false,
+    };
+    await expect(run(provider, astro)).rejects.toThrow(
+      /"astro" was not an expert when herd serve started.*restart llama-server adding --lora <its .gguf file>, then restart herd serve/,
+    );
+  });
+
+  it("after a restart with another --lora order, the next /health re-reads the ids so the right adapter runs", async () => {
+    const { provider, standIn } = setup({ adapters: ["code.gguf", "math.gguf"] });
+    await provider.prepare();
+    const code: GenerationTarget = {
+      model: "herd-code",
+      adapters: [{ expert: "code", scale: 1 }],
+      base: false,
+    };
+    await run(provider, code);
+    expect(standIn.lastLora).toEqual([
+      { id: 0, scale: 1 },
+      { id: 1, scale: 0 },
+    ]);
+    // The same address, restarted with the adapters the other way round (as a load balancer would see it).
+    const restarted = new LlamaServerStandIn({ adapters: ["math.gguf", "code.gguf"] });
+    server.use(...standInHandlers(provider.baseUrl, restarted));
+    await provider.health();
+    await run(provider, code);
+    expect(restarted.lastLora).toEqual([
+      { id: 0, scale: 0 },
+      { id: 1, scale: 1 },
+    ]);
+  });
 });
 
 describe("a URL that is not the engine", () => {

@@ -3,8 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OllamaBlendResolver } from "../../../src/core/blend-resolver.js";
 import type { ChatChunk, ChatRequest } from "../../../src/core/chat.js";
 import { ConfigError, InvalidInputError } from "../../../src/core/errors.js";
+import type { ExpertSet } from "../../../src/core/expert.js";
+import type { RoutingDecision } from "../../../src/core/routing.js";
 import { LoraxChatProvider, type LoraxChatProviderOptions } from "../../../src/providers/chat/lorax/index.js";
 import { pieceLogprob } from "../../fixtures/engines/generation.js";
 import { LoraxStandIn } from "../../fixtures/engines/lorax-stand-in.js";
@@ -59,6 +62,13 @@ describe("LoraxChatProvider", () => {
       params: {},
     });
     expect(standIn.requests.at(-1)?.body).toMatchObject({ model: "", max_tokens: 1024 });
+    // top_k 0 means off: LoRAX refuses 0 ("must be strictly positive"), and off is its default
+    await run(provider, {
+      target: { model: "llama3", adapters: [], base: true },
+      messages: [{ role: "user", content: "hi" }],
+      params: { topK: 0 },
+    });
+    expect(standIn.requests.at(-1)?.body).not.toHaveProperty("top_k");
     expect(standIn.requests.at(-1)?.body).not.toHaveProperty("adapter_source");
     await run(provider, {
       target: { model: "acme/herd-code", adapters: [], base: false },
@@ -79,6 +89,58 @@ describe("LoraxChatProvider", () => {
     expect(standIn.requests.at(-1)?.body).toMatchObject({ stream: false });
     expect(chunks[0]).toMatchObject({ type: "tool-call", id: "0", name: "search" });
     expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "tool_calls" });
+  });
+
+  it("with the blends herd build wrote, an unbuilt blend falls back to the top expert instead of a missing adapter", async () => {
+    const { provider } = setup(
+      {
+        adapterDir: "/a",
+        experts: { code: "herd-code", math: "herd-math" },
+        blends: ["herd-blend-code-math-75-25"],
+      },
+      ["/a/herd-code", "/a/herd-math", "/a/herd-blend-code-math-75-25"],
+    );
+    const resolver = new OllamaBlendResolver({ grid: 0.25 });
+    await resolver.prepare(provider);
+    const experts = {
+      baseModel: "llama",
+      experts: [{ name: "code" }, { name: "math" }],
+    } as unknown as ExpertSet;
+    const decide = (code: number) =>
+      ({
+        selected: [
+          { name: "code", weight: code, similarity: 0.9 },
+          { name: "math", weight: 1 - code, similarity: 0.8 },
+        ],
+      }) as unknown as RoutingDecision;
+    expect(resolver.resolve(decide(0.75), experts).model).toBe("herd-blend-code-math-75-25");
+    const unbuilt = resolver.resolve(decide(0.5), experts);
+    expect(unbuilt.model).toBe("herd-code");
+    expect(unbuilt.warnings?.[0]).toContain('"herd-blend-code-math-50-50" is not built');
+  });
+
+  it("keeps an earlier tool call and its result in the conversation LoRAX sees (it reads only role, content and name)", async () => {
+    const { provider, standIn } = setup({ adapterDir: "/a" }, ["/a/herd-code"]);
+    await run(provider, {
+      target: { model: "herd-code", adapters: [], base: false },
+      messages: [
+        { role: "user", content: "find docs" },
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "c1", name: "search", arguments: { query: "docs" } }],
+        },
+        { role: "tool", content: "3 results", toolCallId: "c1" },
+        { role: "user", content: "and now?" },
+      ],
+      params: {},
+      tools: [{ name: "search", parameters: { type: "object" } }],
+    });
+    const sent = (standIn.requests.at(-1)!.body as { messages: unknown[] }).messages;
+    expect(sent.slice(1, 3)).toEqual([
+      { role: "assistant", content: '{"function":{"_name":"search","query":"docs"}}' },
+      { role: "tool", content: "3 results", name: "search" },
+    ]);
   });
 
   it("merges natively: /generate_stream with merged_adapters and the prompt rendered from the chat template", async () => {

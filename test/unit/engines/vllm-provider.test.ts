@@ -126,6 +126,14 @@ describe("VllmChatProvider blends and the base", () => {
     expect(standIn.requests.at(-1)?.body).not.toHaveProperty("stream_options");
   });
 
+  it("top_k 0 (off, as the facade and Ollama mean it) is sent as vLLM's -1, which every version accepts", async () => {
+    const { provider, standIn } = setup({ adapters: ["herd-code", "herd-creative", "herd-math"] });
+    await collect(provider.stream({ ...ask("herd-code"), params: { topK: 0 } }));
+    expect(standIn.requests.at(-1)?.body).toMatchObject({ top_k: -1 });
+    await collect(provider.stream({ ...ask("herd-code"), params: { topK: 40 } }));
+    expect(standIn.requests.at(-1)?.body).toMatchObject({ top_k: 40 });
+  });
+
   it("health is GET /health", async () => {
     const { provider, standIn } = setup({ adapters: [] });
     await provider.health();

@@ -82,6 +82,38 @@ describe("herd finetune", () => {
     if (python) execFileSync(python, ["-m", "py_compile", join(dir, "recipes", "code", "train.py")]);
   });
 
+  it.each([
+    [["--all", "--trainer", "unsloth"], "argument 'unsloth' is invalid. Allowed choices are axolotl, peft."],
+    [[], "pass --expert NAME (one or more) or --all."],
+    [["--all", "--expert", "code"], "pass --expert NAME (one or more) or --all, not both."],
+  ])("usage error %j: exit 2 with one line", async (args, message) => {
+    const run = await finetune(...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("refuses an experts.json expert name that is not a file name (it names <out>/<expert>/)", async () => {
+    const expertsDir = join(dir, "odd");
+    await mkdir(expertsDir);
+    const experts = [{ name: "../escape", adapter: "a.gguf", examples: ["x"] }];
+    await writeFile(join(expertsDir, "experts.json"), JSON.stringify({ baseModel: "org/m", experts }));
+    const out = join(dir, "r", "recipes");
+    const run = await runHerd(
+      "finetune",
+      "--experts-dir",
+      expertsDir,
+      "--data",
+      segments,
+      "--out",
+      out,
+      "--all",
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^herd: .*experts\[0\]\.name "\.\.\/escape" must be lowercase letters/);
+    await expect(readFile(join(dir, "r", "escape", "axolotl.yml"), "utf8")).rejects.toThrow(/ENOENT/);
+  });
+
   it("says what is missing: no data, an unknown base, an unknown expert", async () => {
     const noData = await runHerd(
       "finetune",

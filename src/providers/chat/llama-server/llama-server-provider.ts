@@ -117,15 +117,29 @@ export class LlamaServerChatProvider implements ChatProvider {
       logprobs: true,
       minTopLogprobs: 1,
       parallelToolCalls: true,
+      topKOff: 0,
     });
     body.lora = this.loraScales(request, ids);
-    yield* this.client.chat(body, { signal: options.signal, reply: chatReplyOptions(request) });
+    try {
+      yield* this.client.chat(body, { signal: options.signal, reply: chatReplyOptions(request) });
+    } catch (error) {
+      // Down, perhaps restarting with other --lora flags: read the ids again once it is back.
+      if (error instanceof ProviderUnavailableError) this.ids = undefined;
+      throw error;
+    }
   }
 
-  /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */
+  /**
+   * llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. Once healthy it
+   * re-reads GET /lora-adapters: ids follow the --lora order of the last start, and a server restarted
+   * with another order would otherwise get the scales of one expert on another's adapter. Load
+   * balancers poll /health, which bounds how long stale ids can last.
+   */
   async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+    await this.client.health();
+    if (this.ids === undefined) return;
+    this.ids = undefined; // a failed re-read leaves none: requests then re-read and report the problem
+    await this.adapterIds();
   }
 
   /** Every loaded adapter with the routing weight of its expert, the others at 0. */
@@ -136,7 +150,8 @@ export class LlamaServerChatProvider implements ChatProvider {
       if (id === undefined) {
         throw new ModelNotFoundError(
           expert,
-          `Expert "${expert}" has no adapter loaded in llama-server at ${this.baseUrl}; restart llama-server adding --lora <its .gguf file>.`,
+          // Every expert known at start-up was matched (or start-up failed): this one came with a reload.
+          `Expert "${expert}" was not an expert when herd serve started (added by a reload?), and llama-server at ${this.baseUrl} loads adapters only at start-up: restart llama-server adding --lora <its .gguf file>, then restart herd serve.`,
           this.baseUrl,
         );
       }

@@ -15,6 +15,7 @@ import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
 import { forcedCallChunks, loraxForcedCall } from "./forced-tool-call.js";
 import { chunksFromGenerateStream } from "./generate-stream.js";
+import { toLoraxMessages } from "./lorax-messages.js";
 import { type NativeAdapters, type NativeReason, nativeParameters } from "./native-parameters.js";
 
 /** How LoRAX merges the adapters of a blend (`parameters.merged_adapters`). */
@@ -42,6 +43,13 @@ export interface LoraxChatProviderOptions {
   adapterSource?: "hub" | "local" | "s3" | "pbase";
   /** Each expert's adapter name (`herd-<expert>` by Herd's convention), by expert. @default herd-<expert> */
   experts?: Record<string, string>;
+  /**
+   * The prebuilt blend adapters in `adapterDir` (`herd build --engine lorax` lists them in its
+   * herd.config.json). When set, a blend that is not among them falls back to its top expert with a
+   * warning instead of asking LoRAX for a folder that does not exist.
+   * @default none: every blend variant on the grid is assumed built
+   */
+  blends?: string[];
   /**
    * Blend natively: LoRAX merges the experts' adapters per request with these settings (through
    * /generate_stream, which needs `chatTemplate` or `tokenizerConfig`). @default none: blends are
@@ -100,6 +108,11 @@ export class LoraxChatProvider implements ChatProvider {
       notFoundHint: (id) =>
         `Check the adapter exists where LoRAX looks (${options.adapterDir ? `a PEFT folder at ${id}, written by \`herd build --engine lorax\`` : `the ${this.source()} id ${id}`}) and provider.adapterDir / provider.adapterSource.`,
     });
+    const blends = options.blends;
+    if (blends) {
+      const models = [...Object.values(options.experts ?? {}), ...blends];
+      this.listModels = async () => models;
+    }
     if (options.merge && !options.chatTemplate && !options.tokenizerConfig) {
       throw new ConfigError(
         "provider.merge (LoRAX native merges) renders prompts itself: set provider.chatTemplate or provider.tokenizerConfig (the base model's tokenizer_config.json).",
@@ -107,6 +120,12 @@ export class LoraxChatProvider implements ChatProvider {
       );
     }
   }
+
+  /**
+   * The adapters this provider can ask for: the experts' and `blends` (only when `blends` is set;
+   * LoRAX itself cannot list the folders it would load). The blend resolver reads it.
+   */
+  readonly listModels?: () => Promise<string[]>;
 
   /** The server address. */
   get baseUrl(): string {
@@ -151,6 +170,7 @@ export class LoraxChatProvider implements ChatProvider {
       repetitionPenaltyKey: "repetition_penalty",
       schemaAsJsonObject: true,
     });
+    body.messages = toLoraxMessages(request.messages);
     if (forced.kind === "name") body.tool_choice = forced.name;
     body.max_tokens ??= this.options.defaultMaxTokens ?? 1024;
     if (!request.target.base) body.adapter_source = this.source();
@@ -163,9 +183,8 @@ export class LoraxChatProvider implements ChatProvider {
   }
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
-  async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+  health(): Promise<void> {
+    return this.client.health();
   }
 
   /**

@@ -148,14 +148,14 @@ export class VllmChatProvider implements ChatProvider {
       repetitionPenaltyKey: "repetition_penalty",
       logprobs: true,
       parallelToolCalls: true,
+      topKOff: -1,
     });
     yield* this.client.chat(body, { signal: options.signal, model, reply: chatReplyOptions(request) });
   }
 
   /** vLLM's GET /health: 200 once the engine is up. */
-  async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+  health(): Promise<void> {
+    return this.client.health();
   }
 
   /** The served name for a target: the adapter's name, and for the base the id vLLM serves it under. */
