@@ -130,7 +130,11 @@ export function registerServeCommand(program: Command): void {
     try {
       server = await listen(app, flags.port, flags.host);
       if (separateMetrics) {
-        metricsServer = await listen(createMetricsApp(metrics), flags.metricsPort!, flags.host);
+        metricsServer = await listen(
+          createMetricsApp(metrics, { allowedHosts: hosts }),
+          flags.metricsPort!,
+          flags.host,
+        );
       }
     } catch (error) {
       server?.close();

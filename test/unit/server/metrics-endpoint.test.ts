@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHerd, type Herd } from "../../../src/herd.js";
@@ -118,6 +119,34 @@ describe("GET /metrics on herd serve's app (real Herd, Ollama mocked at the edge
       expect(res.status).toBe(200);
       expect(await res.text()).toContain("herd_requests_total");
       expect((await fetch(`${alone.url}/v1/models`)).status).toBe(404);
+    } finally {
+      await alone.close();
+    }
+  });
+
+  it("refuses (403) a Host name it was not given on the metrics port, as the API port does (DNS rebinding)", async () => {
+    const alone = await listen(createMetricsApp(metrics, { allowedHosts: ["metrics.internal"] }));
+    const get = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { hostname, port } = new URL(alone.url);
+        const req = request({ host: hostname, port, path: "/metrics", headers: { host } }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const rebound = await get("attacker.example:9464");
+      expect(rebound.status).toBe(403);
+      expect(rebound.body).not.toContain("herd_requests_total");
+      expect(JSON.parse(rebound.body).error.code).toBe("host_not_allowed");
+      expect((await get("localhost:9464")).status).toBe(200);
+      expect((await get("metrics.internal:9464")).status).toBe(200);
     } finally {
       await alone.close();
     }
