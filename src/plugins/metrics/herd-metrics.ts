@@ -72,7 +72,7 @@ export class HerdMetrics {
     });
     this.ttft = new FastHistogram({
       name: "gen_ai_server_time_to_first_token_seconds",
-      help: "Time from the request entering Herd to the first chunk of the answer.",
+      help: "Time from the request entering Herd to the first token (text or tool call) of a successful answer.",
       labelNames: GEN_AI_LABELS,
       buckets: TTFT_BUCKETS,
       registers,

@@ -95,7 +95,9 @@ export class MetricsPlugin implements Plugin {
     this.herd.inFlight.inc();
   }
 
-  onChunk(ctx: RequestContext, _chunk: ChatChunk): undefined {
+  onChunk(ctx: RequestContext, chunk: ChatChunk): undefined {
+    // The first token: text or a tool call. A finish chunk carries none (an empty answer has no TTFT).
+    if (chunk.type === "finish") return undefined;
     const timing = ctx.state.get(NAME) as Timing | undefined;
     if (timing !== undefined && timing.firstChunk === 0) timing.firstChunk = performance.now();
     return undefined;
@@ -144,7 +146,10 @@ export class MetricsPlugin implements Plugin {
       gen_ai_response_model: model,
       herd_expert: expert,
     });
-    if (timing.firstChunk > 0) herd.ttft.observe(key, genAi, (timing.firstChunk - timing.start) / 1000);
+    // OpenTelemetry's gen_ai.server.time_to_first_token counts successful responses only.
+    if (timing.firstChunk > 0 && outcome.error === undefined && outcome.response !== undefined) {
+      herd.ttft.observe(key, genAi, (timing.firstChunk - timing.start) / 1000);
+    }
     const seconds = (end - timing.start) / 1000;
     if (outcome.error === undefined) {
       herd.duration.observe(key, genAi, seconds);

@@ -115,6 +115,33 @@ describe("metrics plugin", () => {
     expect(text).not.toContain("gpt-4o-anything");
   });
 
+  it("measures time to first token on successful answers with a token only", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline, provider } = pipelineWith([metrics]);
+    provider.script = (request: ChatRequest): AsyncIterable<ChatChunk> => {
+      const last = request.messages.at(-1)!.content;
+      if (last.includes("empty")) {
+        return (async function* () {
+          yield { type: "finish", finishReason: "stop", usage: { inputTokens: 3, outputTokens: 0 } };
+        })();
+      }
+      if (last.includes("breaks")) {
+        return (async function* () {
+          yield { type: "text", text: "half an answer" };
+          throw new ProviderResponseError("the backend died mid-answer", 500);
+        })();
+      }
+      return echoScript(request);
+    };
+    await pipeline.generate(user("Write a Python function: empty"));
+    await expect(pipeline.generate(user("Write a Python function: breaks"))).rejects.toThrow(/died/);
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    const code = { herd_expert: "code" };
+    expect(sample(text, "gen_ai_server_request_duration_seconds_count", code)).toBe(2);
+    expect(sample(text, "gen_ai_server_time_to_first_token_seconds_count", code)).toBe(1);
+  });
+
   it("keeps a bounded list of recent decisions, newest first", async () => {
     const metrics = new MetricsPlugin({ processMetrics: false, recent: 2 });
     const { pipeline } = pipelineWith([metrics]);
