@@ -192,12 +192,19 @@ export class MetricsPlugin implements Plugin {
 
 const noLabels = () => ({});
 
-/** The selected experts joined with `+` (a blend), or `none` when the base model answers. */
+/**
+ * The selected experts in name order joined with `+` (a blend), or `none` when the base model
+ * answers. Name order, not rank order: the same blend is one label, so callers asking for many
+ * experts cannot grow the label set with every ranking of them.
+ */
 function expertLabel(decision: RoutingDecision): string {
   const selected = decision.selected;
   if (selected.length === 0) return "none";
   if (selected.length === 1) return selected[0]!.name;
-  return selected.map((e) => e.name).join("+");
+  return selected
+    .map((e) => e.name)
+    .sort()
+    .join("+");
 }
 
 function statusOf(outcome: RequestOutcome): string {

@@ -38,7 +38,7 @@ describe("metrics plugin", () => {
     ).toBe(2);
     expect(sample(text, "herd_routing_decisions_total", { expert: "code", reason: "routed" })).toBe(2);
     expect(sample(text, "herd_routing_decisions_total", { expert: "math", reason: "forced" })).toBe(1);
-    expect(sample(text, "herd_routing_decisions_total", { expert: "creative+code", reason: "routed" })).toBe(
+    expect(sample(text, "herd_routing_decisions_total", { expert: "code+creative", reason: "routed" })).toBe(
       1,
     );
     expect(sample(text, "herd_blend_size_bucket", { le: "1" })).toBe(3);
@@ -140,6 +140,21 @@ describe("metrics plugin", () => {
     const code = { herd_expert: "code" };
     expect(sample(text, "gen_ai_server_request_duration_seconds_count", code)).toBe(2);
     expect(sample(text, "gen_ai_server_time_to_first_token_seconds_count", code)).toBe(1);
+  });
+
+  it("labels a blend by its experts' names, whatever their rank, so rankings cannot grow the label set", async () => {
+    const metrics = metricsPlugin();
+    const ranks = (text: string) =>
+      text.startsWith("poem")
+        ? { creative: 0.9, code: 0.8, math: 0.1 }
+        : { code: 0.9, creative: 0.8, math: 0.1 };
+    const { pipeline } = pipelineWith([metrics], ranks);
+    await pipeline.generate(user("poem with some code", { topExperts: 2 }));
+    await pipeline.generate(user("code with a poem in it", { topExperts: 2 }));
+    const text = await metrics.metrics();
+    expect(sample(text, "herd_routing_decisions_total", { expert: "code+creative" })).toBe(2);
+    expect(sample(text, "herd_requests_total", { expert: "code+creative", status: "200" })).toBe(2);
+    expect(text).not.toContain('expert="creative+code"');
   });
 
   it("keeps a bounded list of recent decisions, newest first", async () => {
