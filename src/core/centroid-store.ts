@@ -194,7 +194,7 @@ export class CentroidStore {
   async save(set: CentroidSet): Promise<string> {
     const folder = this.folder(set.manifest.embedder);
     await mkdir(dirname(folder), { recursive: true });
-    await removeStaleTemporaries(dirname(folder));
+    await removeStaleTemporaries(folder);
     const tmp = temporarySibling(folder);
     const old = temporarySibling(folder);
     const untrack = [trackTemporary(tmp)];

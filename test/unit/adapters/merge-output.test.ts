@@ -145,6 +145,26 @@ describe("temporary files of interrupted merges", () => {
     expect((await readdir(dir)).sort()).toEqual([running, "in.gguf", "m.gguf"].sort());
   });
 
+  it("leave other programs' files that only look like older Herd temporaries alone", async () => {
+    const input = join(dir, "in.gguf");
+    await writeRandomAdapter(input, "gguf", ggufShape, { seed: 1 });
+    const dead = await deadPid();
+    // Shapes of Herd's temporaries before 0.2, but named after other files: not this merge's leftovers.
+    const theirs = [
+      `report.${dead}.deadbeef.tmp`,
+      `notes.old-${dead}-1700000000000`,
+      `data.tmp-${dead}-1700000000000`,
+    ];
+    for (const name of theirs) await writeFile(join(dir, name), "someone else's");
+    await mkdir(join(dir, `cache.${dead}.0badf00d.tmp`));
+
+    const run = await runHerd("merge", "--out", join(dir, "m.gguf"), input);
+    expect(run.code).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(
+      [...theirs, `cache.${dead}.0badf00d.tmp`, "in.gguf", "m.gguf"].sort(),
+    );
+  });
+
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`are removed when the process gets ${signal}, which still ends it`, async () => {
       const script = fileURLToPath(new URL("../../fixtures/herd/interrupted-write.ts", import.meta.url));
