@@ -13,7 +13,7 @@ import { requestChecksMiddleware } from "./request-check.js";
 /** What the server needs from the metrics plugin. */
 export type MetricsSource = Pick<
   MetricsPlugin,
-  "contentType" | "metrics" | "recent" | "observeRoute" | "setLoadSource"
+  "contentType" | "metrics" | "recent" | "observeRoute" | "observeRouteFailure" | "setLoadSource"
 >;
 
 /** `GET /metrics`: every metric in Prometheus text format. */

@@ -89,6 +89,17 @@ export class MetricsPlugin implements Plugin {
     this.herd.routingSeconds.observe("", noLabels, decision.timings.totalMs / 1000);
   }
 
+  /** Counts a routing-only request whose routing failed (embedder or index down), by the error's status. */
+  observeRouteFailure(route: string, error: unknown): void {
+    const status = statusOf({ error });
+    this.herd.requests.inc(`${route}\u0001none\u0001none\u0001${status}`, () => ({
+      route,
+      model: "none",
+      expert: "none",
+      status,
+    }));
+  }
+
   onRequest(ctx: RequestContext): void {
     const timing: Timing = { start: performance.now(), firstChunk: 0 };
     ctx.state.set(NAME, timing);

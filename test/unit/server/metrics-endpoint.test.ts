@@ -1,12 +1,14 @@
 import { request } from "node:http";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProviderUnavailableError } from "../../../src/core/errors.js";
 import { createHerd, type Herd } from "../../../src/herd.js";
 import { MetricsPlugin } from "../../../src/plugins/metrics/index.js";
 import { createApp } from "../../../src/server/app.js";
 import { createMetricsApp } from "../../../src/server/metrics-routes.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "../../fixtures/ollama/ollama-mock.js";
 import { listen } from "../../helpers/listen.js";
+import { FakeHerd } from "./fake-herd.js";
 
 const mock = ollamaChatMock(
   (body) => ndjsonResponse(chatStream(["Answer ", `from ${body.model}`])),
@@ -149,6 +151,31 @@ describe("GET /metrics on herd serve's app (real Herd, Ollama mocked at the edge
       expect((await get("metrics.internal:9464")).status).toBe(200);
     } finally {
       await alone.close();
+    }
+  });
+});
+
+describe("POST /v1/route in the metrics", () => {
+  it("counts a routing failure (embedder down) by its status, not only successful decisions", async () => {
+    const herd = new FakeHerd();
+    herd.route = async () => {
+      throw new ProviderUnavailableError("The embedder at http://127.0.0.1:11434 is not reachable.");
+    };
+    const metrics = new MetricsPlugin({ processMetrics: false });
+    const server = await listen(createApp(herd, { metrics, logger: { error: () => {} } }));
+    try {
+      const res = await fetch(`${server.url}/v1/route`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "Implement a queue in Rust" }),
+      });
+      expect(res.status).toBe(503);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toContain(
+        'herd_requests_total{route="/v1/route",model="none",expert="none",status="503"} 1',
+      );
+    } finally {
+      await server.close();
     }
   });
 });
