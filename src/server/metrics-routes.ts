@@ -37,7 +37,7 @@ export function recentDecisionsHandler(metrics: MetricsSource): RequestHandler {
 /** Settings of the metrics-only app. */
 export interface MetricsAppOptions {
   /**
-   * Host names it answers for besides localhost, 127.0.0.1 and [::1] (the API's `allowedHosts`):
+   * Host names it answers for besides localhost and IP addresses (the API's `allowedHosts`):
    * it has no key, so the Host allow-list is what keeps DNS-rebinding web pages from reading it.
    * @default [] (local names only)
    */
