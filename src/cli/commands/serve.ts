@@ -134,6 +134,7 @@ export function registerServeCommand(program: Command): void {
           createMetricsApp(metrics, { allowedHosts: hosts }),
           flags.metricsPort!,
           flags.host,
+          "--metrics-port",
         );
       }
     } catch (error) {
@@ -252,7 +253,12 @@ function applyBackendKey(config: HerdConfigInput, key: string): void {
   config.provider = { ...provider, apiKey: key } as HerdConfigInput["provider"];
 }
 
-function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+function listen(
+  app: ReturnType<typeof createApp>,
+  port: number,
+  host: string,
+  flag: "--port" | "--metrics-port" = "--port",
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.once("listening", () => resolve(server));
@@ -260,8 +266,8 @@ function listen(app: ReturnType<typeof createApp>, port: number, host: string): 
       if (error.code === "EADDRINUSE") {
         reject(
           new ConfigError(
-            `Port ${port} on ${host} is already in use: stop the other server or pick another port with --port.`,
-            "--port",
+            `Port ${port} on ${host} is already in use: stop the other server or pick another port with ${flag}.`,
+            flag,
           ),
         );
       } else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND") {
