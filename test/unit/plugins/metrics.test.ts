@@ -157,6 +157,29 @@ describe("metrics plugin", () => {
     expect(text).not.toContain('expert="creative+code"');
   });
 
+  it("drops a malformed usage count instead of turning the token sums into NaN for good", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline, provider } = pipelineWith([metrics]);
+    provider.script = async function* (request: ChatRequest): AsyncGenerator<ChatChunk> {
+      yield { type: "text", text: "ok" };
+      const broken = request.messages.at(-1)!.content.includes("broken");
+      yield {
+        type: "finish",
+        finishReason: "stop",
+        usage: { inputTokens: broken ? Number("n/a") : 10, outputTokens: 2 },
+      };
+    };
+    await pipeline.generate(user("Write a Python function, broken usage"));
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    const input = { herd_expert: "code", gen_ai_token_type: "input" };
+    expect(sample(text, "gen_ai_client_token_usage_sum", input)).toBe(10);
+    expect(sample(text, "gen_ai_client_token_usage_count", input)).toBe(1);
+    expect(sample(text, "gen_ai_client_token_usage_count", { ...input, gen_ai_token_type: "output" })).toBe(
+      2,
+    );
+  });
+
   it("keeps a bounded list of recent decisions, newest first", async () => {
     const metrics = new MetricsPlugin({ processMetrics: false, recent: 2 });
     const { pipeline } = pipelineWith([metrics]);
