@@ -52,6 +52,11 @@ describe("routing playground in Chromium (herd serve --demo)", () => {
     // The failed /v1/models call (401 before the key) is the one expected console error.
     problems.length = 0;
 
+    await page.fill("#api-key", "not-the-key");
+    await page.click("#key-form button");
+    await expect.poll(() => page.textContent("#status")).toMatch(/refused this API key/);
+    problems.length = 0; // its 401, as expected
+
     await page.fill("#api-key", "demo-key");
     await page.click("#key-form button");
     await page.waitForSelector("#expert option[value=code]", { state: "attached" });
