@@ -153,6 +153,8 @@ export class MetricsPlugin implements Plugin {
     const key = `${requested}\u0001${model}\u0001${expert}`;
     const genAi = () => ({
       gen_ai_operation_name: "chat",
+      // Required by the GenAI conventions; "herd", as the tracing plugin's spans say.
+      gen_ai_provider_name: "herd",
       gen_ai_request_model: requested,
       gen_ai_response_model: model,
       herd_expert: expert,

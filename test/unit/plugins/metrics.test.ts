@@ -53,6 +53,26 @@ describe("metrics plugin", () => {
     expect(text).toMatch(/# TYPE gen_ai_server_time_to_first_token_seconds histogram/);
   });
 
+  it("labels the GenAI metrics as the OpenTelemetry conventions require: provider name, token buckets", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline } = pipelineWith([metrics]);
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    for (const name of [
+      "gen_ai_client_token_usage_count",
+      "gen_ai_server_request_duration_seconds_count",
+      "gen_ai_server_time_to_first_token_seconds_count",
+    ]) {
+      expect(sample(text, name, { gen_ai_operation_name: "chat", gen_ai_provider_name: "herd" }), name).toBe(
+        1,
+      );
+    }
+    // gen_ai.client.token.usage's advised boundaries go up to 2^26 tokens.
+    expect(
+      sample(text, "gen_ai_client_token_usage_bucket", { le: "67108864", gen_ai_token_type: "input" }),
+    ).toBe(1);
+  });
+
   it("counts backend errors by kind, a fallback as its own reason, and failed requests by status", async () => {
     const metrics = metricsPlugin();
     const { pipeline, provider } = pipelineWith([metrics, new FallbackPlugin()]);

@@ -89,13 +89,13 @@ describe("GET /metrics on herd serve's app (real Herd, Ollama mocked at the edge
     expect(text).toContain('herd_routing_decisions_total{expert="code",reason="forced"} 1');
     expect(text).toContain('herd_routing_decisions_total{expert="creative",reason="routed"} 1');
     expect(text).toMatch(
-      /gen_ai_client_token_usage_sum\{gen_ai_operation_name="chat",gen_ai_request_model="herd:code",gen_ai_response_model="herd-code",herd_expert="code",gen_ai_token_type="output"\} \d+/,
+      /gen_ai_client_token_usage_sum\{gen_ai_operation_name="chat",gen_ai_provider_name="herd",gen_ai_request_model="herd:code",gen_ai_response_model="herd-code",herd_expert="code",gen_ai_token_type="output"\} \d+/,
     );
     expect(text).toMatch(
       /gen_ai_server_time_to_first_token_seconds_bucket\{le="\+Inf",.*herd_expert="creative"\} 1/,
     );
     expect(text).toMatch(
-      /gen_ai_server_request_duration_seconds_count\{gen_ai_operation_name="chat",gen_ai_request_model="herd",gen_ai_response_model="herd-code",herd_expert="code"\} 1/,
+      /gen_ai_server_request_duration_seconds_count\{gen_ai_operation_name="chat",gen_ai_provider_name="herd",gen_ai_request_model="herd",gen_ai_response_model="herd-code",herd_expert="code"\} 1/,
     );
     expect(text).toContain("herd_requests_in_flight 0");
     expect(text).toContain("herd_requests_queued 0");
