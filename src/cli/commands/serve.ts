@@ -325,7 +325,7 @@ function startupMessage(
     `  ${backendLine(herd)}`,
     `  models: herd (routed)${flags.onlyBase ? "" : ", herd:<expert> (forced)"}, ${herd.baseModel} (base only)`,
     `  auth: ${flags.apiKey ? "Authorization: Bearer <your --api-key> required" : "none (pass --api-key to require a key)"}`,
-    `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : " and IP addresses (other names: --allowed-hosts)"}`,
+    `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : ", any IP address (other names: --allowed-hosts)"}`,
     `  browsers: ${flags.cors?.length ? `CORS for ${flags.cors.join(", ")}` : "no cross-origin access (--cors ORIGIN to allow a web app)"}`,
     `  metrics: ${metricsServer ? `${originOf(metricsServer)}/metrics` : `${origin}/metrics`}`,
   ];
