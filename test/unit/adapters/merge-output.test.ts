@@ -48,6 +48,22 @@ describe("herd merge --out onto something that exists", () => {
     expect((await readdir(out)).sort()).toEqual(["adapter_config.json", "adapter_model.safetensors"]);
   });
 
+  it("refuses a PEFT training folder (adapter plus checkpoints), and keeps everything in it", async () => {
+    const input = await peftInput();
+    const out = join(dir, "training-output");
+    await writeRandomAdapter(out, "peft", shape, { seed: 2 });
+    await mkdir(join(out, "checkpoint-500"));
+    await writeFile(join(out, "training_args.bin"), "args");
+    const run = await runHerd("merge", "--out", out, input);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `--out ${out} is a folder with other files (checkpoint-500, training_args.bin) besides its PEFT adapter`,
+    );
+    expect((await readdir(out)).sort()).toEqual(
+      ["adapter_config.json", "adapter_model.safetensors", "checkpoint-500", "training_args.bin"].sort(),
+    );
+  });
+
   it("replaces an earlier PEFT adapter and fills an empty folder", async () => {
     const input = await peftInput();
     const out = join(dir, "merged");
