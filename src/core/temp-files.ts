@@ -59,7 +59,7 @@ export function processAlive(pid: number): boolean {
  * the paths removed. Errors (an unreadable folder, a file removed meanwhile) are ignored: this is
  * housekeeping.
  */
-export async function removeStaleTemporaries(path: string): Promise<string[]> {
+export async function removeStaleTemporariesFor(path: string): Promise<string[]> {
   const folder = dirname(path);
   const target = basename(path);
   const names = await readdir(folder).catch(() => [] as string[]);
