@@ -152,7 +152,9 @@ function progressBar(label: string, stream: NodeJS.WriteStream): (done: number, 
         {
           format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted}`,
           stream,
-          hideCursor: true,
+          // A bar cut short (an error, Ctrl+C) is never stopped: a hidden cursor would stay hidden
+          // in the user's terminal after Herd exits.
+          hideCursor: false,
           etaBuffer: 50,
         },
         Presets.shades_classic,

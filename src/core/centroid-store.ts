@@ -5,7 +5,7 @@ import type { Embedder } from "./embedder.js";
 import { DimensionMismatchError, FileFormatError } from "./errors.js";
 import type { Expert } from "./expert.js";
 import { formatNpy, parseNpy } from "./npy.js";
-import { removeStaleTemporaries, temporarySibling, trackTemporary } from "./temp-files.js";
+import { removeStaleTemporariesFor, temporarySibling, trackTemporary } from "./temp-files.js";
 import { centroid, l2Normalize, sampleWithoutReplacement } from "./vector-math.js";
 
 /** What a stored set of centroids was built from. */
@@ -194,7 +194,7 @@ export class CentroidStore {
   async save(set: CentroidSet): Promise<string> {
     const folder = this.folder(set.manifest.embedder);
     await mkdir(dirname(folder), { recursive: true });
-    await removeStaleTemporaries(dirname(folder));
+    await removeStaleTemporariesFor(folder);
     const tmp = temporarySibling(folder);
     const old = temporarySibling(folder);
     const untrack = [trackTemporary(tmp)];

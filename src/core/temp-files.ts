@@ -14,18 +14,29 @@ export function temporarySibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-/** Names of temporary siblings and the pid that wrote them; older Herd versions' names too. */
-const TEMP_NAMES = [
-  /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/, // temporarySibling
-  /^.+\.(\d+)\.[0-9a-f]{8}\.tmp$/, // GGUF writer before 0.2
-  /^.+\.(?:tmp|old)-(\d+)-\d{10,}$/, // centroid store before 0.2
-];
+/** The name of a temporary sibling (`temporarySibling`) and the pid that wrote it. */
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
 
-/** The pid in a temporary name, or undefined when the name is not one of Herd's temporaries. */
-export function temporaryOwner(name: string): number | undefined {
-  for (const pattern of TEMP_NAMES) {
-    const pid = pattern.exec(name)?.[1];
-    if (pid !== undefined) return Number(pid);
+/**
+ * Older Herd versions' temporary names, after the target's file name: `<name>.<pid>.<8 hex>.tmp`
+ * (GGUF writer before 0.2) and `<name>.tmp-<pid>-<ms>` / `<name>.old-<pid>-<ms>` (centroid store
+ * before 0.2). Common enough shapes that other programs' files may have them: matched only after
+ * the name of the file being written, never folder-wide.
+ */
+const LEGACY_SUFFIXES = [/^\.(\d+)\.[0-9a-f]{8}\.tmp$/, /^\.(?:tmp|old)-(\d+)-\d{10,}$/];
+
+/**
+ * The pid in a temporary name, or undefined when the name is not one of Herd's temporaries. With
+ * `target` (the file name being written), older Herd versions' names of that target count too.
+ */
+export function temporaryOwner(name: string, target?: string): number | undefined {
+  const pid = TEMP_NAME.exec(name)?.[1];
+  if (pid !== undefined) return Number(pid);
+  if (target === undefined || target === "" || !name.startsWith(target)) return undefined;
+  const rest = name.slice(target.length);
+  for (const pattern of LEGACY_SUFFIXES) {
+    const legacy = pattern.exec(rest)?.[1];
+    if (legacy !== undefined) return Number(legacy);
   }
   return undefined;
 }
@@ -42,20 +53,24 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes Herd's temporary files and folders in `folder` whose writing process no longer runs
- * (leftovers of an interrupted merge, build or centroid save). Returns the paths removed. Errors
- * (an unreadable folder, a file removed meanwhile) are ignored: this is housekeeping.
+ * Before writing `path`: removes Herd's temporary files and folders next to it whose writing
+ * process no longer runs (leftovers of an interrupted merge, build or centroid save): any
+ * `temporarySibling` name in its folder, and older Herd versions' names of `path` itself. Returns
+ * the paths removed. Errors (an unreadable folder, a file removed meanwhile) are ignored: this is
+ * housekeeping.
  */
-export async function removeStaleTemporaries(folder: string): Promise<string[]> {
+export async function removeStaleTemporariesFor(path: string): Promise<string[]> {
+  const folder = dirname(path);
+  const target = basename(path);
   const names = await readdir(folder).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const name of names) {
-    const pid = temporaryOwner(name);
+    const pid = temporaryOwner(name, target);
     if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
-    const path = join(folder, name);
+    const stale = join(folder, name);
     try {
-      await rm(path, { recursive: true, force: true });
-      removed.push(path);
+      await rm(stale, { recursive: true, force: true });
+      removed.push(stale);
     } catch {
       // another run removed it, or it is not ours to remove
     }

@@ -121,6 +121,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
       bodyLimit,
       onlyBase,
       onDecision: metrics ? (decision) => metrics.observeRoute("/v1/route", decision) : undefined,
+      onFailure: metrics ? (error) => metrics.observeRouteFailure("/v1/route", error) : undefined,
     }),
   );
   app.post(EXPERTS_RELOAD_PATH, expertsReloadHandler(herd, options.apiKey));

@@ -15,6 +15,7 @@ export {
 } from "./http-errors.js";
 export {
   createMetricsApp,
+  type MetricsAppOptions,
   type MetricsSource,
   metricsHandler,
   recentDecisionsHandler,

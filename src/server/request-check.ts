@@ -20,8 +20,8 @@ export type RequestCheck = (req: IncomingMessage, res: ServerResponse) => Reques
 /** Settings of the checks every request of `herd serve` passes. */
 export interface RequestCheckOptions {
   /**
-   * Host names (Host header, port ignored) the server answers for besides localhost, 127.0.0.1 and
-   * [::1]; `"*"` allows any. Other names get 403, which stops DNS-rebinding web pages.
+   * Host names (Host header, port ignored) the server answers for besides localhost and IP
+   * addresses; `"*"` allows any. Other names get 403, which stops DNS-rebinding web pages.
    * @default [] (local names only)
    */
   allowedHosts?: readonly string[];

@@ -16,7 +16,14 @@ import { validate } from "./validate.js";
  */
 export function routeHandler(
   herd: ServedHerd,
-  options: { bodyLimit: number; onlyBase: boolean; onDecision?: (decision: RoutingDecision) => void },
+  options: {
+    bodyLimit: number;
+    onlyBase: boolean;
+    /** Called with each decision made (the metrics plugin counts it). */
+    onDecision?: (decision: RoutingDecision) => void;
+    /** Called when routing itself fails (the embedder or the index is down, say). */
+    onFailure?: (error: unknown) => void;
+  },
 ) {
   return async (req: Request, res: Response): Promise<void> => {
     const body = validate(routeRequestSchema, await readJsonBody(req, { limit: options.bodyLimit }));
@@ -32,7 +39,13 @@ export function routeHandler(
     const choice = resolveModel(body.model ?? ROUTED_MODEL, herd, options.onlyBase);
     if (choice.kind === "base") routeOptions.baseOnly = true;
     if (choice.kind === "expert") routeOptions.experts = [choice.expert];
-    const decision = await herd.route(input, routeOptions);
+    let decision: RoutingDecision;
+    try {
+      decision = await herd.route(input, routeOptions);
+    } catch (error) {
+      options.onFailure?.(error);
+      throw error;
+    }
     options.onDecision?.(decision);
     res.json({ object: "herd.route", ...decision });
   };

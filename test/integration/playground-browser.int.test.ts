@@ -49,8 +49,15 @@ describe("routing playground in Chromium (herd serve --demo)", () => {
     const response = await page.goto(`${server.url}/`);
     expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'");
     await expect.poll(() => page.textContent("#status")).toMatch(/needs an API key/);
-    // The failed /v1/models call (401 before the key) is the one expected console error.
+    // The failed /v1/models call (401 before the key) is the one expected console error (no 404 for
+    // a /favicon.ico the browser asks for by itself).
+    expect(problems.filter((p) => !p.includes("status of 401"))).toEqual([]);
     problems.length = 0;
+
+    await page.fill("#api-key", "not-the-key");
+    await page.click("#key-form button");
+    await expect.poll(() => page.textContent("#status")).toMatch(/refused this API key/);
+    problems.length = 0; // its 401, as expected
 
     await page.fill("#api-key", "demo-key");
     await page.click("#key-form button");

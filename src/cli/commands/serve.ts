@@ -76,7 +76,7 @@ export function registerServeCommand(program: Command): void {
       )
       .option(
         "--allowed-hosts <hosts>",
-        "Host names clients may use besides localhost/127.0.0.1/[::1], comma-separated ('*': any)",
+        "Host names clients may use besides localhost and IP addresses, comma-separated ('*': any)",
         commaList,
       )
       .option(
@@ -141,7 +141,12 @@ export function registerServeCommand(program: Command): void {
     try {
       server = await listen(app, flags.port, flags.host);
       if (separateMetrics) {
-        metricsServer = await listen(createMetricsApp(metrics), flags.metricsPort!, flags.host);
+        metricsServer = await listen(
+          createMetricsApp(metrics, { allowedHosts: hosts }),
+          flags.metricsPort!,
+          flags.host,
+          "--metrics-port",
+        );
       }
     } catch (error) {
       server?.close();
@@ -268,7 +273,12 @@ function applyBackendKey(config: HerdConfigInput, key: string): void {
   config.provider = { ...provider, apiKey: key } as HerdConfigInput["provider"];
 }
 
-function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+function listen(
+  app: ReturnType<typeof createApp>,
+  port: number,
+  host: string,
+  flag: "--port" | "--metrics-port" = "--port",
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.once("listening", () => resolve(server));
@@ -276,8 +286,8 @@ function listen(app: ReturnType<typeof createApp>, port: number, host: string): 
       if (error.code === "EADDRINUSE") {
         reject(
           new ConfigError(
-            `Port ${port} on ${host} is already in use: stop the other server or pick another port with --port.`,
-            "--port",
+            `Port ${port} on ${host} is already in use: stop the other server or pick another port with ${flag}.`,
+            flag,
           ),
         );
       } else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND") {
@@ -335,7 +345,7 @@ function startupMessage(
     `  ${backendLine(herd)}`,
     `  models: herd (routed)${flags.onlyBase ? "" : ", herd:<expert> (forced)"}, ${herd.baseModel} (base only)`,
     `  auth: ${flags.apiKey ? "Authorization: Bearer <your --api-key> required" : "none (pass --api-key to require a key)"}`,
-    `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : " (other names: --allowed-hosts)"}`,
+    `  hosts: ${flags.allowedHosts?.includes("*") ? "any Host header" : [...new Set([...LOCAL_HOSTS, ...(flags.allowedHosts ?? [])])].join(", ")}${flags.allowedHosts?.includes("*") ? "" : ", any IP address (other names: --allowed-hosts)"}`,
     `  browsers: ${flags.cors?.length ? `CORS for ${flags.cors.join(", ")}` : "no cross-origin access (--cors ORIGIN to allow a web app)"}`,
     `  metrics: ${metricsServer ? `${originOf(metricsServer)}/metrics` : `${origin}/metrics`}`,
   ];

@@ -4,9 +4,16 @@ import { confusionColumns, misrouted, pct } from "./shared.js";
 /** Misrouted prompts listed in Markdown (CI logs stay short). */
 const MARKDOWN_MISROUTED = 20;
 
-/** A table cell: pipes escaped, newlines flattened, long text cut. */
+/**
+ * Control characters other than whitespace (C0, DEL, C1): a prompt's escape sequences would reach
+ * the terminal or CI log the Markdown is printed to (window titles, OSC 52 clipboard writes).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/g;
+
+/** A table cell: pipes escaped, newlines flattened, control characters replaced, long text cut. */
 function cell(text: string, max = 120): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = text.replace(/\s+/g, " ").replace(CONTROL, "\uFFFD").trim();
   const cut = flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
   return cut.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -90,8 +90,13 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
     this.buckets = [...settings.buckets].sort((a, b) => a - b);
   }
 
-  /** Records `value` in the cell `key`; `labels` is called only the first time a key is seen. */
+  /**
+   * Records `value` in the cell `key`; `labels` is called only the first time a key is seen. A
+   * value that is not a finite number is dropped.
+   */
   observe(key: string, labels: () => Labels<L>, value: number): void {
+    // One NaN (a backend's malformed usage count) would turn the cell's sum into NaN for good.
+    if (!Number.isFinite(value)) return;
     const n = this.buckets.length;
     const values = this.cell(key, labels, n + 3).values;
     let b = 0;

@@ -8,13 +8,16 @@ const DURATION_BUCKETS = [
 /** Seconds buckets of OpenTelemetry's `gen_ai.server.time_to_first_token`. */
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** Token buckets of OpenTelemetry's `gen_ai.client.token.usage`. */
-const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
+const TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
 /** Routing is sub-millisecond to tens of milliseconds (an embedding call to Ollama). */
 const ROUTING_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 /** Labels of the OpenTelemetry GenAI metrics, in Prometheus spelling, plus the expert(s). */
 const GEN_AI_LABELS = [
   "gen_ai_operation_name",
+  "gen_ai_provider_name",
   "gen_ai_request_model",
   "gen_ai_response_model",
   "herd_expert",
@@ -72,7 +75,7 @@ export class HerdMetrics {
     });
     this.ttft = new FastHistogram({
       name: "gen_ai_server_time_to_first_token_seconds",
-      help: "Time from the request entering Herd to the first chunk of the answer.",
+      help: "Time from the request entering Herd to the first token (text or tool call) of a successful answer.",
       labelNames: GEN_AI_LABELS,
       buckets: TTFT_BUCKETS,
       registers,

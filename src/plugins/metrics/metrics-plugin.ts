@@ -89,13 +89,26 @@ export class MetricsPlugin implements Plugin {
     this.herd.routingSeconds.observe("", noLabels, decision.timings.totalMs / 1000);
   }
 
+  /** Counts a routing-only request whose routing failed (embedder or index down), by the error's status. */
+  observeRouteFailure(route: string, error: unknown): void {
+    const status = statusOf({ error });
+    this.herd.requests.inc(`${route}\u0001none\u0001none\u0001${status}`, () => ({
+      route,
+      model: "none",
+      expert: "none",
+      status,
+    }));
+  }
+
   onRequest(ctx: RequestContext): void {
     const timing: Timing = { start: performance.now(), firstChunk: 0 };
     ctx.state.set(NAME, timing);
     this.herd.inFlight.inc();
   }
 
-  onChunk(ctx: RequestContext, _chunk: ChatChunk): undefined {
+  onChunk(ctx: RequestContext, chunk: ChatChunk): undefined {
+    // The first token: text or a tool call. A finish chunk carries none (an empty answer has no TTFT).
+    if (chunk.type === "finish") return undefined;
     const timing = ctx.state.get(NAME) as Timing | undefined;
     if (timing !== undefined && timing.firstChunk === 0) timing.firstChunk = performance.now();
     return undefined;
@@ -140,11 +153,16 @@ export class MetricsPlugin implements Plugin {
     const key = `${requested}\u0001${model}\u0001${expert}`;
     const genAi = () => ({
       gen_ai_operation_name: "chat",
+      // Required by the GenAI conventions; "herd", as the tracing plugin's spans say.
+      gen_ai_provider_name: "herd",
       gen_ai_request_model: requested,
       gen_ai_response_model: model,
       herd_expert: expert,
     });
-    if (timing.firstChunk > 0) herd.ttft.observe(key, genAi, (timing.firstChunk - timing.start) / 1000);
+    // OpenTelemetry's gen_ai.server.time_to_first_token counts successful responses only.
+    if (timing.firstChunk > 0 && outcome.error === undefined && outcome.response !== undefined) {
+      herd.ttft.observe(key, genAi, (timing.firstChunk - timing.start) / 1000);
+    }
     const seconds = (end - timing.start) / 1000;
     if (outcome.error === undefined) {
       herd.duration.observe(key, genAi, seconds);
@@ -187,12 +205,19 @@ export class MetricsPlugin implements Plugin {
 
 const noLabels = () => ({});
 
-/** The selected experts joined with `+` (a blend), or `none` when the base model answers. */
+/**
+ * The selected experts in name order joined with `+` (a blend), or `none` when the base model
+ * answers. Name order, not rank order: the same blend is one label, so callers asking for many
+ * experts cannot grow the label set with every ranking of them.
+ */
 function expertLabel(decision: RoutingDecision): string {
   const selected = decision.selected;
   if (selected.length === 0) return "none";
   if (selected.length === 1) return selected[0]!.name;
-  return selected.map((e) => e.name).join("+");
+  return selected
+    .map((e) => e.name)
+    .sort()
+    .join("+");
 }
 
 function statusOf(outcome: RequestOutcome): string {

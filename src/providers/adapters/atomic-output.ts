@@ -1,6 +1,5 @@
 import { rename, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
-import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../core/temp-files.js";
+import { removeStaleTemporariesFor, temporarySibling, trackTemporary } from "../../core/temp-files.js";
 
 /**
  * Runs `write` against a temporary sibling of `path`, then renames it into place. On any error the
@@ -10,7 +9,7 @@ import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../
  * that were killed outright are removed by the next write into the same folder.
  */
 export async function writeAtomically<T>(path: string, write: (tempPath: string) => Promise<T>): Promise<T> {
-  await removeStaleTemporaries(dirname(path));
+  await removeStaleTemporariesFor(path);
   const temp = temporarySibling(path);
   const untrack = trackTemporary(temp);
   try {

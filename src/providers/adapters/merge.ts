@@ -12,7 +12,7 @@ import { convertAdapter } from "./convert.js";
 import type { FloatDType } from "./dtype.js";
 import type { AdapterFormat, LoraAdapter, LoraModule } from "./lora-adapter.js";
 import { openAdapter } from "./open-adapter.js";
-import { PEFT_CONFIG_FILE } from "./peft-adapter.js";
+import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from "./peft-adapter.js";
 import { validateAgainstBaseModel, validateMergeInputs } from "./validate.js";
 
 /** One adapter of a merge and its weight (the scale it would have in a runtime blend). */
@@ -298,12 +298,18 @@ async function checkOutputTarget(out: string, format: AdapterFormat, force: bool
   }
   if (force) return;
   const entries = await readdir(target);
-  if (entries.length === 0 || entries.includes(PEFT_CONFIG_FILE)) return;
-  const shown =
-    entries.slice(0, 3).join(", ") + (entries.length > 3 ? `, ... (${entries.length} entries)` : "");
+  // A PEFT training output holds the adapter and more (checkpoint-*/, training_args.bin, ...):
+  // replacing the folder would delete them, so only an adapter and nothing else is replaced.
+  const others = entries.filter((name) => !ADAPTER_FILES.has(name));
+  if (others.length === 0) return;
+  const adapter = entries.includes(PEFT_CONFIG_FILE);
+  const shown = others.slice(0, 3).join(", ") + (others.length > 3 ? `, ... (${others.length} entries)` : "");
   throw new InvalidInputError(
-    `--out ${out} is a folder with other files (${shown}) and not a PEFT adapter; merging would replace it and delete them. ` +
+    `--out ${out} is a folder with other files (${shown})${adapter ? " besides its PEFT adapter" : " and not a PEFT adapter"}; merging would replace it and delete them. ` +
       "Choose a new or empty folder, or pass --force to replace it.",
     "out",
   );
 }
+
+/** The files of a PEFT adapter folder, which a merge into it replaces. */
+const ADAPTER_FILES = new Set([PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, "adapter_model.bin"]);

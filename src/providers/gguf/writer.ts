@@ -1,7 +1,6 @@
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
 import { InvalidInputError } from "../../core/errors.js";
-import { removeStaleTemporaries, temporarySibling, trackTemporary } from "../../core/temp-files.js";
+import { removeStaleTemporariesFor, temporarySibling, trackTemporary } from "../../core/temp-files.js";
 import { floatToBfloat16, floatToHalf } from "./half.js";
 import {
   GGUF_DEFAULT_ALIGNMENT,
@@ -246,7 +245,7 @@ export async function writeFileAtomic(
   path: string,
   source: Uint8Array | ((write: (chunk: Uint8Array) => Promise<void>) => Promise<void> | void),
 ): Promise<void> {
-  await removeStaleTemporaries(dirname(path));
+  await removeStaleTemporariesFor(path);
   const temp = temporarySibling(path);
   const untrack = trackTemporary(temp);
   let handle: FileHandle;

@@ -45,7 +45,12 @@ function el(tag, className, text) {
 async function loadModels() {
   const res = await api("/v1/models");
   if (res.status === 401) {
-    setStatus("This server needs an API key: enter it above.", true);
+    setStatus(
+      sessionStorage.getItem(KEY_STORAGE)
+        ? "The server refused this API key: check it (the --api-key given to herd serve) and press Use."
+        : "This server needs an API key: enter it above.",
+      true,
+    );
     return false;
   }
   if (!res.ok) {

@@ -48,6 +48,22 @@ describe("herd merge --out onto something that exists", () => {
     expect((await readdir(out)).sort()).toEqual(["adapter_config.json", "adapter_model.safetensors"]);
   });
 
+  it("refuses a PEFT training folder (adapter plus checkpoints), and keeps everything in it", async () => {
+    const input = await peftInput();
+    const out = join(dir, "training-output");
+    await writeRandomAdapter(out, "peft", shape, { seed: 2 });
+    await mkdir(join(out, "checkpoint-500"));
+    await writeFile(join(out, "training_args.bin"), "args");
+    const run = await runHerd("merge", "--out", out, input);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `--out ${out} is a folder with other files (checkpoint-500, training_args.bin) besides its PEFT adapter`,
+    );
+    expect((await readdir(out)).sort()).toEqual(
+      ["adapter_config.json", "adapter_model.safetensors", "checkpoint-500", "training_args.bin"].sort(),
+    );
+  });
+
   it("replaces an earlier PEFT adapter and fills an empty folder", async () => {
     const input = await peftInput();
     const out = join(dir, "merged");
@@ -143,6 +159,26 @@ describe("temporary files of interrupted merges", () => {
     const run = await runHerd("merge", "--out", join(dir, "m.gguf"), input);
     expect(run.code).toBe(0);
     expect((await readdir(dir)).sort()).toEqual([running, "in.gguf", "m.gguf"].sort());
+  });
+
+  it("leave other programs' files that only look like older Herd temporaries alone", async () => {
+    const input = join(dir, "in.gguf");
+    await writeRandomAdapter(input, "gguf", ggufShape, { seed: 1 });
+    const dead = await deadPid();
+    // Shapes of Herd's temporaries before 0.2, but named after other files: not this merge's leftovers.
+    const theirs = [
+      `report.${dead}.deadbeef.tmp`,
+      `notes.old-${dead}-1700000000000`,
+      `data.tmp-${dead}-1700000000000`,
+    ];
+    for (const name of theirs) await writeFile(join(dir, name), "someone else's");
+    await mkdir(join(dir, `cache.${dead}.0badf00d.tmp`));
+
+    const run = await runHerd("merge", "--out", join(dir, "m.gguf"), input);
+    expect(run.code).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(
+      [...theirs, `cache.${dead}.0badf00d.tmp`, "in.gguf", "m.gguf"].sort(),
+    );
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -16,6 +16,10 @@ const rows = [
   { prompt: "Write a <b>haiku</b> about snow & ice", expert: "code" },
 ];
 
+/** A prompt from a log that carries terminal escape sequences (a window title, an OSC 52 clipboard write). */
+const ESCAPES =
+  "\u001b]0;owned\u0007\u001b]52;c;ZWNobyBoaQ==\u0007Write a poem about the autumn sea \u009b31m";
+
 async function dataFile(): Promise<{ dir: string; data: string }> {
   const dir = await mkdtemp(join(tmpdir(), "herd-eval-"));
   const data = join(dir, "data.jsonl");
@@ -41,6 +45,20 @@ describe("herd eval --report and --format", () => {
     expect(html).not.toContain("<b>haiku</b>");
     // Nothing external, nothing executable.
     expect(html).not.toMatch(/<script|src=|href=/i);
+  });
+
+  it("prints no terminal control characters from prompts in Markdown", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-eval-"));
+    const data = join(dir, "data.jsonl");
+    await writeFile(
+      data,
+      [...rows, { prompt: ESCAPES, expert: "code" }].map((r) => JSON.stringify(r)).join("\n"),
+    );
+    const md = await runHerd("eval", "--experts-dir", EXPERTS, "--data", data, "--format", "markdown");
+    expect(md.code).toBe(0);
+    expect(md.stdout).toContain("Write a poem about the autumn sea");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+    expect(md.stdout).not.toMatch(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/);
   });
 
   it("prints Markdown for CI logs and the new fields in JSON", async () => {

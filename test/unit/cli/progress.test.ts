@@ -51,6 +51,15 @@ describe("progress", () => {
     expect(text().endsWith("\n")).toBe(true);
   });
 
+  it("leaves the terminal's cursor visible when the work stops before the end (an error, Ctrl+C)", () => {
+    const { out, text } = stream(true);
+    const tick = progress("embedding examples", { stream: out });
+    tick(1, 4);
+    tick(2, 4); // the embedder failed here: the bar is never finished
+    expect(text()).toMatch(/embedding examples \[/);
+    expect(text()).not.toContain("\x1b[?25l"); // DECTCEM: hide cursor
+  });
+
   it("prints nothing when quiet (--json)", () => {
     const { out, text } = stream(false);
     const tick = progress("routing", { stream: out, quiet: true });

@@ -49,6 +49,30 @@ describe("llama.cpp json_schema limits", () => {
       /more than 1000 enum\/const values/,
     ],
     ["a schema nested 40 deep", nested(40), /nests deeper than 48 levels/],
+    [
+      "enum values under a property named enum",
+      { type: "object", properties: { enum: { enum: Array.from({ length: 1_001 }, (_, i) => i) } } },
+      /more than 1000 enum\/const values/,
+    ],
+    [
+      "a $ref to #/definitions (node-llama-cpp would allow any JSON there)",
+      {
+        type: "object",
+        properties: { a: { $ref: "#/definitions/A" } },
+        definitions: { A: { type: "string" } },
+      },
+      /"\$ref": "#\/definitions\/A"; the llamacpp provider follows only references to "#\/\$defs\/<name>"/,
+    ],
+    [
+      "a $ref to a missing definition",
+      { type: "object", properties: { a: { $ref: "#/$defs/B" } }, $defs: { A: { type: "string" } } },
+      /no "\$defs" around it defines "B"/,
+    ],
+    [
+      "a $ref named like an Object.prototype member (node-llama-cpp would force null)",
+      { type: "object", properties: { a: { $ref: "#/$defs/constructor" } }, required: ["a"] },
+      /no "\$defs" around it defines "constructor"/,
+    ],
   ])(
     "refuses %s with a 400 on response_format before loading a model or building a grammar",
     async (_, schema, message) => {
@@ -64,6 +88,17 @@ describe("llama.cpp json_schema limits", () => {
     for (const schema of [atLimit, nested(20), { type: "object", properties: { const: { const: 1 } } }]) {
       expect(() => checkJsonSchemaLimits({ type: "json_schema", schema })).not.toThrow();
     }
+    const withDefs = {
+      type: "object",
+      $defs: { Point: { type: "object", properties: { x: { type: "number" } } } },
+      properties: {
+        a: { $ref: "#/$defs/Point" },
+        list: { type: "array", items: { $ref: "#/$defs/Point" } },
+        $ref: { type: "string" }, // a property named $ref is a schema, not a reference
+      },
+      examples: [{ $ref: "not a reference, an example value" }],
+    };
+    expect(() => checkJsonSchemaLimits({ type: "json_schema", schema: withDefs })).not.toThrow();
     expect(() => checkJsonSchemaLimits({ type: "json" })).not.toThrow();
     expect(() => checkJsonSchemaLimits(undefined)).not.toThrow();
   });

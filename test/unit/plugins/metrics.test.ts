@@ -38,7 +38,7 @@ describe("metrics plugin", () => {
     ).toBe(2);
     expect(sample(text, "herd_routing_decisions_total", { expert: "code", reason: "routed" })).toBe(2);
     expect(sample(text, "herd_routing_decisions_total", { expert: "math", reason: "forced" })).toBe(1);
-    expect(sample(text, "herd_routing_decisions_total", { expert: "creative+code", reason: "routed" })).toBe(
+    expect(sample(text, "herd_routing_decisions_total", { expert: "code+creative", reason: "routed" })).toBe(
       1,
     );
     expect(sample(text, "herd_blend_size_bucket", { le: "1" })).toBe(3);
@@ -51,6 +51,26 @@ describe("metrics plugin", () => {
     expect(sample(text, "gen_ai_server_time_to_first_token_seconds_count", code)).toBe(2);
     expect(sample(text, "herd_requests_in_flight")).toBe(0);
     expect(text).toMatch(/# TYPE gen_ai_server_time_to_first_token_seconds histogram/);
+  });
+
+  it("labels the GenAI metrics as the OpenTelemetry conventions require: provider name, token buckets", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline } = pipelineWith([metrics]);
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    for (const name of [
+      "gen_ai_client_token_usage_count",
+      "gen_ai_server_request_duration_seconds_count",
+      "gen_ai_server_time_to_first_token_seconds_count",
+    ]) {
+      expect(sample(text, name, { gen_ai_operation_name: "chat", gen_ai_provider_name: "herd" }), name).toBe(
+        1,
+      );
+    }
+    // gen_ai.client.token.usage's advised boundaries go up to 2^26 tokens.
+    expect(
+      sample(text, "gen_ai_client_token_usage_bucket", { le: "67108864", gen_ai_token_type: "input" }),
+    ).toBe(1);
   });
 
   it("counts backend errors by kind, a fallback as its own reason, and failed requests by status", async () => {
@@ -113,6 +133,71 @@ describe("metrics plugin", () => {
       sample(text, "gen_ai_server_request_duration_seconds_count", { gen_ai_request_model: "herd-code" }),
     ).toBe(1);
     expect(text).not.toContain("gpt-4o-anything");
+  });
+
+  it("measures time to first token on successful answers with a token only", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline, provider } = pipelineWith([metrics]);
+    provider.script = (request: ChatRequest): AsyncIterable<ChatChunk> => {
+      const last = request.messages.at(-1)!.content;
+      if (last.includes("empty")) {
+        return (async function* () {
+          yield { type: "finish", finishReason: "stop", usage: { inputTokens: 3, outputTokens: 0 } };
+        })();
+      }
+      if (last.includes("breaks")) {
+        return (async function* () {
+          yield { type: "text", text: "half an answer" };
+          throw new ProviderResponseError("the backend died mid-answer", 500);
+        })();
+      }
+      return echoScript(request);
+    };
+    await pipeline.generate(user("Write a Python function: empty"));
+    await expect(pipeline.generate(user("Write a Python function: breaks"))).rejects.toThrow(/died/);
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    const code = { herd_expert: "code" };
+    expect(sample(text, "gen_ai_server_request_duration_seconds_count", code)).toBe(2);
+    expect(sample(text, "gen_ai_server_time_to_first_token_seconds_count", code)).toBe(1);
+  });
+
+  it("labels a blend by its experts' names, whatever their rank, so rankings cannot grow the label set", async () => {
+    const metrics = metricsPlugin();
+    const ranks = (text: string) =>
+      text.startsWith("poem")
+        ? { creative: 0.9, code: 0.8, math: 0.1 }
+        : { code: 0.9, creative: 0.8, math: 0.1 };
+    const { pipeline } = pipelineWith([metrics], ranks);
+    await pipeline.generate(user("poem with some code", { topExperts: 2 }));
+    await pipeline.generate(user("code with a poem in it", { topExperts: 2 }));
+    const text = await metrics.metrics();
+    expect(sample(text, "herd_routing_decisions_total", { expert: "code+creative" })).toBe(2);
+    expect(sample(text, "herd_requests_total", { expert: "code+creative", status: "200" })).toBe(2);
+    expect(text).not.toContain('expert="creative+code"');
+  });
+
+  it("drops a malformed usage count instead of turning the token sums into NaN for good", async () => {
+    const metrics = metricsPlugin();
+    const { pipeline, provider } = pipelineWith([metrics]);
+    provider.script = async function* (request: ChatRequest): AsyncGenerator<ChatChunk> {
+      yield { type: "text", text: "ok" };
+      const broken = request.messages.at(-1)!.content.includes("broken");
+      yield {
+        type: "finish",
+        finishReason: "stop",
+        usage: { inputTokens: broken ? Number("n/a") : 10, outputTokens: 2 },
+      };
+    };
+    await pipeline.generate(user("Write a Python function, broken usage"));
+    await pipeline.generate(user("Write a Python function"));
+    const text = await metrics.metrics();
+    const input = { herd_expert: "code", gen_ai_token_type: "input" };
+    expect(sample(text, "gen_ai_client_token_usage_sum", input)).toBe(10);
+    expect(sample(text, "gen_ai_client_token_usage_count", input)).toBe(1);
+    expect(sample(text, "gen_ai_client_token_usage_count", { ...input, gen_ai_token_type: "output" })).toBe(
+      2,
+    );
   });
 
   it("keeps a bounded list of recent decisions, newest first", async () => {

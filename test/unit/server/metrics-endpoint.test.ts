@@ -1,11 +1,14 @@
+import { request } from "node:http";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProviderUnavailableError } from "../../../src/core/errors.js";
 import { createHerd, type Herd } from "../../../src/herd.js";
 import { MetricsPlugin } from "../../../src/plugins/metrics/index.js";
 import { createApp } from "../../../src/server/app.js";
 import { createMetricsApp } from "../../../src/server/metrics-routes.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "../../fixtures/ollama/ollama-mock.js";
 import { listen } from "../../helpers/listen.js";
+import { FakeHerd } from "./fake-herd.js";
 
 const mock = ollamaChatMock(
   (body) => ndjsonResponse(chatStream(["Answer ", `from ${body.model}`])),
@@ -86,13 +89,13 @@ describe("GET /metrics on herd serve's app (real Herd, Ollama mocked at the edge
     expect(text).toContain('herd_routing_decisions_total{expert="code",reason="forced"} 1');
     expect(text).toContain('herd_routing_decisions_total{expert="creative",reason="routed"} 1');
     expect(text).toMatch(
-      /gen_ai_client_token_usage_sum\{gen_ai_operation_name="chat",gen_ai_request_model="herd:code",gen_ai_response_model="herd-code",herd_expert="code",gen_ai_token_type="output"\} \d+/,
+      /gen_ai_client_token_usage_sum\{gen_ai_operation_name="chat",gen_ai_provider_name="herd",gen_ai_request_model="herd:code",gen_ai_response_model="herd-code",herd_expert="code",gen_ai_token_type="output"\} \d+/,
     );
     expect(text).toMatch(
       /gen_ai_server_time_to_first_token_seconds_bucket\{le="\+Inf",.*herd_expert="creative"\} 1/,
     );
     expect(text).toMatch(
-      /gen_ai_server_request_duration_seconds_count\{gen_ai_operation_name="chat",gen_ai_request_model="herd",gen_ai_response_model="herd-code",herd_expert="code"\} 1/,
+      /gen_ai_server_request_duration_seconds_count\{gen_ai_operation_name="chat",gen_ai_provider_name="herd",gen_ai_request_model="herd",gen_ai_response_model="herd-code",herd_expert="code"\} 1/,
     );
     expect(text).toContain("herd_requests_in_flight 0");
     expect(text).toContain("herd_requests_queued 0");
@@ -120,6 +123,59 @@ describe("GET /metrics on herd serve's app (real Herd, Ollama mocked at the edge
       expect((await fetch(`${alone.url}/v1/models`)).status).toBe(404);
     } finally {
       await alone.close();
+    }
+  });
+
+  it("refuses (403) a Host name it was not given on the metrics port, as the API port does (DNS rebinding)", async () => {
+    const alone = await listen(createMetricsApp(metrics, { allowedHosts: ["metrics.internal"] }));
+    const get = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { hostname, port } = new URL(alone.url);
+        const req = request({ host: hostname, port, path: "/metrics", headers: { host } }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            body += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const rebound = await get("attacker.example:9464");
+      expect(rebound.status).toBe(403);
+      expect(rebound.body).not.toContain("herd_requests_total");
+      expect(JSON.parse(rebound.body).error.code).toBe("host_not_allowed");
+      expect((await get("localhost:9464")).status).toBe(200);
+      expect((await get("metrics.internal:9464")).status).toBe(200);
+    } finally {
+      await alone.close();
+    }
+  });
+});
+
+describe("POST /v1/route in the metrics", () => {
+  it("counts a routing failure (embedder down) by its status, not only successful decisions", async () => {
+    const herd = new FakeHerd();
+    herd.route = async () => {
+      throw new ProviderUnavailableError("The embedder at http://127.0.0.1:11434 is not reachable.");
+    };
+    const metrics = new MetricsPlugin({ processMetrics: false });
+    const server = await listen(createApp(herd, { metrics, logger: { error: () => {} } }));
+    try {
+      const res = await fetch(`${server.url}/v1/route`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input: "Implement a queue in Rust" }),
+      });
+      expect(res.status).toBe(503);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toContain(
+        'herd_requests_total{route="/v1/route",model="none",expert="none",status="503"} 1',
+      );
+    } finally {
+      await server.close();
     }
   });
 });

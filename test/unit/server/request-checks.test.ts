@@ -98,6 +98,16 @@ describe("Host allow-list (DNS rebinding)", () => {
     }
   });
 
+  it("answers any IP address as Host (no name to rebind: health checks and scrapers by pod IP), not names that look like one", async () => {
+    const send = await start();
+    for (const host of ["10.1.2.3:8000", "192.168.1.5", "[fd00::1]:8000", "[::ffff:10.0.0.1]"]) {
+      expect((await send("GET", "/health", { host })).status, host).toBe(200);
+    }
+    for (const host of ["10.1.2.3.nip.io:8000", "1.2.3", "0x7f.1", "[evil.example]"]) {
+      expect((await send("GET", "/health", { host })).status, host).toBe(403);
+    }
+  });
+
   it("answers the configured names, and any with *", async () => {
     const send = await start({ allowedHosts: ["herd.example.com", "192.168.1.5"] });
     expect((await send("GET", "/v1/models", { host: "Herd.Example.com:8000" })).status).toBe(200);
