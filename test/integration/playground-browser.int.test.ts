@@ -63,7 +63,8 @@ describe("routing playground in Chromium (herd serve --demo)", () => {
     await page.click("#key-form button");
     await page.waitForSelector("#expert option[value=code]", { state: "attached" });
 
-    await page.fill("#prompt", "Write a Python function that reverses a list.");
+    // A prompt between two experts, so the linear router blends two (code ~0.98, creative ~0.02).
+    await page.fill("#prompt", "Write a short poem that explains how a Python list is reversed");
     await page.fill("#top-experts", "2");
     await page.fill("#max-tokens", "24");
     await page.click("#send");
@@ -73,14 +74,17 @@ describe("routing playground in Chromium (herd serve --demo)", () => {
       rows.map((row) => ({
         expert: row.getAttribute("data-expert"),
         selected: row.classList.contains("selected"),
-        distance: row.querySelector(".fill.distance")!.getBoundingClientRect().width,
+        score: row.querySelector(".fill.score")!.getBoundingClientRect().width,
         weight: row.querySelector(".fill.weight")!.getBoundingClientRect().width,
       })),
     );
     expect(bars).toHaveLength(herd.experts.length);
     expect(bars[0]).toMatchObject({ expert: "code", selected: true });
     expect(bars.filter((b) => b.selected)).toHaveLength(2);
-    expect(bars.every((b) => b.distance > 0)).toBe(true);
+    // The demo routes with `linear`: the score is each expert's probability, ranked highest first.
+    expect(await page.textContent("#score-label")).toMatch(/probability/);
+    expect(bars[0]!.score).toBeGreaterThan(0);
+    for (let i = 1; i < bars.length; i++) expect(bars[i]!.score).toBeLessThanOrEqual(bars[i - 1]!.score);
     expect(bars.filter((b) => b.weight > 0)).toHaveLength(2);
     expect(await page.textContent("#chosen")).toMatch(/Model herd-blend-code-\w+|code \d+% \+ \w+ \d+%/);
     expect((await page.textContent("#answer"))!.length).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 // The routing playground of `herd serve`: routes a prompt (POST /v1/route), draws every expert's
-// distance and weight, streams the answer (POST /v1/chat/completions), and polls the recent
+// routing score (probability or distance) and weight, streams the answer (POST /v1/chat/completions), and polls the recent
 // decisions (GET /v1/route/recent). Plain DOM, no build step, no inline code (strict CSP).
 
 const KEY_STORAGE = "herd.apiKey";
@@ -75,20 +75,28 @@ function requestedModel() {
   return expert ? `herd:${expert}` : "herd";
 }
 
-/** Draws one row per ranked expert: its distance and its blend weight as bars. */
+/**
+ * Draws one row per ranked expert: its routing score and its blend weight as bars. The score is
+ * what the strategy ranks by: the calibrated probability with `linear`, the distance otherwise.
+ */
 function drawBars(decision) {
   const bars = $("bars");
   bars.replaceChildren();
   const ranked = decision.ranked ?? [];
-  const maxDistance = Math.max(1e-9, ...ranked.map((e) => e.distance));
+  const linear = decision.strategy === "linear";
+  $("score-label").textContent = linear ? "probability (calibrated)" : "distance (shorter is closer)";
+  // The `herd` block carries distances; with `linear` a distance is 1 - the probability.
+  const scoreOf = (expert) => (linear ? 1 - expert.distance : expert.distance);
+  const maxScore = linear ? 1 : Math.max(1e-9, ...ranked.map(scoreOf));
   const selected = new Map((decision.selected ?? []).map((e) => [e.name, e.weight]));
   for (const expert of ranked) {
     const weight = selected.get(expert.name) ?? 0;
     const row = el("li", weight > 0 ? "bar selected" : "bar");
     row.dataset.expert = expert.name;
     row.append(el("span", "name", expert.name));
+    const score = scoreOf(expert);
     for (const [kind, share, label] of [
-      ["distance", expert.distance / maxDistance, expert.distance.toFixed(3)],
+      ["score", score / maxScore, `${linear ? "p" : "d"} ${score.toFixed(3)}`],
       ["weight", weight, weight.toFixed(2)],
     ]) {
       const track = el("div", "track");
