@@ -58,7 +58,8 @@ export async function serveHerd(
     embedder: { name: "hashing" },
     index: { name: "memory" },
   });
-  const server = await listen(createApp(herd, { logger: { error: () => {} } }));
+  // No cached /health answer: the tests flip the engine between loading and ready.
+  const server = await listen(createApp(herd, { logger: { error: () => {} }, health: { ttlMs: 0 } }));
   const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   return {
     herd,

@@ -1,7 +1,7 @@
 import type { ChatChunk, FinishReason, Usage } from "../../core/chat.js";
 import { ProviderResponseError } from "../../core/errors.js";
 import { type EngineErrorContext, engineError, parseEngineErrorBody } from "./engine-errors.js";
-import { parseSse } from "./sse.js";
+import { parseSse, type SseBody } from "./sse.js";
 
 /** The most parallel tool calls one reply may carry. */
 const MAX_TOOL_CALLS = 128;
@@ -75,7 +75,7 @@ function errorOf(wire: WireCompletion, context: EngineErrorContext, path: string
  * LoRAX shape) throws through `engineError`; a stream that ends without a finish reason throws.
  */
 export async function* chatChunksFromSse(
-  body: ReadableStream<Uint8Array>,
+  body: SseBody,
   context: EngineErrorContext,
   path: string,
   signal?: AbortSignal,

@@ -6,6 +6,7 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import {
+  BackendTimeoutError,
   ConfigError,
   ModelNotFoundError,
   ProviderResponseError,
@@ -91,9 +92,9 @@ export class LlamaServerChatProvider implements ChatProvider {
    */
   async prepare(options: ChatCallOptions = {}): Promise<void> {
     try {
-      await this.adapterIds(options.signal);
+      await this.adapterIds(options.signal, true);
     } catch (error) {
-      if (!(error instanceof ProviderUnavailableError)) throw error;
+      if (!(error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError)) throw error;
       this.warn(error.message);
     }
   }
@@ -109,8 +110,7 @@ export class LlamaServerChatProvider implements ChatProvider {
 
   /** llama-server's GET /health: 200 `{"status":"ok"}`, 503 while the model loads. */
   async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+    await this.client.health("health");
   }
 
   /** Every loaded adapter with the routing weight of its expert, the others at 0. */
@@ -130,8 +130,9 @@ export class LlamaServerChatProvider implements ChatProvider {
     return [...scales].map(([id, scale]) => ({ id, scale }));
   }
 
-  private async adapterIds(signal?: AbortSignal): Promise<AdapterIds> {
-    const data = await this.client.getJson("lora-adapters", { signal }).catch((error: unknown) => {
+  /** GET /lora-adapters; `check` (at start-up) uses the health pool and bound. */
+  private async adapterIds(signal?: AbortSignal, check = false): Promise<AdapterIds> {
+    const data = await this.client.getJson("lora-adapters", { signal, check }).catch((error: unknown) => {
       if (error instanceof ProviderResponseError && error.providerStatus === 404) {
         throw new ConfigError(
           `${this.baseUrl} has no GET /lora-adapters: is it llama-server (a build with LoRA support)? Check --provider llama-server:URL.`,

@@ -125,8 +125,7 @@ export class LoraxChatProvider implements ChatProvider {
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
   async health(): Promise<void> {
-    const response = await this.client.send("GET", "health", undefined);
-    await response.text();
+    await this.client.health("health");
   }
 
   /** A blend merged per request by LoRAX: POST /generate_stream with `merged_adapters`. */
