@@ -79,7 +79,8 @@ export function engineBaseUrl(url: string, service: string, flag: string): strin
  * The one HTTP client for OpenAI-compatible engines (vLLM, LoRAX, llama-server): keep-alive
  * transport and timeouts through `backendRequest` (the Node reply read directly, no fetch Response),
  * bearer auth, SSE and JSON chat completions translated to Herd chunks, and every error reply
- * (before or inside a stream) mapped by `engineError`. Providers add what differs per engine (which model, adapter scales, merges).
+ * (before or inside a stream) mapped by `engineError`. Providers add what differs per engine
+ * (which model, adapter scales, merges).
  *
  * @example
  * const client = new EngineClient({ service: "vLLM", url: "http://127.0.0.1:8000", unreachableHint: "Start vllm serve." });
