@@ -94,11 +94,11 @@ export function startFakeEngine(kind: EngineKind): Promise<number> {
 }
 
 /** The body of a direct chat request to an engine (the row "engine directly"). */
-export function engineRequestBody(kind: EngineKind): string {
+export function engineRequestBody(kind: EngineKind, stream = false): string {
   const body: Record<string, unknown> = {
     model: kind === "lorax" ? "/data/adapters/herd-code" : "herd-code",
     messages: [{ role: "user", content: "Write a Python function that reverses a list." }],
-    stream: false,
+    stream,
   };
   if (kind === "llama-server") body.lora = EXPERTS.map((_, id) => ({ id, scale: id === 2 ? 1 : 0 }));
   return JSON.stringify(body);

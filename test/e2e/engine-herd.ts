@@ -50,6 +50,7 @@ export interface ServedEngineHerd {
 export async function serveHerd(
   provider: HerdConfigInput["provider"],
   expertsDir = "/srv/herd/experts",
+  timeouts?: HerdConfigInput["timeouts"],
 ): Promise<ServedEngineHerd> {
   const herd = await createHerd({
     expertsDir,
@@ -57,8 +58,9 @@ export async function serveHerd(
     provider,
     embedder: { name: "hashing" },
     index: { name: "memory" },
+    timeouts,
   });
-  // No health cache: the tests watch the engine change state between two calls.
+  // No cached /health answer: the tests flip the engine between loading and ready.
   const server = await listen(createApp(herd, { logger: { error: () => {} }, health: { ttlMs: 0 } }));
   const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   return {

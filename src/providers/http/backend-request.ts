@@ -177,7 +177,7 @@ export async function backendRequest(
 }
 
 /** A health check is one short call: it must not wait as long as a generation may. */
-const HEALTH_TIMEOUTS: Partial<BackendTimeouts> = {
+export const HEALTH_TIMEOUTS: Partial<BackendTimeouts> = {
   connectMs: HEALTH_TIMEOUT_MS,
   firstByteMs: HEALTH_TIMEOUT_MS,
   idleMs: HEALTH_TIMEOUT_MS,

@@ -2,6 +2,13 @@ import type { ChatChunk } from "../../core/chat.js";
 import { ConfigError, ProviderResponseError } from "../../core/errors.js";
 import type { BackendTimeouts } from "../../core/timeouts.js";
 import {
+  type BackendInfo,
+  type BackendResponse,
+  backendHealth,
+  backendRequest,
+  HEALTH_TIMEOUTS,
+} from "./backend-request.js";
+import {
   type EngineErrorContext,
   engineError,
   engineErrorFromText,
@@ -9,7 +16,6 @@ import {
 } from "./engine-errors.js";
 import type { OpenAIChatBody } from "./openai-chat-body.js";
 import { type ChatReplyOptions, chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
-import { type BackendInfo, providerFetch } from "./provider-fetch.js";
 import { parseSse } from "./sse.js";
 
 /** Settings of {@link EngineClient}. */
@@ -39,6 +45,11 @@ export interface EngineCallOptions {
   signal?: AbortSignal;
   /** The model or adapter the call asks for, so an unknown one becomes ModelNotFoundError. */
   model?: string;
+  /**
+   * A start-up or health check rather than a generation: the health connection pool and the short
+   * health bound (HEALTH_TIMEOUTS). @default false
+   */
+  check?: boolean;
 }
 
 /**
@@ -66,9 +77,10 @@ export function engineBaseUrl(url: string, service: string, flag: string): strin
 
 /**
  * The one HTTP client for OpenAI-compatible engines (vLLM, LoRAX, llama-server): keep-alive
- * transport and timeouts through `providerFetch`, bearer auth, SSE and JSON chat completions
- * translated to Herd chunks, and every error reply (before or inside a stream) mapped by
- * `engineError`. Providers add what differs per engine (which model, adapter scales, merges).
+ * transport and timeouts through `backendRequest` (the Node reply read directly, no fetch Response),
+ * bearer auth, SSE and JSON chat completions translated to Herd chunks, and every error reply
+ * (before or inside a stream) mapped by `engineError`. Providers add what differs per engine
+ * (which model, adapter scales, merges).
  *
  * @example
  * const client = new EngineClient({ service: "vLLM", url: "http://127.0.0.1:8000", unreachableHint: "Start vllm serve." });
@@ -78,6 +90,7 @@ export class EngineClient {
   readonly baseUrl: string;
   readonly service: string;
   private readonly headers: Record<string, string>;
+  private readonly headerSets = new Map<string, Record<string, string>>();
 
   constructor(private readonly options: EngineClientOptions) {
     this.service = options.service;
@@ -96,37 +109,29 @@ export class EngineClient {
     };
   }
 
-  /** Sends one request. The only place this client touches the transport (providerFetch). */
+  /**
+   * Sends one request and resolves with the 2xx reply; read it once or `close()` it. The only place
+   * this client touches the transport (`backendRequest`).
+   */
   async send(
     method: "GET" | "POST",
     path: string,
     body: unknown,
     options: EngineCallOptions & { accept?: string } = {},
-  ): Promise<Response> {
-    const context = this.context(options.model);
-    const backend: BackendInfo = {
-      service: this.service,
-      baseUrl: this.baseUrl,
-      unreachableHint: this.options.unreachableHint,
-      fetch: this.options.fetch,
-      timeouts: this.options.timeouts,
-      toError: (status, text, where) => engineError(context, status, engineErrorFromText(text), where),
-    };
-    const headers: Record<string, string> = { ...this.headers };
-    if (options.accept) headers.accept = options.accept;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    return providerFetch(backend, path, {
+  ): Promise<BackendResponse> {
+    return backendRequest(this.backend(options.model), path, {
       method,
-      headers,
+      headers: this.headersFor(options.accept, body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: options.signal,
+      pool: options.check ? "health" : "requests",
+      timeouts: options.check ? HEALTH_TIMEOUTS : undefined,
     });
   }
 
-  /** GET /health (vLLM, LoRAX and llama-server all have one): resolves on 2xx, throws the mapped error otherwise. */
-  async health(options: EngineCallOptions = {}): Promise<void> {
-    const response = await this.send("GET", "health", undefined, options);
-    await response.text();
+  /** `GET path` answers 2xx, on the health pool within the health bound (`backendHealth`). */
+  async health(path: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await backendHealth(this.backend(), path, { headers: this.headers, signal: options.signal });
   }
 
   /** GETs a JSON document. */
@@ -136,7 +141,7 @@ export class EngineClient {
   }
 
   /** Reads a reply body as JSON, naming the engine when it is not. */
-  async json(response: Response, path: string): Promise<unknown> {
+  async json(response: BackendResponse, path: string): Promise<unknown> {
     const text = await response.text();
     try {
       return JSON.parse(text);
@@ -160,27 +165,27 @@ export class EngineClient {
     options: EngineCallOptions & { reply?: ChatReplyOptions } = {},
   ): AsyncGenerator<ChatChunk> {
     const path = "v1/chat/completions";
-    const call = { ...options, model: options.model ?? body.model };
+    const model = options.model ?? body.model;
     const response = await this.send("POST", path, body, {
-      ...call,
+      signal: options.signal,
+      model,
       accept: body.stream ? "text/event-stream" : "application/json",
     });
     if (!body.stream) {
-      yield* chatChunksFromJson(
-        await this.json(response, path),
-        this.context(call.model),
-        path,
-        options.reply,
-      );
+      yield* chatChunksFromJson(await this.json(response, path), this.context(model), path, options.reply);
       return;
     }
-    yield* chatChunksFromSse(
-      this.bodyOf(response, path),
-      this.context(call.model),
-      `/${path}`,
-      options.signal,
-      options.reply,
-    );
+    try {
+      yield* chatChunksFromSse(
+        response.chunks(),
+        this.context(model),
+        `/${path}`,
+        options.signal,
+        options.reply,
+      );
+    } finally {
+      await response.close();
+    }
   }
 
   /**
@@ -188,35 +193,60 @@ export class EngineClient {
    * /generate_stream). An event carrying an error in any engine shape throws through `engineError`.
    */
   async *events(path: string, body: unknown, options: EngineCallOptions = {}): AsyncGenerator<unknown> {
-    const response = await this.send("POST", path, body, { ...options, accept: "text/event-stream" });
+    const response = await this.send("POST", path, body, {
+      signal: options.signal,
+      model: options.model,
+      accept: "text/event-stream",
+    });
     const context = this.context(options.model);
-    for await (const event of parseSse(this.bodyOf(response, path), { signal: options.signal })) {
-      let data: unknown;
-      try {
-        data = JSON.parse(event.data);
-      } catch (cause) {
-        throw new ProviderResponseError(
-          `${this.service} at ${this.baseUrl} sent a stream event that is not JSON: ${event.data.slice(0, 200)}`,
-          undefined,
-          this.baseUrl,
-          { cause },
-        );
+    try {
+      for await (const event of parseSse(response.chunks(), { signal: options.signal })) {
+        let data: unknown;
+        try {
+          data = JSON.parse(event.data);
+        } catch (cause) {
+          throw new ProviderResponseError(
+            `${this.service} at ${this.baseUrl} sent a stream event that is not JSON: ${event.data.slice(0, 200)}`,
+            undefined,
+            this.baseUrl,
+            { cause },
+          );
+        }
+        const error =
+          typeof data === "object" && data !== null && "error" in data
+            ? parseEngineErrorBody(data)
+            : undefined;
+        if (error) throw engineError(context, undefined, error, `/${path}`);
+        yield data;
       }
-      const error =
-        typeof data === "object" && data !== null && "error" in data ? parseEngineErrorBody(data) : undefined;
-      if (error) throw engineError(context, undefined, error, `/${path}`);
-      yield data;
+    } finally {
+      await response.close();
     }
   }
 
-  private bodyOf(response: Response, path: string): ReadableStream<Uint8Array> {
-    if (!response.body) {
-      throw new ProviderResponseError(
-        `${this.service} at ${this.baseUrl} sent an empty reply to ${path}.`,
-        response.status,
-        this.baseUrl,
-      );
+  /** The backend description of one call: its errors name the model it asked for. */
+  private backend(model?: string): BackendInfo {
+    const context = this.context(model);
+    return {
+      service: this.service,
+      baseUrl: this.baseUrl,
+      unreachableHint: this.options.unreachableHint,
+      fetch: this.options.fetch,
+      timeouts: this.options.timeouts,
+      toError: (status, text, where) => engineError(context, status, engineErrorFromText(text), where),
+    };
+  }
+
+  /** The headers of a call, built once per (accept, has a body) pair rather than per request. */
+  private headersFor(accept: string | undefined, hasBody: boolean): Record<string, string> {
+    const key = `${accept ?? ""}|${hasBody}`;
+    let headers = this.headerSets.get(key);
+    if (!headers) {
+      headers = { ...this.headers };
+      if (accept) headers.accept = accept;
+      if (hasBody) headers["content-type"] = "application/json";
+      this.headerSets.set(key, headers);
     }
-    return response.body;
+    return headers;
   }
 }

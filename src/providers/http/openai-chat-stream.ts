@@ -1,7 +1,7 @@
 import type { ChatChunk, ChatRequest, FinishReason, TokenLogprob, Usage } from "../../core/chat.js";
 import { ProviderResponseError } from "../../core/errors.js";
 import { type EngineErrorContext, engineError, parseEngineErrorBody } from "./engine-errors.js";
-import { parseSse } from "./sse.js";
+import { parseSse, type SseBody } from "./sse.js";
 
 /** The most parallel tool calls one reply may carry. */
 const MAX_TOOL_CALLS = 128;
@@ -132,7 +132,7 @@ function errorOf(wire: WireCompletion, context: EngineErrorContext, path: string
  * `parallelToolCalls: false`, tool calls after the first are dropped.
  */
 export async function* chatChunksFromSse(
-  body: ReadableStream<Uint8Array>,
+  body: SseBody,
   context: EngineErrorContext,
   path: string,
   signal?: AbortSignal,

@@ -4,9 +4,15 @@ import { AbortError } from "../../core/errors.js";
 /** One server-sent event: its `data` (several `data:` lines joined by `\n`) and optional `event` name. */
 export type SseEvent = EventSourceMessage;
 
+/**
+ * An SSE body: a web stream, or the Node chunks of a `BackendResponse` (`response.chunks()`). The
+ * caller of a Node body closes it (`response.close()`) and aborts it through the request's signal.
+ */
+export type SseBody = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /** Settings of `parseSse`. */
 export interface ParseSseOptions {
-  /** Stops reading (and cancels the body) when it fires; the iterator then throws `AbortError`. */
+  /** Stops reading (and cancels a web-stream body) when it fires; the iterator then throws `AbortError`. */
   signal?: AbortSignal;
   /** The most characters one event may buffer before the stream is refused. @default 8 MiB */
   maxEventChars?: number;
@@ -17,13 +23,10 @@ const DEFAULT_MAX_EVENT_CHARS = 8 * 1024 * 1024;
 /**
  * Reads a `text/event-stream` body (the WHATWG SSE grammar, parsed by `eventsource-parser`) and
  * yields each event as it completes; comments and `retry:` lines are skipped. Breaking out of the
- * loop, or the signal, cancels the body (and so the HTTP request). An event larger than
+ * loop, or the signal, cancels a web-stream body (and so the HTTP request). An event larger than
  * `maxEventChars` throws a SyntaxError rather than growing a buffer without bound.
  */
-export async function* parseSse(
-  body: ReadableStream<Uint8Array>,
-  options: ParseSseOptions = {},
-): AsyncGenerator<SseEvent> {
+export async function* parseSse(body: SseBody, options: ParseSseOptions = {}): AsyncGenerator<SseEvent> {
   const { signal } = options;
   const max = options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS;
   const events: SseEvent[] = [];
@@ -36,24 +39,44 @@ export async function* parseSse(
     },
     maxBufferSize: max,
   });
-  const reader = body.getReader();
-  const cancel = () => void reader.cancel().catch(() => undefined);
-  signal?.addEventListener("abort", cancel, { once: true });
   const decoder = new TextDecoder();
-  let done = false;
   try {
-    while (!done) {
+    signal?.throwIfAborted();
+    for await (const chunk of isWebStream(body) ? webChunks(body, signal) : body) {
       signal?.throwIfAborted();
-      const read = await reader.read();
-      signal?.throwIfAborted();
-      done = read.done;
-      parser.feed(done ? `${decoder.decode()}\n\n` : decoder.decode(read.value, { stream: true }));
+      parser.feed(decoder.decode(chunk, { stream: true }));
       if (failure) throw failure;
       while (events.length > 0) yield events.shift()!;
     }
+    signal?.throwIfAborted();
+    parser.feed(`${decoder.decode()}\n\n`);
+    if (failure) throw failure;
+    while (events.length > 0) yield events.shift()!;
   } catch (error) {
     if (signal?.aborted) throw new AbortError("The stream was aborted.", { cause: error });
     throw error;
+  }
+}
+
+function isWebStream(body: SseBody): body is ReadableStream<Uint8Array> {
+  return typeof (body as ReadableStream<Uint8Array>).getReader === "function";
+}
+
+/** A web stream's chunks; stopping early, or the signal, cancels the stream. */
+async function* webChunks(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  signal?.addEventListener("abort", cancel, { once: true });
+  let done = false;
+  try {
+    while (!done) {
+      const read = await reader.read();
+      done = read.done;
+      if (!read.done) yield read.value;
+    }
   } finally {
     signal?.removeEventListener("abort", cancel);
     if (!done) cancel();

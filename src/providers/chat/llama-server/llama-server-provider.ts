@@ -6,6 +6,7 @@ import type {
   ChatRequest,
 } from "../../../core/chat.js";
 import {
+  BackendTimeoutError,
   ConfigError,
   ModelNotFoundError,
   ProviderResponseError,
@@ -99,9 +100,9 @@ export class LlamaServerChatProvider implements ChatProvider {
    */
   async prepare(options: ChatCallOptions = {}): Promise<void> {
     try {
-      await this.adapterIds(options.signal);
+      await this.adapterIds(options.signal, true);
     } catch (error) {
-      if (!(error instanceof ProviderUnavailableError)) throw error;
+      if (!(error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError)) throw error;
       this.warn(error.message);
     }
   }
@@ -136,7 +137,7 @@ export class LlamaServerChatProvider implements ChatProvider {
    * balancers poll /health, which bounds how long stale ids can last.
    */
   async health(): Promise<void> {
-    await this.client.health();
+    await this.client.health("health");
     if (this.ids === undefined) return;
     this.ids = undefined; // a failed re-read leaves none: requests then re-read and report the problem
     await this.adapterIds();
@@ -160,8 +161,9 @@ export class LlamaServerChatProvider implements ChatProvider {
     return [...scales].map(([id, scale]) => ({ id, scale }));
   }
 
-  private async adapterIds(signal?: AbortSignal): Promise<AdapterIds> {
-    const data = await this.client.getJson("lora-adapters", { signal }).catch((error: unknown) => {
+  /** GET /lora-adapters; `check` (at start-up) uses the health pool and bound. */
+  private async adapterIds(signal?: AbortSignal, check = false): Promise<AdapterIds> {
+    const data = await this.client.getJson("lora-adapters", { signal, check }).catch((error: unknown) => {
       if (error instanceof ProviderResponseError && error.providerStatus === 404) {
         throw new ConfigError(
           `${this.baseUrl} has no GET /lora-adapters: is it llama-server (a build with LoRA support)? Check --provider llama-server:URL.`,

@@ -183,8 +183,8 @@ export class LoraxChatProvider implements ChatProvider {
   }
 
   /** LoRAX's GET /health: 200 once the model is loaded. */
-  health(): Promise<void> {
-    return this.client.health();
+  async health(): Promise<void> {
+    await this.client.health("health");
   }
 
   /**

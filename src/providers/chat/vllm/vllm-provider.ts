@@ -5,7 +5,12 @@ import type {
   ChatProviderCapabilities,
   ChatRequest,
 } from "../../../core/chat.js";
-import { ConfigError, ProviderResponseError, ProviderUnavailableError } from "../../../core/errors.js";
+import {
+  BackendTimeoutError,
+  ConfigError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../../core/errors.js";
 import type { BackendTimeouts } from "../../../core/timeouts.js";
 import { EngineClient } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
@@ -100,9 +105,9 @@ export class VllmChatProvider implements ChatProvider {
   async prepare(options: ChatCallOptions = {}): Promise<void> {
     let served: VllmServedModels;
     try {
-      served = await this.readModels(options.signal);
+      served = await this.readModels(options.signal, true);
     } catch (error) {
-      if (error instanceof ProviderUnavailableError) {
+      if (error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError) {
         this.warn(error.message);
         return;
       }
@@ -119,7 +124,7 @@ export class VllmChatProvider implements ChatProvider {
         this.warn(
           `vLLM could not load ${skipped.length} blend adapter(s) from ${this.options.adapterDir} (${skipped.slice(0, 3).join(", ")}${skipped.length > 3 ? ", ..." : ""}); those blends fall back to their top expert.`,
         );
-      served = await this.readModels(options.signal);
+      served = await this.readModels(options.signal, true);
     }
     if (experts.length > 0 && served.adapters.length === 0) {
       throw new ConfigError(
@@ -154,8 +159,8 @@ export class VllmChatProvider implements ChatProvider {
   }
 
   /** vLLM's GET /health: 200 once the engine is up. */
-  health(): Promise<void> {
-    return this.client.health();
+  async health(): Promise<void> {
+    await this.client.health("health");
   }
 
   /** The served name for a target: the adapter's name, and for the base the id vLLM serves it under. */
@@ -167,8 +172,9 @@ export class VllmChatProvider implements ChatProvider {
     return known ? request.target.model : served.base;
   }
 
-  private async readModels(signal?: AbortSignal): Promise<VllmServedModels> {
-    const data = await this.client.getJson("v1/models", { signal }).catch((error: unknown) => {
+  /** GET /v1/models; `check` (at start-up) uses the health pool and bound. */
+  private async readModels(signal?: AbortSignal, check = false): Promise<VllmServedModels> {
+    const data = await this.client.getJson("v1/models", { signal, check }).catch((error: unknown) => {
       if (error instanceof ProviderResponseError && error.providerStatus === 404) {
         throw new ConfigError(
           `${this.baseUrl} has no GET /v1/models: is it vLLM's OpenAI-compatible server (vllm serve)? Check --provider vllm:URL.`,
