@@ -8,6 +8,7 @@ import type { Expert } from "./expert.js";
 import { fitTemperature } from "./routing/calibration.js";
 import { LinearModel } from "./routing/linear-model.js";
 import {
+  type ClassWeight,
   crossValidatedLogits,
   type FeatureMatrix,
   featureMatrix,
@@ -21,6 +22,11 @@ export interface LinearTrainingOptions
   C?: number;
   /** Cross-validation folds whose out-of-fold scores fit the temperature. @default 5 */
   folds?: number;
+  /**
+   * `"balanced"` weighs each example by `n / (experts * n_expert)` so an expert with a few examples
+   * is learned as well as one with hundreds; `"none"` weighs every example alike. @default "balanced"
+   */
+  classWeight?: ClassWeight;
 }
 
 /** What a stored linear model was trained from, and how. */
@@ -29,11 +35,12 @@ export interface LinearManifest {
   embedder: string;
   /** `sparse:<features id>` or `dense`. */
   features: string;
-  /** Hash of everything training depends on: embedder, features, C, folds, experts and examples. */
+  /** Hash of everything training depends on: embedder, features, C, folds, class weights, experts and examples. */
   hash: string;
   classes: string[];
   C: number;
   folds: number;
+  classWeight: ClassWeight;
   /** Training rows (example prompts). */
   examples: number;
   /** Weight rows: feature keys, or the embedding's dimension. */
@@ -54,14 +61,15 @@ export interface TrainedLinearModel {
 
 const DEFAULT_C = 10;
 /** Bumped whenever training changes (optimizer, tolerances), so stored models are retrained. */
-const TRAINER_VERSION = 2;
+const TRAINER_VERSION = 3;
 const DEFAULT_FOLDS = 5;
+const DEFAULT_CLASS_WEIGHT: ClassWeight = "balanced";
 
 /** The hash a stored model must carry to be reused for these experts, this embedder and settings. */
 export function linearTrainingHash(
   experts: readonly Pick<Expert, "name" | "examples">[],
   embedder: Pick<Embedder, "id" | "sparseFeaturesId" | "sparseFeatures">,
-  options: Pick<LinearTrainingOptions, "C" | "folds"> = {},
+  options: Pick<LinearTrainingOptions, "C" | "folds" | "classWeight"> = {},
 ): string {
   const hash = createHash("sha256");
   const features = embedder.sparseFeatures ? `sparse:${embedder.sparseFeaturesId ?? ""}` : "dense";
@@ -72,6 +80,7 @@ export function linearTrainingHash(
       features,
       options.C ?? DEFAULT_C,
       options.folds ?? DEFAULT_FOLDS,
+      options.classWeight ?? DEFAULT_CLASS_WEIGHT,
     ]),
   );
   for (const e of experts) {
@@ -126,13 +135,17 @@ export async function trainLinearRouter(
   const started = performance.now();
   const C = options.C ?? DEFAULT_C;
   const folds = options.folds ?? DEFAULT_FOLDS;
+  const classWeight = options.classWeight ?? DEFAULT_CLASS_WEIGHT;
   const { matrix, labels, keys } = await trainingMatrix(experts, embedder, options);
   const K = experts.length;
-  const fit = trainSoftmaxRegression(matrix, labels, K, { C });
+  const fit = trainSoftmaxRegression(matrix, labels, K, { C, classWeight });
   const smallest = Math.min(...experts.map((e) => e.examples.length));
   const temperature =
     folds >= 2 && smallest >= folds
-      ? fitTemperature(crossValidatedLogits(matrix, labels, K, folds, { C, initial: fit }), labels)
+      ? fitTemperature(
+          crossValidatedLogits(matrix, labels, K, folds, { C, classWeight, initial: fit }),
+          labels,
+        )
       : 1;
   const model = new LinearModel({
     classes: experts.map((e) => e.name),
@@ -146,10 +159,11 @@ export async function trainLinearRouter(
     version: 1,
     embedder: embedder.id,
     features: keys ? `sparse:${embedder.sparseFeaturesId ?? ""}` : "dense",
-    hash: linearTrainingHash(experts, embedder, { C, folds }),
+    hash: linearTrainingHash(experts, embedder, { C, folds, classWeight }),
     classes: experts.map((e) => e.name),
     C,
     folds,
+    classWeight,
     examples: matrix.rows,
     rows: matrix.columns,
     temperature,
