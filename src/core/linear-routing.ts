@@ -96,7 +96,7 @@ export class LinearRouting {
   ): Promise<TrainedLinearModel> {
     const features = featuresFor(this.embedder, experts);
     const hash = linearTrainingHash(experts, features, this.options);
-    const stored = await this.store?.load(this.embedder.id);
+    const stored = await this.store?.load(this.embedder.id, hash);
     if (stored && stored.manifest.hash === hash) {
       this.featuresOf.set(stored.model, features);
       return stored;

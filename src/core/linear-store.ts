@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type BuildCentroidsOptions, embedAll, embedderFolderName } from "./centroid-store.js";
 import type { Embedder } from "./embedder.js";
@@ -64,6 +64,12 @@ const DEFAULT_C = 10;
 const TRAINER_VERSION = 3;
 const DEFAULT_FOLDS = 5;
 const DEFAULT_CLASS_WEIGHT: ClassWeight = "balanced";
+/**
+ * L-BFGS steps of each cross-validation fit, warm-started from the full model. They only give the
+ * out-of-fold scores the temperature is fitted on: 25 steps give the temperature of converged fits
+ * to 2 decimals (1,358 examples: 0.396 against 0.398) in half the time (converged: 35-50 steps).
+ */
+const FOLD_ITERATIONS = 25;
 
 /** The hash a stored model must carry to be reused for these experts, this embedder and settings. */
 export function linearTrainingHash(
@@ -143,7 +149,12 @@ export async function trainLinearRouter(
   const temperature =
     folds >= 2 && smallest >= folds
       ? fitTemperature(
-          crossValidatedLogits(matrix, labels, K, folds, { C, classWeight, initial: fit }),
+          crossValidatedLogits(matrix, labels, K, folds, {
+            C,
+            classWeight,
+            initial: fit,
+            maxIterations: FOLD_ITERATIONS,
+          }),
           labels,
         )
       : 1;
@@ -196,7 +207,8 @@ function fromBase64<T extends Int32Array | Float32Array>(text: string, make: (b:
 
 /**
  * Linear routers on disk, one file per embedder next to its centroids:
- * `<root>/<embedder-id>.linear.json`. Written to a temporary file and renamed.
+ * `<root>/<embedder-id>.linear.json`, and the one it replaced in `<embedder-id>.linear.previous.json`.
+ * Written to a temporary file and renamed.
  */
 export class LinearModelStore {
   constructor(
@@ -209,9 +221,24 @@ export class LinearModelStore {
     return join(this.root, `${embedderFolderName(embedderId)}.linear.json`);
   }
 
-  /** The stored model of an embedder, or undefined when there is none. */
-  async load(embedderId: string): Promise<TrainedLinearModel | undefined> {
-    const file = this.file(embedderId);
+  /** The file keeping the model stored before the current one (undoing a change retrains nothing). */
+  previousFile(embedderId: string): string {
+    return join(this.root, `${embedderFolderName(embedderId)}.linear.previous.json`);
+  }
+
+  /**
+   * The stored model of an embedder, or undefined when there is none. With `hash`, the previous
+   * model is returned instead of the current one when only it was trained for that hash (e.g. an
+   * expert added and removed again).
+   */
+  async load(embedderId: string, hash?: string): Promise<TrainedLinearModel | undefined> {
+    const current = await this.read(this.file(embedderId), embedderId);
+    if (hash === undefined || current?.manifest.hash === hash) return current;
+    const previous = await this.read(this.previousFile(embedderId), embedderId).catch(() => undefined);
+    return previous?.manifest.hash === hash ? previous : current;
+  }
+
+  private async read(file: string, embedderId: string): Promise<TrainedLinearModel | undefined> {
     let text: string;
     try {
       text = await readFile(file, "utf8");
@@ -251,11 +278,18 @@ export class LinearModelStore {
     };
     await mkdir(this.root, { recursive: true });
     const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+    const previousTmp = `${tmp}.previous`;
     try {
+      // The current model becomes the previous one (copied, so a reader always finds a current file).
+      const kept = await copyFile(file, previousTmp).then(
+        () => true,
+        () => false,
+      );
+      if (kept) await rename(previousTmp, this.previousFile(trained.manifest.embedder));
       await writeFile(tmp, JSON.stringify(stored));
       await rename(tmp, file);
     } catch (error) {
-      await rm(tmp, { force: true });
+      await Promise.all([rm(tmp, { force: true }), rm(previousTmp, { force: true })]);
       throw error;
     }
     return file;

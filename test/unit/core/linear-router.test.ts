@@ -135,6 +135,20 @@ describe("Router (linear strategy, the default)", () => {
     expect((await new LinearModelStore(dir).load(embedderId))!.manifest.hash).toBe(retrained.manifest.hash);
   });
 
+  it("keeps the model it replaced, so removing an expert just added retrains nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-linear-"));
+    const r = router({ centroidsDir: dir });
+    const before = (await r.linearModel()).manifest;
+    await r.addExpert(expert("astro", ["Point the telescope at the nebula", "How far is that galaxy?"]));
+    expect((await r.linearModel()).manifest.classes).toContain("astro");
+    await r.removeExpert("astro");
+    // A new process (e.g. `herd route` after `herd experts remove`) loads it too.
+    const again = router({ centroidsDir: dir });
+    for (const model of [await r.linearModel(), await again.linearModel()]) {
+      expect(model.manifest).toMatchObject({ hash: before.hash, createdAt: before.createdAt });
+    }
+  });
+
   it("names the fix for a corrupt stored model", async () => {
     const dir = await mkdtemp(join(tmpdir(), "herd-linear-"));
     const r = router({ centroidsDir: dir });
