@@ -26,4 +26,16 @@ export interface Embedder {
   sparseFeatures?(text: string): SparseFeatures;
   /** Names the sparse features' settings; with `id`, it keys the stored linear model. */
   readonly sparseFeaturesId?: string;
+  /**
+   * Optional: sparse features that also know `texts` (e.g. the examples of experts added at run
+   * time, whose words a corpus-fitted embedder would drop), or undefined when `sparseFeatures`
+   * already does. The `linear` strategy asks with the examples it is trained on.
+   */
+  sparseFeaturesFor?(texts: readonly string[]): SparseFeatureSource | undefined;
+}
+
+/** Sparse features fitted on a corpus, named by `id` (settings and corpus). */
+export interface SparseFeatureSource {
+  readonly id: string;
+  features(text: string): SparseFeatures;
 }

@@ -10,12 +10,33 @@ import {
 import type { LinearModel } from "./routing/linear-model.js";
 
 /**
+ * The embedder as the linear model of `experts` sees it: its sparse features refitted on the
+ * experts' examples when they differ from the embedder's own corpus (experts added or changed at
+ * run time: a new expert's words must count), else the embedder itself.
+ */
+function featuresFor(embedder: Embedder, experts: readonly Expert[]): Embedder {
+  const source = embedder.sparseFeatures
+    ? embedder.sparseFeaturesFor?.(experts.flatMap((e) => e.examples))
+    : undefined;
+  if (!source) return embedder;
+  return {
+    id: embedder.id,
+    dimension: (options) => embedder.dimension(options),
+    embed: (texts, options) => embedder.embed(texts, options),
+    sparseFeaturesId: source.id,
+    sparseFeatures: (text) => source.features(text),
+  };
+}
+
+/**
  * The `linear` strategy's model for one router: loaded from the store when its hash matches the
  * experts' examples, else trained (and stored) once, however many routes ask for it at the same time.
  */
 export class LinearRouting {
   private readonly store: LinearModelStore | undefined;
   private ready: Promise<TrainedLinearModel> | undefined;
+  /** The features each model was trained on (when not the embedder's own). */
+  private readonly featuresOf = new WeakMap<LinearModel, Embedder>();
 
   constructor(
     private readonly embedder: Embedder,
@@ -53,7 +74,9 @@ export class LinearRouting {
     experts: readonly Expert[],
     options: LinearTrainingOptions = {},
   ): Promise<TrainedLinearModel> {
-    const trained = await trainLinearRouter(experts, this.embedder, { ...this.options, ...options });
+    const features = featuresFor(this.embedder, experts);
+    const trained = await trainLinearRouter(experts, features, { ...this.options, ...options });
+    this.featuresOf.set(trained.model, features);
     if (this.store) await this.store.save(trained);
     this.ready = Promise.resolve(trained);
     return trained;
@@ -61,8 +84,8 @@ export class LinearRouting {
 
   /** A prompt's raw scores: its sparse features when the model and the embedder have them, else its embedding. */
   async logits(text: string, model: LinearModel, signal?: AbortSignal): Promise<Float64Array> {
-    if (model.sparse && this.embedder.sparseFeatures)
-      return model.logitsSparse(this.embedder.sparseFeatures(text));
+    const features = this.featuresOf.get(model) ?? this.embedder;
+    if (model.sparse && features.sparseFeatures) return model.logitsSparse(features.sparseFeatures(text));
     const [vector] = await this.embedder.embed([text], { signal });
     return model.logitsDense(vector!);
   }
@@ -71,10 +94,15 @@ export class LinearRouting {
     experts: readonly Expert[],
     isCurrent: () => boolean,
   ): Promise<TrainedLinearModel> {
-    const hash = linearTrainingHash(experts, this.embedder, this.options);
-    const stored = await this.store?.load(this.embedder.id);
-    if (stored && stored.manifest.hash === hash) return stored;
-    const trained = await trainLinearRouter(experts, this.embedder, this.options);
+    const features = featuresFor(this.embedder, experts);
+    const hash = linearTrainingHash(experts, features, this.options);
+    const stored = await this.store?.load(this.embedder.id, hash);
+    if (stored && stored.manifest.hash === hash) {
+      this.featuresOf.set(stored.model, features);
+      return stored;
+    }
+    const trained = await trainLinearRouter(experts, features, this.options);
+    this.featuresOf.set(trained.model, features);
     if (isCurrent()) {
       await this.store?.save(trained).catch((error: unknown) => {
         process.emitWarning(

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type BuildCentroidsOptions, embedAll, embedderFolderName } from "./centroid-store.js";
 import type { Embedder } from "./embedder.js";
@@ -8,6 +8,7 @@ import type { Expert } from "./expert.js";
 import { fitTemperature } from "./routing/calibration.js";
 import { LinearModel } from "./routing/linear-model.js";
 import {
+  type ClassWeight,
   crossValidatedLogits,
   type FeatureMatrix,
   featureMatrix,
@@ -21,6 +22,11 @@ export interface LinearTrainingOptions
   C?: number;
   /** Cross-validation folds whose out-of-fold scores fit the temperature. @default 5 */
   folds?: number;
+  /**
+   * `"balanced"` weighs each example by `n / (experts * n_expert)` so an expert with a few examples
+   * is learned as well as one with hundreds; `"none"` weighs every example alike. @default "balanced"
+   */
+  classWeight?: ClassWeight;
 }
 
 /** What a stored linear model was trained from, and how. */
@@ -29,11 +35,12 @@ export interface LinearManifest {
   embedder: string;
   /** `sparse:<features id>` or `dense`. */
   features: string;
-  /** Hash of everything training depends on: embedder, features, C, folds, experts and examples. */
+  /** Hash of everything training depends on: embedder, features, C, folds, class weights, experts and examples. */
   hash: string;
   classes: string[];
   C: number;
   folds: number;
+  classWeight: ClassWeight;
   /** Training rows (example prompts). */
   examples: number;
   /** Weight rows: feature keys, or the embedding's dimension. */
@@ -54,14 +61,21 @@ export interface TrainedLinearModel {
 
 const DEFAULT_C = 10;
 /** Bumped whenever training changes (optimizer, tolerances), so stored models are retrained. */
-const TRAINER_VERSION = 2;
+const TRAINER_VERSION = 3;
 const DEFAULT_FOLDS = 5;
+const DEFAULT_CLASS_WEIGHT: ClassWeight = "balanced";
+/**
+ * L-BFGS steps of each cross-validation fit, warm-started from the full model. They only give the
+ * out-of-fold scores the temperature is fitted on: 25 steps give the temperature of converged fits
+ * to 2 decimals (1,358 examples: 0.396 against 0.398) in half the time (converged: 35-50 steps).
+ */
+const FOLD_ITERATIONS = 25;
 
 /** The hash a stored model must carry to be reused for these experts, this embedder and settings. */
 export function linearTrainingHash(
   experts: readonly Pick<Expert, "name" | "examples">[],
   embedder: Pick<Embedder, "id" | "sparseFeaturesId" | "sparseFeatures">,
-  options: Pick<LinearTrainingOptions, "C" | "folds"> = {},
+  options: Pick<LinearTrainingOptions, "C" | "folds" | "classWeight"> = {},
 ): string {
   const hash = createHash("sha256");
   const features = embedder.sparseFeatures ? `sparse:${embedder.sparseFeaturesId ?? ""}` : "dense";
@@ -72,6 +86,7 @@ export function linearTrainingHash(
       features,
       options.C ?? DEFAULT_C,
       options.folds ?? DEFAULT_FOLDS,
+      options.classWeight ?? DEFAULT_CLASS_WEIGHT,
     ]),
   );
   for (const e of experts) {
@@ -126,13 +141,22 @@ export async function trainLinearRouter(
   const started = performance.now();
   const C = options.C ?? DEFAULT_C;
   const folds = options.folds ?? DEFAULT_FOLDS;
+  const classWeight = options.classWeight ?? DEFAULT_CLASS_WEIGHT;
   const { matrix, labels, keys } = await trainingMatrix(experts, embedder, options);
   const K = experts.length;
-  const fit = trainSoftmaxRegression(matrix, labels, K, { C });
+  const fit = trainSoftmaxRegression(matrix, labels, K, { C, classWeight });
   const smallest = Math.min(...experts.map((e) => e.examples.length));
   const temperature =
     folds >= 2 && smallest >= folds
-      ? fitTemperature(crossValidatedLogits(matrix, labels, K, folds, { C, initial: fit }), labels)
+      ? fitTemperature(
+          crossValidatedLogits(matrix, labels, K, folds, {
+            C,
+            classWeight,
+            initial: fit,
+            maxIterations: FOLD_ITERATIONS,
+          }),
+          labels,
+        )
       : 1;
   const model = new LinearModel({
     classes: experts.map((e) => e.name),
@@ -146,10 +170,11 @@ export async function trainLinearRouter(
     version: 1,
     embedder: embedder.id,
     features: keys ? `sparse:${embedder.sparseFeaturesId ?? ""}` : "dense",
-    hash: linearTrainingHash(experts, embedder, { C, folds }),
+    hash: linearTrainingHash(experts, embedder, { C, folds, classWeight }),
     classes: experts.map((e) => e.name),
     C,
     folds,
+    classWeight,
     examples: matrix.rows,
     rows: matrix.columns,
     temperature,
@@ -182,7 +207,8 @@ function fromBase64<T extends Int32Array | Float32Array>(text: string, make: (b:
 
 /**
  * Linear routers on disk, one file per embedder next to its centroids:
- * `<root>/<embedder-id>.linear.json`. Written to a temporary file and renamed.
+ * `<root>/<embedder-id>.linear.json`, and the one it replaced in `<embedder-id>.linear.previous.json`.
+ * Written to a temporary file and renamed.
  */
 export class LinearModelStore {
   constructor(
@@ -195,9 +221,24 @@ export class LinearModelStore {
     return join(this.root, `${embedderFolderName(embedderId)}.linear.json`);
   }
 
-  /** The stored model of an embedder, or undefined when there is none. */
-  async load(embedderId: string): Promise<TrainedLinearModel | undefined> {
-    const file = this.file(embedderId);
+  /** The file keeping the model stored before the current one (undoing a change retrains nothing). */
+  previousFile(embedderId: string): string {
+    return join(this.root, `${embedderFolderName(embedderId)}.linear.previous.json`);
+  }
+
+  /**
+   * The stored model of an embedder, or undefined when there is none. With `hash`, the previous
+   * model is returned instead of the current one when only it was trained for that hash (e.g. an
+   * expert added and removed again).
+   */
+  async load(embedderId: string, hash?: string): Promise<TrainedLinearModel | undefined> {
+    const current = await this.read(this.file(embedderId), embedderId);
+    if (hash === undefined || current?.manifest.hash === hash) return current;
+    const previous = await this.read(this.previousFile(embedderId), embedderId).catch(() => undefined);
+    return previous?.manifest.hash === hash ? previous : current;
+  }
+
+  private async read(file: string, embedderId: string): Promise<TrainedLinearModel | undefined> {
     let text: string;
     try {
       text = await readFile(file, "utf8");
@@ -237,11 +278,18 @@ export class LinearModelStore {
     };
     await mkdir(this.root, { recursive: true });
     const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+    const previousTmp = `${tmp}.previous`;
     try {
+      // The current model becomes the previous one (copied, so a reader always finds a current file).
+      const kept = await copyFile(file, previousTmp).then(
+        () => true,
+        () => false,
+      );
+      if (kept) await rename(previousTmp, this.previousFile(trained.manifest.embedder));
       await writeFile(tmp, JSON.stringify(stored));
       await rename(tmp, file);
     } catch (error) {
-      await rm(tmp, { force: true });
+      await Promise.all([rm(tmp, { force: true }), rm(previousTmp, { force: true })]);
       throw error;
     }
     return file;

@@ -44,7 +44,11 @@ export function registerCentroidsCommand(program: Command): void {
             onProgress: progress("embedding examples", { quiet: flags.json }),
           });
       const linear = flags.linear
-        ? (await router.retrainLinear({ onProgress: progress("linear router features") })).manifest
+        ? (
+            await router.retrainLinear({
+              onProgress: progress("linear router features", { quiet: flags.json }),
+            })
+          ).manifest
         : undefined;
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ ...set.manifest, linear }, null, 2)}\n`);

@@ -78,7 +78,7 @@ export function registerFitCommand(program: Command): void {
       const result = await fitLinearRouting(router, data, {
         targetAccuracy: flags.targetAccuracy,
         currentTemperature: router.settings.calibrationTemperature ?? manifest.temperature,
-        onProgress: progress("scoring"),
+        onProgress: progress("scoring", { quiet: flags.json }),
       });
       const file = resolve(flags.write ?? flags.configFile ?? "herd.json");
       if (!flags.dryRun) {

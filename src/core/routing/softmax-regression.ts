@@ -24,6 +24,31 @@ export interface SoftmaxRegressionOptions {
    * is the same; a start near it (e.g. the full model for a cross-validation fold) needs fewer steps.
    */
   initial?: Pick<SoftmaxWeights, "weights" | "bias">;
+  /**
+   * `"balanced"` weighs each row by `n / (classes * n_c)` (scikit-learn's `class_weight="balanced"`),
+   * so every class counts as much in the loss whatever its number of rows: an expert with 8 examples
+   * next to experts with 250 is still learned. `"none"` weighs every row 1. @default "balanced"
+   */
+  classWeight?: ClassWeight;
+}
+
+/** How training rows are weighted in the loss: by inverse class frequency, or all alike. */
+export type ClassWeight = "balanced" | "none";
+
+/**
+ * The weight of each class: `n / (classes * n_c)` when balanced (classes without rows get 0), else 1.
+ * The row weights then sum to n, so the L2 penalty keeps its strength.
+ */
+export function classWeights(labels: ArrayLike<number>, classes: number, mode: ClassWeight): Float64Array {
+  const weights = new Float64Array(classes).fill(1);
+  if (mode === "none") return weights;
+  const counts = new Float64Array(classes);
+  for (let r = 0; r < labels.length; r++) counts[labels[r]!]!++;
+  const present = counts.filter((c) => c > 0).length;
+  for (let k = 0; k < classes; k++) {
+    weights[k] = counts[k]! > 0 ? labels.length / (present * counts[k]!) : 0;
+  }
+  return weights;
 }
 
 /** Weights of a multinomial logistic regression: `logits = x W + bias`. */
@@ -70,8 +95,9 @@ export function selectRows(matrix: FeatureMatrix, which: readonly number[]): Fea
 
 /**
  * Fits a multinomial logistic regression with an L2 penalty on the weights (not the bias) by
- * L-BFGS: minimizes `mean cross-entropy + |W|^2 / (2 C n)`, the objective of scikit-learn's
- * `LogisticRegression(C)` divided by n. Deterministic: starts from zero.
+ * L-BFGS: minimizes `(sum of w_r * cross-entropy_r) / n + |W|^2 / (2 C n)`, the objective of
+ * scikit-learn's `LogisticRegression(C, class_weight)` divided by n, with the row weights `w_r` of
+ * `classWeights` (balanced by default). Deterministic: starts from zero (or `initial`).
  */
 export function trainSoftmaxRegression(
   matrix: FeatureMatrix,
@@ -89,6 +115,7 @@ export function trainSoftmaxRegression(
   const n = Math.max(1, matrix.rows);
   const { indptr, indices, values } = matrix;
   const penalty = 1 / (C * n);
+  const weightOf = classWeights(labels, K, options.classWeight ?? "balanced");
   const logits = new Float64Array(K);
   const objective = (x: Float64Array, gradient: Float64Array): number => {
     gradient.fill(0);
@@ -106,9 +133,10 @@ export function trainSoftmaxRegression(
         sum += logits[k]!;
       }
       const y = labels[r]!;
-      loss += Math.log(sum) - Math.log(logits[y]!);
-      // logits now holds the residual p - onehot, divided by n.
-      for (let k = 0; k < K; k++) logits[k] = (logits[k]! / sum - (k === y ? 1 : 0)) / n;
+      const w = weightOf[y]!;
+      loss += w * (Math.log(sum) - Math.log(logits[y]!));
+      // logits now holds the weighted residual w (p - onehot), divided by n.
+      for (let k = 0; k < K; k++) logits[k] = (w * (logits[k]! / sum - (k === y ? 1 : 0))) / n;
       for (let k = 0; k < K; k++) gradient[biasAt + k]! += logits[k]!;
       scatterRow(gradient, K, indices, values, from, to, logits);
     }

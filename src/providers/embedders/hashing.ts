@@ -1,4 +1,4 @@
-import type { Embedder, EmbedOptions } from "../../core/embedder.js";
+import type { Embedder, EmbedOptions, SparseFeatureSource } from "../../core/embedder.js";
 import { AbortError, ConfigError, InvalidInputError } from "../../core/errors.js";
 import type { SparseFeatures } from "../../core/routing/linear-model.js";
 import {
@@ -253,6 +253,25 @@ export class HashingEmbedder implements Embedder {
    */
   sparseFeatures(text: string): SparseFeatures {
     return this.sparseTfidf().features(text);
+  }
+
+  /**
+   * Sparse features for texts the embedder's corpus may lack (the examples of experts added at run
+   * time): undefined when the embedder was not fitted or its corpus already holds every text (its
+   * own features fit), else features with the document frequencies of its corpus plus the new
+   * texts, so their words count as they would after a restart with those experts.
+   */
+  sparseFeaturesFor(texts: readonly string[]): SparseFeatureSource | undefined {
+    const fit = this.fitted;
+    if (!fit) return undefined;
+    const own = new Set(fit.texts);
+    const extra = texts.filter((text) => typeof text === "string" && text.trim() !== "" && !own.has(text));
+    if (extra.length === 0) return undefined;
+    const corpus = canonicalCorpus([...fit.texts, ...extra]);
+    const df = countDocumentFrequencies(corpus, { ...this.settings, lead: true });
+    const sparse = new SparseTfidf(this.settings, df, fit.minDf, this.weights);
+    const id = `${sparse.id}-corpus-${corpusDigest(corpus)}`;
+    return { id, features: (text) => sparse.features(text) };
   }
 
   private sparseTfidf(): SparseTfidf {

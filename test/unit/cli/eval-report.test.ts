@@ -6,7 +6,7 @@ import { runHerd } from "../../helpers/run-cli.js";
 
 const EXPERTS = resolve("experts");
 
-/** Labeled prompts over the bundled experts, two of them labeled against the obvious expert. */
+/** Labeled prompts over the bundled experts, the last one labeled against the obvious expert. */
 const rows = [
   { prompt: "Write a Python function that reverses a list", expert: "code" },
   { prompt: "Fix this JavaScript bug: undefined is not a function", expert: "code" },
@@ -67,7 +67,8 @@ describe("herd eval --report and --format", () => {
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/^## Herd routing evaluation/);
     expect(md.stdout).toMatch(/\n\| code \| 0 \| 1 \| 2 \| 0 \| 0 \| 0 \|\n/);
-    expect(md.stdout).toContain("### Misrouted prompts (2)");
+    // The mislabeled haiku is the one prompt routed away from its label.
+    expect(md.stdout).toContain("### Misrouted prompts (1)");
     // Markup in a prompt stays text in rendered Markdown.
     expect(md.stdout).toContain("| Write a &lt;b&gt;haiku&lt;/b&gt; about snow & ice | code | creative |");
 
@@ -77,11 +78,17 @@ describe("herd eval --report and --format", () => {
     expect(report.predictions).toHaveLength(rows.length);
     expect(report.predictions[5]).toMatchObject({ expert: "code", routed: "creative" });
     expect(report.predictions[0].confidence).toBeGreaterThan(1 / 6);
-    expect(report.coverage[0]).toEqual({ threshold: 0, coverage: 1, accuracy: 4 / 6 });
-    // At the highest confidence seen, only the most confident prompt is still routed.
-    const top = Math.max(...report.predictions.map((p: { confidence: number }) => p.confidence));
-    expect(report.coverage.at(-1).threshold).toBeCloseTo(top, 3);
-    expect(report.coverage.at(-1).coverage).toBeLessThan(1);
+    expect(report.accuracy).toBe(5 / 6);
+    expect(report.coverage[0]).toEqual({ threshold: 0, coverage: 1, accuracy: 5 / 6 });
+    // The curve's thresholds are 0, 0.05, ..., 0.95; at each, only prompts at least that confident are routed.
+    const confidences: number[] = report.predictions.map((p: { confidence: number }) => p.confidence);
+    expect(report.coverage.map((c: { threshold: number }) => c.threshold)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i / 20),
+    );
+    for (const point of report.coverage) {
+      const kept = confidences.filter((c) => c >= point.threshold).length;
+      expect(point.coverage).toBeCloseTo(kept / rows.length, 12);
+    }
     expect(report.ece).toBeGreaterThanOrEqual(0);
     expect(report.ece).toBeLessThanOrEqual(1);
   });

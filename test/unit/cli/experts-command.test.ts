@@ -235,7 +235,10 @@ describe("POST /admin/experts/reload", () => {
       const route = await fetch(`${secured.url}/v1/route`, {
         method: "POST",
         headers: { authorization: "Bearer sk-admin-key", "content-type": "application/json" },
-        body: JSON.stringify({ input: "Which telescope discovered the moons of the planet Jupiter?" }),
+        // An astronomy question, not the one-line trivia general's examples hold ("Which planet has the most moons?").
+        body: JSON.stringify({
+          input: "How many moons does the planet Jupiter have, and which telescope found them?",
+        }),
       });
       expect(((await route.json()) as { selected: { name: string }[] }).selected[0]!.name).toBe("astro");
       // herd experts remove --serve-url tells the running server itself.

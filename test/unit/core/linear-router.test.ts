@@ -7,6 +7,12 @@ import { InvalidInputError } from "../../../src/core/errors.js";
 import type { Expert, ExpertSet } from "../../../src/core/expert.js";
 import { LinearModelStore, trainLinearRouter } from "../../../src/core/linear-store.js";
 import { Router } from "../../../src/core/router.js";
+import {
+  classWeights,
+  featureMatrix,
+  matrixLogits,
+  trainSoftmaxRegression,
+} from "../../../src/core/routing/softmax-regression.js";
 import { l2Normalize } from "../../../src/core/vector-math.js";
 import { HashingEmbedder } from "../../../src/providers/embedders/hashing.js";
 import { MemoryIndex } from "../../../src/providers/indexes/memory.js";
@@ -129,6 +135,20 @@ describe("Router (linear strategy, the default)", () => {
     expect((await new LinearModelStore(dir).load(embedderId))!.manifest.hash).toBe(retrained.manifest.hash);
   });
 
+  it("keeps the model it replaced, so removing an expert just added retrains nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "herd-linear-"));
+    const r = router({ centroidsDir: dir });
+    const before = (await r.linearModel()).manifest;
+    await r.addExpert(expert("astro", ["Point the telescope at the nebula", "How far is that galaxy?"]));
+    expect((await r.linearModel()).manifest.classes).toContain("astro");
+    await r.removeExpert("astro");
+    // A new process (e.g. `herd route` after `herd experts remove`) loads it too.
+    const again = router({ centroidsDir: dir });
+    for (const model of [await r.linearModel(), await again.linearModel()]) {
+      expect(model.manifest).toMatchObject({ hash: before.hash, createdAt: before.createdAt });
+    }
+  });
+
   it("names the fix for a corrupt stored model", async () => {
     const dir = await mkdtemp(join(tmpdir(), "herd-linear-"));
     const r = router({ centroidsDir: dir });
@@ -171,6 +191,43 @@ describe("Router (linear strategy, the default)", () => {
     await new Promise((resolve) => setImmediate(resolve));
     process.off("warning", onWarning);
     expect(warnings).toContain("HERD_LINEAR_IGNORES_WEIGHTING");
+  });
+
+  it("routes to an expert added at run time, by words the embedder's corpus never had", async () => {
+    const r = router();
+    await r.route("Write a poem");
+    await r.addExpert(
+      expert("astro", [
+        "Point the telescope at the Orion nebula tonight",
+        "How far is the Andromeda galaxy, and can a telescope see it?",
+        "Which nebula is brightest through a small telescope?",
+      ]),
+    );
+    const d = await r.route("Is that faint nebula a galaxy?");
+    expect(d.selected[0]!.name).toBe("astro");
+    expect((await r.linearModel()).manifest.features).toMatch(/^sparse:tfidf1-.*-corpus-/);
+    await r.removeExpert("astro");
+    expect((await r.route("Is that faint nebula a galaxy?")).selected[0]!.name).not.toBe("astro");
+  });
+
+  it("weighs classes by inverse frequency, so an expert with few examples is still learned", () => {
+    // 30 rows of class 0 (feature 0), 2 of class 1 (feature 1 with a little of feature 0).
+    const rows = [
+      ...Array.from({ length: 30 }, () => ({ indices: [0], values: [1] })),
+      ...Array.from({ length: 2 }, () => ({ indices: [0, 1], values: [0.8, 0.6] })),
+    ];
+    const labels = [...Array(30).fill(0), 1, 1];
+    expect(Array.from(classWeights(labels, 2, "balanced"))).toEqual([32 / 60, 32 / 4]);
+    expect(Array.from(classWeights(labels, 2, "none"))).toEqual([1, 1]);
+    const matrix = featureMatrix(rows, 2);
+    const probe = featureMatrix([{ indices: [0, 1], values: [0.8, 0.6] }], 2);
+    const minority = (classWeight: "balanced" | "none") => {
+      const fit = trainSoftmaxRegression(matrix, labels, 2, { C: 1, classWeight });
+      const [z] = matrixLogits(fit, probe);
+      return z![1]! - z![0]!;
+    };
+    expect(minority("none")).toBeLessThan(0);
+    expect(minority("balanced")).toBeGreaterThan(0);
   });
 
   it("still routes by centroid or knn when asked per call", async () => {
