@@ -135,6 +135,23 @@ export class FeatureCounts implements Iterable<[number, number]> {
     return undefined;
   }
 
+  /** The key of the `i`-th feature counted (0 <= i < size), in insertion order. */
+  keyAt(i: number): number {
+    return this.keyList[i]!;
+  }
+
+  /** The count of the `i`-th feature counted (0 <= i < size). */
+  countAt(i: number): number {
+    return this.countList[i]!;
+  }
+
+  /** Forgets every feature, keeping the memory for the next text. */
+  clear(): void {
+    if (this.size === 0) return;
+    this.table.fill(0);
+    this.size = 0;
+  }
+
   /** Calls `callback(count, key)` for each feature, in insertion order. */
   forEach(callback: (count: number, key: number) => void): void {
     for (let i = 0; i < this.size; i++) callback(this.countList[i]!, this.keyList[i]!);
@@ -274,11 +291,14 @@ export function normalizeText(text: string): string {
   return text.normalize("NFKC").replace(CAMEL, "$1 $2").toLowerCase();
 }
 
-/** Extracts the hashed features of one text. */
-export function extractFeatures(text: string, settings: FeatureSettings): TextFeatures {
+/**
+ * Extracts the hashed features of one text. With `into`, its counts are cleared and refilled (and it
+ * is returned): a caller that extracts text after text reuses the same memory.
+ */
+export function extractFeatures(text: string, settings: FeatureSettings, into?: TextFeatures): TextFeatures {
   const tokens = tokenize(normalizeText(text));
-  const words = new FeatureCounts(2 * tokens.length);
-  const chars = new FeatureCounts(settings.charNgrams ? 2 * text.length : 0);
+  const words = reuse(into?.words, 2 * tokens.length);
+  const chars = reuse(into?.chars, settings.charNgrams ? 2 * text.length : 0);
   const [wMin, wMax] = settings.wordNgrams;
   for (let i = 0; i < tokens.length; i++) {
     for (let n = wMin; n <= wMax && i + n <= tokens.length; n++) {
@@ -308,16 +328,27 @@ export function extractFeatures(text: string, settings: FeatureSettings): TextFe
       }
     }
   }
-  return settings.lead ? { words, chars, lead: leadFeatures(tokens) } : { words, chars };
+  const lead = settings.lead ? leadFeatures(tokens, into?.lead) : undefined;
+  if (into) {
+    into.lead = lead;
+    return into;
+  }
+  return lead ? { words, chars, lead } : { words, chars };
+}
+
+function reuse(counts: FeatureCounts | undefined, expected: number): FeatureCounts {
+  if (!counts) return new FeatureCounts(expected);
+  counts.clear();
+  return counts;
 }
 
 const FIRST_SENTENCE_TOKENS = 25;
 const LAST_TOKENS = 12;
 const SENTENCE_END = /[.?!]/;
 
-/** The lead group of a token list (see `TextFeatures.lead`). */
-export function leadFeatures(tokens: readonly string[]): FeatureCounts {
-  const lead = new FeatureCounts(2 * Math.min(tokens.length, 40));
+/** The lead group of a token list (see `TextFeatures.lead`), counted into `into` (cleared first) when given. */
+export function leadFeatures(tokens: readonly string[], into?: FeatureCounts): FeatureCounts {
+  const lead = reuse(into, 2 * Math.min(tokens.length, 40));
   for (let n = 1; n <= 3 && n <= tokens.length; n++) lead.add(fnv1a(`l${n}:${tokens.slice(0, n).join(" ")}`));
   const firstWord = tokens.find(isWord);
   if (firstWord !== undefined) lead.add(fnv1a(`lw:${firstWord}`));

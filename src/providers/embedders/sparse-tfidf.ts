@@ -1,6 +1,12 @@
 import { IntTable } from "../../core/routing/int-table.js";
 import type { SparseFeatures } from "../../core/routing/linear-model.js";
-import { extractFeatures, type FeatureCounts, type FeatureSettings, fnv1a } from "./hashing-features.js";
+import {
+  extractFeatures,
+  FeatureCounts,
+  type FeatureSettings,
+  fnv1a,
+  type TextFeatures,
+} from "./hashing-features.js";
 import { type DocumentFrequencies, idfWeight } from "./hashing-idf.js";
 
 /** How much each feature group counts in a sparse vector (each group is normalized first). */
@@ -29,14 +35,22 @@ export class SparseTfidf {
   private readonly weights: Required<SparseGroupWeights>;
   /** IDF of every feature kept (df >= minDf), when fitted. */
   private readonly idf: IntTable | undefined;
+  private readonly settings: FeatureSettings;
+  /** Feature counts reused from text to text (features() reads them before it returns). */
+  private readonly scratch: TextFeatures = {
+    words: new FeatureCounts(256),
+    chars: new FeatureCounts(1024),
+    lead: new FeatureCounts(64),
+  };
 
   constructor(
-    private readonly settings: FeatureSettings,
+    settings: FeatureSettings,
     /** Document frequencies counted with the lead group, or undefined for plain TF. */
     df: DocumentFrequencies | undefined,
     minDf: number,
     weights: SparseGroupWeights = {},
   ) {
+    this.settings = { ...settings, lead: true };
     this.weights = { ...DEFAULT_GROUP_WEIGHTS, ...weights };
     if (df) {
       const kept: [number, number][] = [];
@@ -49,7 +63,7 @@ export class SparseTfidf {
 
   /** The features of one text (keys are signed 32-bit feature hashes). */
   features(text: string): SparseFeatures {
-    const groups = extractFeatures(text, { ...this.settings, lead: true });
+    const groups = extractFeatures(text, this.settings, this.scratch);
     const lead = groups.lead!;
     const size = groups.words.size + groups.chars.size + lead.size;
     const keys = new Int32Array(size);
@@ -76,16 +90,17 @@ export class SparseTfidf {
     const known = this.idf;
     let end = at;
     let sum = 0;
-    // forEach, not for-of over entries: no [key, value] array per feature.
-    counts.forEach((tf, hash) => {
+    for (let i = 0; i < counts.size; i++) {
+      const hash = counts.keyAt(i);
       const idf = known ? known.get(hash) : 1;
-      if (idf === undefined) return;
+      if (idf === undefined) continue;
+      const tf = counts.countAt(i);
       const v = tf === 1 ? idf : (1 + Math.log(tf)) * idf;
       keys[end] = hash;
       values[end] = v;
       sum += v * v;
       end++;
-    });
+    }
     if (sum === 0) return at;
     const scale = weight / Math.sqrt(sum);
     for (let i = at; i < end; i++) values[i]! *= scale;

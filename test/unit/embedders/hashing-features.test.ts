@@ -102,6 +102,55 @@ describe("hashing feature extraction", () => {
     }
   });
 
+  it("gives the sparse TF-IDF features of the plain reference computation, bit for bit", () => {
+    const embedder = HashingEmbedder.fit(examples);
+    const settings = SETTINGS.default!;
+    const sorted = examples.filter((t) => t.trim() !== "").sort();
+    const df = new Map<number, number>();
+    for (const text of sorted) {
+      const f = referenceFeatures(text, settings);
+      for (const key of new Set([...f.words.keys(), ...f.chars.keys(), ...f.lead.keys()]))
+        df.set(key, (df.get(key) ?? 0) + 1);
+    }
+    const idf = (key: number) => {
+      const count = df.get(key) ?? 0;
+      return count >= 2 ? Math.log((1 + sorted.length) / (1 + count)) + 1 : undefined;
+    };
+    for (const text of [...examples.slice(0, 300), ...TRICKY]) {
+      const f = referenceFeatures(text, settings);
+      const keys: number[] = [];
+      const values: number[] = [];
+      for (const [group, weight] of [
+        [f.words, 1],
+        [f.chars, 0.8],
+        [f.lead, 0.7],
+      ] as const) {
+        const from = values.length;
+        let sum = 0;
+        for (const [key, tf] of group) {
+          const w = idf(key);
+          if (w === undefined) continue;
+          const v = tf === 1 ? w : (1 + Math.log(tf)) * w;
+          keys.push(key);
+          values.push(v);
+          sum += v * v;
+        }
+        if (sum === 0) {
+          keys.length = from;
+          values.length = from;
+          continue;
+        }
+        for (let i = from; i < values.length; i++) values[i]! *= weight / Math.sqrt(sum);
+      }
+      let sum = 0;
+      for (const v of values) sum += v * v;
+      const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+      const got = embedder.sparseFeatures(text);
+      expect(Array.from(got.keys), text).toEqual(keys);
+      expect(Array.from(got.values), text).toEqual(values.map((v) => v * scale));
+    }
+  });
+
   it("gives each text the same sparse features and linear probabilities however many texts came before", () => {
     const embedder = HashingEmbedder.fit(examples);
     const texts = [...examples.slice(0, 200), ...TRICKY];
