@@ -7,7 +7,7 @@ import {
   fnv1a,
   type TextFeatures,
 } from "./hashing-features.js";
-import { type DocumentFrequencies, idfWeight } from "./hashing-idf.js";
+import { type DocumentFrequencies, idfOfCount } from "./hashing-idf.js";
 
 /** How much each feature group counts in a sparse vector (each group is normalized first). */
 export interface SparseGroupWeights {
@@ -33,8 +33,12 @@ export class SparseTfidf {
   /** Names the settings (the corpus is named by the embedder's id). */
   readonly id: string;
   private readonly weights: Required<SparseGroupWeights>;
-  /** IDF of every feature kept (df >= minDf), when fitted. */
-  private readonly idf: IntTable | undefined;
+  /**
+   * When fitted: the document frequency of every feature kept (df >= minDf), and the IDF of each
+   * document frequency (a table of small integers is half the size of one of IDFs, so it stays in cache).
+   */
+  private readonly df: IntTable | undefined;
+  private readonly idfOf: Float64Array = new Float64Array(0);
   private readonly settings: FeatureSettings;
   /** Feature counts reused from text to text (features() reads them before it returns). */
   private readonly scratch: TextFeatures = {
@@ -54,8 +58,11 @@ export class SparseTfidf {
     this.weights = { ...DEFAULT_GROUP_WEIGHTS, ...weights };
     if (df) {
       const kept: [number, number][] = [];
-      for (const [hash, count] of df.counts) if (count >= minDf) kept.push([hash, idfWeight(df, hash)]);
-      this.idf = new IntTable(kept);
+      for (const [hash, count] of df.counts) if (count >= minDf) kept.push([hash, count]);
+      this.df = new IntTable(kept);
+      this.idfOf = Float64Array.from({ length: df.documentCount + 1 }, (_, count) =>
+        idfOfCount(df.documentCount, count),
+      );
     }
     const key = JSON.stringify({ v: SPARSE_VERSION, g: this.weights, minDf: df ? minDf : 0 });
     this.id = `tfidf${SPARSE_VERSION}-${fnv1a(key).toString(16).padStart(8, "0")}`;
@@ -87,13 +94,15 @@ export class SparseTfidf {
     weight: number,
   ): number {
     if (weight === 0) return at;
-    const known = this.idf;
+    const known = this.df;
+    const idfOf = this.idfOf;
     let end = at;
     let sum = 0;
     for (let i = 0; i < counts.size; i++) {
       const hash = counts.keyAt(i);
-      const idf = known ? known.get(hash) : 1;
-      if (idf === undefined) continue;
+      const count = known ? known.get(hash) : 0;
+      if (count === undefined) continue;
+      const idf = known ? idfOf[count]! : 1;
       const tf = counts.countAt(i);
       const v = tf === 1 ? idf : (1 + Math.log(tf)) * idf;
       keys[end] = hash;
