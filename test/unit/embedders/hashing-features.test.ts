@@ -161,29 +161,30 @@ describe("hashing feature extraction", () => {
       expect(Array.from(again[i]!.keys)).toEqual(Array.from(first[i]!.keys));
       expect(Array.from(again[i]!.values)).toEqual(Array.from(first[i]!.values));
     }
-    // A model over the first texts' keys, scored two ways: by the model and by a plain loop.
+    // Models over the first texts' keys (1 expert, up to 8, more than 8), scored by the model and by a plain loop.
     const keys = [...new Set(first.flatMap((f) => Array.from(f.keys)))];
-    const K = 5;
-    const weights = Float32Array.from({ length: keys.length * K }, (_, i) => Math.sin(i) * 0.5);
-    const bias = Float32Array.from({ length: K }, (_, k) => k / 10);
-    const model = new LinearModel({
-      classes: ["a", "b", "c", "d", "e"],
-      keys: Int32Array.from(keys),
-      rows: keys.length,
-      weights,
-      bias,
-      temperature: 0.7,
-    });
-    const row = new Map(keys.map((key, j) => [key, j]));
-    for (const features of first) {
-      const z = Array.from(bias, Number);
-      for (let e = 0; e < features.keys.length; e++) {
-        const j = row.get(features.keys[e]!)!;
-        for (let k = 0; k < K; k++) z[k]! += features.values[e]! * weights[j * K + k]!;
+    for (const K of [1, 6, 9]) {
+      const weights = Float32Array.from({ length: keys.length * K }, (_, i) => Math.sin(i) * 0.5);
+      const bias = Float32Array.from({ length: K }, (_, k) => k / 10);
+      const model = new LinearModel({
+        classes: Array.from({ length: K }, (_, k) => `e${k}`),
+        keys: Int32Array.from(keys),
+        rows: keys.length,
+        weights,
+        bias,
+        temperature: 0.7,
+      });
+      const row = new Map(keys.map((key, j) => [key, j]));
+      for (const features of first) {
+        const z = Array.from(bias, Number);
+        for (let e = 0; e < features.keys.length; e++) {
+          const j = row.get(features.keys[e]!)!;
+          for (let k = 0; k < K; k++) z[k]! += features.values[e]! * weights[j * K + k]!;
+        }
+        const logits = model.logitsSparse(features);
+        expect(Array.from(logits)).toEqual(z);
+        expect(Array.from(model.probabilities(logits))).toEqual(Array.from(model.probabilities(z)));
       }
-      const logits = model.logitsSparse(features);
-      expect(Array.from(logits)).toEqual(z);
-      expect(Array.from(model.probabilities(logits))).toEqual(Array.from(model.probabilities(z)));
     }
   });
 });
