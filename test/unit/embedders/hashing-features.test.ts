@@ -8,9 +8,8 @@ import {
   ENGLISH_STOP_WORDS,
   extractFeatures,
   type FeatureSettings,
-  normalizeText,
-  tokenize,
 } from "../../../src/providers/embedders/hashing-features.js";
+import { normalizeText, tokenize } from "../../../src/providers/embedders/hashing-tokens.js";
 import { referenceFeatures, referenceTokenize } from "../../helpers/reference-features.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
