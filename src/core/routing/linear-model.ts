@@ -71,15 +71,51 @@ export class LinearModel {
     if (!columnOf)
       throw new DimensionMismatchError("This linear model scores dense embeddings, not sparse features.");
     const { weights, bias } = this.data;
+    const { keys, values } = features;
     const K = bias.length;
     const z = Float64Array.from(bias);
-    for (let e = 0; e < features.keys.length; e++) {
-      const j = columnOf.get(features.keys[e]!);
-      if (j === undefined) continue;
-      const v = features.values[e]!;
-      const base = j * K;
-      for (let k = 0; k < K; k++) z[k]! += v * weights[base + k]!;
+    if (K > 8) {
+      for (let e = 0; e < keys.length; e++) {
+        const j = columnOf.get(keys[e]!);
+        if (j === undefined) continue;
+        const v = values[e]!;
+        const base = j * K;
+        for (let k = 0; k < K; k++) z[k]! += v * weights[base + k]!;
+      }
+      return z;
     }
+    // Up to 8 experts: the scores stay in registers (the branches on K cost nothing), same sums in
+    // the same order as the loop above.
+    let z0 = z[0]!;
+    let z1 = K > 1 ? z[1]! : 0;
+    let z2 = K > 2 ? z[2]! : 0;
+    let z3 = K > 3 ? z[3]! : 0;
+    let z4 = K > 4 ? z[4]! : 0;
+    let z5 = K > 5 ? z[5]! : 0;
+    let z6 = K > 6 ? z[6]! : 0;
+    let z7 = K > 7 ? z[7]! : 0;
+    for (let e = 0; e < keys.length; e++) {
+      const j = columnOf.get(keys[e]!);
+      if (j === undefined) continue;
+      const v = values[e]!;
+      const b = j * K;
+      z0 += v * weights[b]!;
+      if (K > 1) z1 += v * weights[b + 1]!;
+      if (K > 2) z2 += v * weights[b + 2]!;
+      if (K > 3) z3 += v * weights[b + 3]!;
+      if (K > 4) z4 += v * weights[b + 4]!;
+      if (K > 5) z5 += v * weights[b + 5]!;
+      if (K > 6) z6 += v * weights[b + 6]!;
+      if (K > 7) z7 += v * weights[b + 7]!;
+    }
+    z[0] = z0;
+    if (K > 1) z[1] = z1;
+    if (K > 2) z[2] = z2;
+    if (K > 3) z[3] = z3;
+    if (K > 4) z[4] = z4;
+    if (K > 5) z[5] = z5;
+    if (K > 6) z[6] = z6;
+    if (K > 7) z[7] = z7;
     return z;
   }
 

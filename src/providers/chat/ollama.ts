@@ -102,8 +102,8 @@ export class OllamaChatProvider implements ChatProvider {
           this.baseUrl,
         );
       }
-      const chunks = translator.translate(line);
-      yield* chunks;
+      // A loop, not yield* over the array: yield* wraps each element in an async-from-sync step.
+      for (const chunk of translator.translate(line)) yield chunk;
       if (line.done) return;
     }
     throw new ProviderResponseError(

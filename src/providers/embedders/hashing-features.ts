@@ -1,7 +1,8 @@
 /**
- * Text normalization and feature extraction for the hashing embedder: word n-grams and character
- * n-grams, each feature named by a stable 32-bit hash.
+ * Feature extraction for the hashing embedder: word n-grams and character n-grams of the tokens
+ * (hashing-tokens.ts), each feature named by a stable 32-bit hash.
  */
+import { isWord, normalizeText, tokenize } from "./hashing-tokens.js";
 
 /** What the feature extractor produces, per feature group: feature hash (as a signed 32-bit integer) -> count in the text. */
 export interface TextFeatures {
@@ -67,12 +68,6 @@ export function fmix32(hash: number): number {
   return h >>> 0;
 }
 
-// A token is a word (letters, inner apostrophes), a number, or a run of symbols such as `()`, `=>`, `{"`.
-const TOKEN = /\p{L}[\p{L}\p{M}]*(?:['’]\p{L}+)*|\p{N}+(?:[.,]\p{N}+)*|[^\s\p{L}\p{N}]+/gu;
-const CAMEL = /(\p{Ll})(\p{Lu})/gu;
-const LETTER = /^\p{L}/u;
-const DIGIT = /^\p{N}/u;
-const MAX_SYMBOL_RUN = 3;
 const CHAR_PREFIX = fnv1a("c:");
 const W1_PREFIX = fnv1a("w:");
 const W2_PREFIX = fnv1a("w2:");
@@ -139,6 +134,23 @@ export class FeatureCounts implements Iterable<[number, number]> {
     return undefined;
   }
 
+  /** The key of the `i`-th feature counted (0 <= i < size), in insertion order. */
+  keyAt(i: number): number {
+    return this.keyList[i]!;
+  }
+
+  /** The count of the `i`-th feature counted (0 <= i < size). */
+  countAt(i: number): number {
+    return this.countList[i]!;
+  }
+
+  /** Forgets every feature, keeping the memory for the next text. */
+  clear(): void {
+    if (this.size === 0) return;
+    this.table.fill(0);
+    this.size = 0;
+  }
+
   /** Calls `callback(count, key)` for each feature, in insertion order. */
   forEach(callback: (count: number, key: number) => void): void {
     for (let i = 0; i < this.size; i++) callback(this.countList[i]!, this.keyList[i]!);
@@ -169,34 +181,14 @@ function spread(key: number): number {
   return Math.imul(key ^ (key >>> 15), 0x2c1b3c6d) >>> 0;
 }
 
-/** Splits a normalized text into tokens: words, `#<digits>` number classes and symbol runs. */
-export function tokenize(text: string): string[] {
-  const tokens: string[] = [];
-  for (const match of text.matchAll(TOKEN)) {
-    const token = match[0];
-    if (LETTER.test(token)) {
-      tokens.push(token.replaceAll("’", "'"));
-    } else if (DIGIT.test(token)) {
-      // Numbers become a class by length: "7" -> #1, "42" -> #2, "1998" -> #4.
-      const digits = token.replace(/[.,]/g, "").length;
-      tokens.push(`#${Math.min(digits, 4)}${token.includes(".") || token.includes(",") ? "." : ""}`);
-    } else {
-      for (let i = 0; i < token.length; i += MAX_SYMBOL_RUN) tokens.push(token.slice(i, i + MAX_SYMBOL_RUN));
-    }
-  }
-  return tokens;
-}
-
-/** Unicode NFKC, camelCase split into words, lowercase. */
-export function normalizeText(text: string): string {
-  return text.normalize("NFKC").replace(CAMEL, "$1 $2").toLowerCase();
-}
-
-/** Extracts the hashed features of one text. */
-export function extractFeatures(text: string, settings: FeatureSettings): TextFeatures {
+/**
+ * Extracts the hashed features of one text. With `into`, its counts are cleared and refilled (and it
+ * is returned): a caller that extracts text after text reuses the same memory.
+ */
+export function extractFeatures(text: string, settings: FeatureSettings, into?: TextFeatures): TextFeatures {
   const tokens = tokenize(normalizeText(text));
-  const words = new FeatureCounts(2 * tokens.length);
-  const chars = new FeatureCounts(settings.charNgrams ? 2 * text.length : 0);
+  const words = reuse(into?.words, 2 * tokens.length);
+  const chars = reuse(into?.chars, settings.charNgrams ? 2 * text.length : 0);
   const [wMin, wMax] = settings.wordNgrams;
   for (let i = 0; i < tokens.length; i++) {
     for (let n = wMin; n <= wMax && i + n <= tokens.length; n++) {
@@ -214,7 +206,7 @@ export function extractFeatures(text: string, settings: FeatureSettings): TextFe
   if (settings.charNgrams) {
     const [cMin, cMax] = settings.charNgrams;
     for (const token of tokens) {
-      if (!LETTER.test(token) || settings.stopWords.has(token)) continue;
+      if (!isWord(token) || settings.stopWords.has(token)) continue;
       // Same values as fnv1a(`c:${gram}`) for every gram of `<token>`, without building the strings.
       const padded = `<${token}>`;
       for (let i = 0; i + cMin <= padded.length; i++) {
@@ -226,18 +218,29 @@ export function extractFeatures(text: string, settings: FeatureSettings): TextFe
       }
     }
   }
-  return settings.lead ? { words, chars, lead: leadFeatures(tokens) } : { words, chars };
+  const lead = settings.lead ? leadFeatures(tokens, into?.lead) : undefined;
+  if (into) {
+    into.lead = lead;
+    return into;
+  }
+  return lead ? { words, chars, lead } : { words, chars };
+}
+
+function reuse(counts: FeatureCounts | undefined, expected: number): FeatureCounts {
+  if (!counts) return new FeatureCounts(expected);
+  counts.clear();
+  return counts;
 }
 
 const FIRST_SENTENCE_TOKENS = 25;
 const LAST_TOKENS = 12;
 const SENTENCE_END = /[.?!]/;
 
-/** The lead group of a token list (see `TextFeatures.lead`). */
-export function leadFeatures(tokens: readonly string[]): FeatureCounts {
-  const lead = new FeatureCounts(2 * Math.min(tokens.length, 40));
+/** The lead group of a token list (see `TextFeatures.lead`), counted into `into` (cleared first) when given. */
+export function leadFeatures(tokens: readonly string[], into?: FeatureCounts): FeatureCounts {
+  const lead = reuse(into, 2 * Math.min(tokens.length, 40));
   for (let n = 1; n <= 3 && n <= tokens.length; n++) lead.add(fnv1a(`l${n}:${tokens.slice(0, n).join(" ")}`));
-  const firstWord = tokens.find((t) => LETTER.test(t));
+  const firstWord = tokens.find(isWord);
   if (firstWord !== undefined) lead.add(fnv1a(`lw:${firstWord}`));
   let end = 0;
   while (end < tokens.length && end < FIRST_SENTENCE_TOKENS) {

@@ -47,7 +47,12 @@ export function countDocumentFrequencies(
  * every text weighs 1, rarer features weigh more.
  */
 export function idfWeight(df: DocumentFrequencies, hash: number): number {
-  return Math.log((1 + df.documentCount) / (1 + (df.counts.get(hash) ?? 0))) + 1;
+  return idfOfCount(df.documentCount, df.counts.get(hash) ?? 0);
+}
+
+/** The smoothed IDF of a feature found in `count` of `documentCount` texts (see `idfWeight`). */
+export function idfOfCount(documentCount: number, count: number): number {
+  return Math.log((1 + documentCount) / (1 + count)) + 1;
 }
 
 /** A digest of a canonical corpus as 8 hex digits: equal corpora give equal digests on every machine. */

@@ -1,7 +1,13 @@
 import { IntTable } from "../../core/routing/int-table.js";
 import type { SparseFeatures } from "../../core/routing/linear-model.js";
-import { extractFeatures, type FeatureCounts, type FeatureSettings, fnv1a } from "./hashing-features.js";
-import { type DocumentFrequencies, idfWeight } from "./hashing-idf.js";
+import {
+  extractFeatures,
+  FeatureCounts,
+  type FeatureSettings,
+  fnv1a,
+  type TextFeatures,
+} from "./hashing-features.js";
+import { type DocumentFrequencies, idfOfCount } from "./hashing-idf.js";
 
 /** How much each feature group counts in a sparse vector (each group is normalized first). */
 export interface SparseGroupWeights {
@@ -27,21 +33,36 @@ export class SparseTfidf {
   /** Names the settings (the corpus is named by the embedder's id). */
   readonly id: string;
   private readonly weights: Required<SparseGroupWeights>;
-  /** IDF of every feature kept (df >= minDf), when fitted. */
-  private readonly idf: IntTable | undefined;
+  /**
+   * When fitted: the document frequency of every feature kept (df >= minDf), and the IDF of each
+   * document frequency (a table of small integers is half the size of one of IDFs, so it stays in cache).
+   */
+  private readonly df: IntTable | undefined;
+  private readonly idfOf: Float64Array = new Float64Array(0);
+  private readonly settings: FeatureSettings;
+  /** Feature counts reused from text to text (features() reads them before it returns). */
+  private readonly scratch: TextFeatures = {
+    words: new FeatureCounts(256),
+    chars: new FeatureCounts(1024),
+    lead: new FeatureCounts(64),
+  };
 
   constructor(
-    private readonly settings: FeatureSettings,
+    settings: FeatureSettings,
     /** Document frequencies counted with the lead group, or undefined for plain TF. */
     df: DocumentFrequencies | undefined,
     minDf: number,
     weights: SparseGroupWeights = {},
   ) {
+    this.settings = { ...settings, lead: true };
     this.weights = { ...DEFAULT_GROUP_WEIGHTS, ...weights };
     if (df) {
       const kept: [number, number][] = [];
-      for (const [hash, count] of df.counts) if (count >= minDf) kept.push([hash, idfWeight(df, hash)]);
-      this.idf = new IntTable(kept);
+      for (const [hash, count] of df.counts) if (count >= minDf) kept.push([hash, count]);
+      this.df = new IntTable(kept);
+      this.idfOf = Float64Array.from({ length: df.documentCount + 1 }, (_, count) =>
+        idfOfCount(df.documentCount, count),
+      );
     }
     const key = JSON.stringify({ v: SPARSE_VERSION, g: this.weights, minDf: df ? minDf : 0 });
     this.id = `tfidf${SPARSE_VERSION}-${fnv1a(key).toString(16).padStart(8, "0")}`;
@@ -49,7 +70,7 @@ export class SparseTfidf {
 
   /** The features of one text (keys are signed 32-bit feature hashes). */
   features(text: string): SparseFeatures {
-    const groups = extractFeatures(text, { ...this.settings, lead: true });
+    const groups = extractFeatures(text, this.settings, this.scratch);
     const lead = groups.lead!;
     const size = groups.words.size + groups.chars.size + lead.size;
     const keys = new Int32Array(size);
@@ -73,19 +94,22 @@ export class SparseTfidf {
     weight: number,
   ): number {
     if (weight === 0) return at;
-    const known = this.idf;
+    const known = this.df;
+    const idfOf = this.idfOf;
     let end = at;
     let sum = 0;
-    // forEach, not for-of over entries: no [key, value] array per feature.
-    counts.forEach((tf, hash) => {
-      const idf = known ? known.get(hash) : 1;
-      if (idf === undefined) return;
+    for (let i = 0; i < counts.size; i++) {
+      const hash = counts.keyAt(i);
+      const count = known ? known.get(hash) : 0;
+      if (count === undefined) continue;
+      const idf = known ? idfOf[count]! : 1;
+      const tf = counts.countAt(i);
       const v = tf === 1 ? idf : (1 + Math.log(tf)) * idf;
       keys[end] = hash;
       values[end] = v;
       sum += v * v;
       end++;
-    });
+    }
     if (sum === 0) return at;
     const scale = weight / Math.sqrt(sum);
     for (let i = at; i < end; i++) values[i]! *= scale;
