@@ -18,15 +18,11 @@ import type { OpenAIChatBody } from "./openai-chat-body.js";
 import { type ChatReplyOptions, chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
 import { parseSse } from "./sse.js";
 
-/** Settings of {@link EngineClient}. */
-export interface EngineClientOptions {
-  /** A human name used in every error, e.g. `vLLM`. */
-  service: string;
-  /** The engine's address, with or without a trailing `/v1`. */
-  url: string;
-  /** What to do when the engine cannot be reached (how to start it, which flag sets the URL). */
-  unreachableHint: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. @default none */
+/** How a provider reaches its engine: the connection settings vLLM, LoRAX and llama-server share. */
+export interface EngineConnectionOptions {
+  /** The engine's address, with or without a trailing `/v1`. @default the engine's env var, then its usual local port */
+  url?: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (the engine's `--api-key`). @default env HERD_BACKEND_API_KEY */
   apiKey?: string;
   /** Headers sent with every request (a proxy's auth, say). @default {} */
   headers?: Record<string, string>;
@@ -34,11 +30,27 @@ export interface EngineClientOptions {
   fetch?: typeof fetch;
   /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
   timeouts?: Partial<BackendTimeouts>;
+}
+
+/** What a provider says about its engine, for addresses and error messages. */
+export interface EngineDescription {
+  /** A human name used in every error, e.g. `vLLM`. */
+  service: string;
+  /** The env var that sets the URL when the settings do not, e.g. `VLLM_URL`. */
+  urlEnv: string;
+  /** The URL when neither the settings nor the env var give one. */
+  defaultUrl: string;
+  /** What to do when the engine cannot be reached (how to start it, which flag sets the URL). */
+  unreachableHint: string;
   /** How to make an unknown model or adapter servable (named in ModelNotFoundError). */
   notFoundHint?: (model: string) => string;
   /** The flag that sets the URL, named when it is bad. @default "--provider" */
   flag?: string;
 }
+
+/** Settings of {@link EngineClient}: the connection with its URL resolved, and the engine. */
+export type EngineClientOptions = EngineConnectionOptions &
+  Omit<EngineDescription, "urlEnv" | "defaultUrl"> & { url: string };
 
 /** Per-call settings. */
 export interface EngineCallOptions {
@@ -97,6 +109,25 @@ export class EngineClient {
     this.baseUrl = engineBaseUrl(options.url, options.service, options.flag ?? "--provider");
     this.headers = { ...options.headers };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
+  }
+
+  /**
+   * The client of an engine provider: the URL from the settings, then `engine.urlEnv`, then
+   * `engine.defaultUrl`; the key from the settings, then HERD_BACKEND_API_KEY.
+   */
+  static connect(connection: EngineConnectionOptions, engine: EngineDescription): EngineClient {
+    // Only the connection fields: a provider passes its whole settings object.
+    return new EngineClient({
+      service: engine.service,
+      url: connection.url ?? process.env[engine.urlEnv] ?? engine.defaultUrl,
+      unreachableHint: engine.unreachableHint,
+      notFoundHint: engine.notFoundHint,
+      flag: engine.flag,
+      apiKey: connection.apiKey ?? process.env.HERD_BACKEND_API_KEY,
+      headers: connection.headers,
+      fetch: connection.fetch,
+      timeouts: connection.timeouts,
+    });
   }
 
   /** The error context of a call (for mapping error events read by a caller). */

@@ -10,7 +10,7 @@ import { type BackendInfo, providerFetch } from "../http/provider-fetch.js";
 export interface OllamaCreateClientOptions {
   /** The Ollama server. @default env OLLAMA_HOST, then "http://127.0.0.1:11434" */
   baseUrl?: string;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch (http.request with keep-alive agents) */
+  /** A fetch to use instead of Herd's http.request client (tests, proxies). @default none */
   fetch?: typeof fetch;
 }
 

@@ -12,8 +12,7 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../core/errors.js";
-import type { BackendTimeouts } from "../../../core/timeouts.js";
-import { EngineClient } from "../../http/engine-client.js";
+import { EngineClient, type EngineConnectionOptions } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import {
@@ -24,19 +23,11 @@ import {
 } from "./lora-adapters.js";
 
 /** Settings of {@link LlamaServerChatProvider}. */
-export interface LlamaServerChatProviderOptions {
+export interface LlamaServerChatProviderOptions extends EngineConnectionOptions {
   /** The llama-server. @default env LLAMA_SERVER_URL, then "http://127.0.0.1:8080" */
   url?: string;
-  /** The server's `--api-key`, sent as a bearer token. @default env HERD_BACKEND_API_KEY */
-  apiKey?: string;
   /** Each expert's GGUF LoRA file, to find its id in GET /lora-adapters. @default [] */
   experts?: ExpertAdapterFile[];
-  /** Headers sent with every request. @default {} */
-  headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch */
-  fetch?: typeof fetch;
-  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
-  timeouts?: Partial<BackendTimeouts>;
   /** Where start-up notes go. @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -75,13 +66,10 @@ export class LlamaServerChatProvider implements ChatProvider {
   private readonly warn: (message: string) => void;
 
   constructor(private readonly options: LlamaServerChatProviderOptions = {}) {
-    this.client = new EngineClient({
+    this.client = EngineClient.connect(options, {
       service: "llama-server",
-      url: options.url ?? process.env.LLAMA_SERVER_URL ?? "http://127.0.0.1:8080",
-      apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
-      headers: options.headers,
-      fetch: options.fetch,
-      timeouts: options.timeouts,
+      urlEnv: "LLAMA_SERVER_URL",
+      defaultUrl: "http://127.0.0.1:8080",
       flag: "--provider llama-server",
       unreachableHint:
         "Start it (llama-server -m BASE.gguf --lora-init-without-apply --lora EXPERT.gguf ...) or fix the address: --provider llama-server:http://HOST:PORT.",

@@ -8,8 +8,7 @@ import type {
 } from "../../../core/chat.js";
 import { ConfigError, InvalidInputError, ProviderResponseError } from "../../../core/errors.js";
 import { forcedToolCallSchema } from "../../../core/forced-tool-call.js";
-import type { BackendTimeouts } from "../../../core/timeouts.js";
-import { EngineClient } from "../../http/engine-client.js";
+import { EngineClient, type EngineConnectionOptions } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { ChatTemplate, type ChatTemplateSource, readTokenizerConfig } from "./chat-template.js";
@@ -29,7 +28,7 @@ export interface LoraxMergeOptions {
 }
 
 /** Settings of {@link LoraxChatProvider}. */
-export interface LoraxChatProviderOptions {
+export interface LoraxChatProviderOptions extends EngineConnectionOptions {
   /** The LoRAX server. @default env LORAX_URL, then "http://127.0.0.1:8080" */
   url?: string;
   /** Sent as a bearer token (LoRAX forwards it to fetch private adapters). @default env HERD_BACKEND_API_KEY */
@@ -62,12 +61,6 @@ export interface LoraxChatProviderOptions {
   tokenizerConfig?: string;
   /** `max_tokens` when a request gives none (LoRAX's own default is 20). @default 1024 */
   defaultMaxTokens?: number;
-  /** Headers sent with every request. @default {} */
-  headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch */
-  fetch?: typeof fetch;
-  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
-  timeouts?: Partial<BackendTimeouts>;
 }
 
 /**
@@ -95,13 +88,10 @@ export class LoraxChatProvider implements ChatProvider {
       forcedToolChoice: true,
       logprobs: options.chatTemplate !== undefined || options.tokenizerConfig !== undefined,
     };
-    this.client = new EngineClient({
+    this.client = EngineClient.connect(options, {
       service: "LoRAX",
-      url: options.url ?? process.env.LORAX_URL ?? "http://127.0.0.1:8080",
-      apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
-      headers: options.headers,
-      fetch: options.fetch,
-      timeouts: options.timeouts,
+      urlEnv: "LORAX_URL",
+      defaultUrl: "http://127.0.0.1:8080",
       flag: "--provider lorax",
       unreachableHint:
         "Start it (lorax-launcher --model-id BASE, with the adapters folder mounted) or fix the address: --provider lorax:http://HOST:PORT.",

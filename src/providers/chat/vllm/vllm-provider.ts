@@ -11,18 +11,15 @@ import {
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../core/errors.js";
-import type { BackendTimeouts } from "../../../core/timeouts.js";
-import { EngineClient } from "../../http/engine-client.js";
+import { EngineClient, type EngineConnectionOptions } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { chatReplyOptions } from "../../http/openai-chat-stream.js";
 import { parseVllmModels, type VllmServedModels } from "./vllm-models.js";
 
 /** Settings of {@link VllmChatProvider}. */
-export interface VllmChatProviderOptions {
+export interface VllmChatProviderOptions extends EngineConnectionOptions {
   /** The vLLM server. @default env VLLM_URL, then "http://127.0.0.1:8000" */
   url?: string;
-  /** The server's `--api-key`, sent as a bearer token. @default env HERD_BACKEND_API_KEY */
-  apiKey?: string;
   /** Each expert's LoRA module name (`--lora-modules NAME=PATH`), by expert: `herd-<expert>` by Herd's convention. @default {} */
   experts?: Record<string, string>;
   /**
@@ -34,12 +31,6 @@ export interface VllmChatProviderOptions {
   adapterDir?: string;
   /** Blend adapters to load from `adapterDir` when the server lacks them (missing folders are skipped). @default [] */
   blends?: string[];
-  /** Headers sent with every request. @default {} */
-  headers?: Record<string, string>;
-  /** The fetch to use (tests, proxies). @default keepAliveFetch */
-  fetch?: typeof fetch;
-  /** Limits of every call to the engine (config `timeouts`). @default DEFAULT_TIMEOUTS */
-  timeouts?: Partial<BackendTimeouts>;
   /** Where start-up notes go (adapters loaded, blends missing). @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -77,13 +68,10 @@ export class VllmChatProvider implements ChatProvider {
   private readonly warn: (message: string) => void;
 
   constructor(private readonly options: VllmChatProviderOptions = {}) {
-    this.client = new EngineClient({
+    this.client = EngineClient.connect(options, {
       service: "vLLM",
-      url: options.url ?? process.env.VLLM_URL ?? "http://127.0.0.1:8000",
-      apiKey: options.apiKey ?? process.env.HERD_BACKEND_API_KEY,
-      headers: options.headers,
-      fetch: options.fetch,
-      timeouts: options.timeouts,
+      urlEnv: "VLLM_URL",
+      defaultUrl: "http://127.0.0.1:8000",
       flag: "--provider vllm",
       unreachableHint: `Start it (${LAUNCH}) or fix the address: --provider vllm:http://HOST:PORT.`,
       notFoundHint: (model) =>
