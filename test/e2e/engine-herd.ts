@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import { expect, it } from "vitest";
 import type { HerdConfigInput } from "../../src/core/config.js";
 import { createHerd, type Herd } from "../../src/herd.js";
 import { createApp } from "../../src/server/app.js";
@@ -110,3 +111,66 @@ export const weatherTool = {
 
 /** A prompt the stand-in model answers in text unless a tool call is forced. */
 export const CHATTY_PROMPT = "Just say hello";
+
+/**
+ * The cases every engine that enforces `tool_choice` and returns logprobs itself passes (vLLM,
+ * llama-server): `required` and a named tool yield calls where the model would answer in text, and
+ * logprobs come back in JSON and in stream chunks.
+ */
+export function nativeToolChoiceAndLogprobsCases(herd: () => ServedEngineHerd): void {
+  it('tool_choice "required" yields a tool call where the model would have answered in text', async () => {
+    const ask = (tool_choice: "auto" | "required") =>
+      herd().openai.chat.completions.create({
+        model: "herd:code",
+        messages: [{ role: "user", content: CHATTY_PROMPT }],
+        tools: [searchTool, weatherTool],
+        tool_choice,
+      });
+    const free = await ask("auto");
+    expect(free.choices[0]?.message.tool_calls ?? []).toHaveLength(0);
+    const forced = await ask("required");
+    const call = forced.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === "function" && JSON.parse(call.function.arguments)).toEqual({
+      query: CHATTY_PROMPT,
+    });
+    expect(forced.choices[0]?.finish_reason).toBe("tool_calls");
+    const named = await herd().openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: CHATTY_PROMPT }],
+      tools: [searchTool, weatherTool],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+    });
+    const namedCall = named.choices[0]?.message.tool_calls?.[0];
+    expect(namedCall?.type === "function" && namedCall.function.name).toBe("get_weather");
+  });
+
+  it("logprobs come back, in JSON and in stream chunks", async () => {
+    const whole = await herd().openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = whole.choices[0]?.logprobs?.content ?? [];
+    expect(content.map((t) => t.token).join("")).toBe(whole.choices[0]?.message.content);
+    expect(content[0]?.logprob).toBeLessThan(0);
+    expect(content[0]?.top_logprobs).toHaveLength(2);
+    const stream = await herd().openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      logprobs: true,
+      stream: true,
+    });
+    let text = "";
+    const tokens: string[] = [];
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      for (const t of chunk.choices[0]?.logprobs?.content ?? []) {
+        tokens.push(t.token);
+        expect(t.top_logprobs).toEqual([]);
+      }
+    }
+    expect(tokens.join("")).toBe(text);
+    expect(tokens.length).toBeGreaterThan(1);
+  });
+}

@@ -3,13 +3,12 @@ import { createHerd } from "../../src/herd.js";
 import { LlamaServerStandIn } from "../fixtures/engines/llama-server-stand-in.js";
 import { serveStandIn } from "../fixtures/engines/serve-stand-in.js";
 import {
-  CHATTY_PROMPT,
   engineExperts,
   MIXED_PROMPT,
+  nativeToolChoiceAndLogprobsCases,
   type ServedEngineHerd,
   searchTool,
   serveHerd,
-  weatherTool,
   weightsOf,
 } from "./engine-herd.js";
 
@@ -32,61 +31,8 @@ afterAll(async () => {
 });
 
 describe("herd serve --provider llama-server:URL", () => {
-  it('tool_choice "required" yields a tool call where the model would have answered in text', async () => {
-    const ask = (tool_choice: "auto" | "required") =>
-      herd.openai.chat.completions.create({
-        model: "herd:code",
-        messages: [{ role: "user", content: CHATTY_PROMPT }],
-        tools: [searchTool, weatherTool],
-        tool_choice,
-      });
-    const free = await ask("auto");
-    expect(free.choices[0]?.message.tool_calls ?? []).toHaveLength(0);
-    const forced = await ask("required");
-    const call = forced.choices[0]?.message.tool_calls?.[0];
-    expect(call?.type === "function" && JSON.parse(call.function.arguments)).toEqual({
-      query: CHATTY_PROMPT,
-    });
-    expect(forced.choices[0]?.finish_reason).toBe("tool_calls");
-    const named = await herd.openai.chat.completions.create({
-      model: "herd:code",
-      messages: [{ role: "user", content: CHATTY_PROMPT }],
-      tools: [searchTool, weatherTool],
-      tool_choice: { type: "function", function: { name: "get_weather" } },
-    });
-    const namedCall = named.choices[0]?.message.tool_calls?.[0];
-    expect(namedCall?.type === "function" && namedCall.function.name).toBe("get_weather");
-  });
+  nativeToolChoiceAndLogprobsCases(() => herd);
 
-  it("logprobs come back, in JSON and in stream chunks", async () => {
-    const whole = await herd.openai.chat.completions.create({
-      model: "herd:code",
-      messages: [{ role: "user", content: "hi" }],
-      logprobs: true,
-      top_logprobs: 2,
-    });
-    const content = whole.choices[0]?.logprobs?.content ?? [];
-    expect(content.map((t) => t.token).join("")).toBe(whole.choices[0]?.message.content);
-    expect(content[0]?.logprob).toBeLessThan(0);
-    expect(content[0]?.top_logprobs).toHaveLength(2);
-    const stream = await herd.openai.chat.completions.create({
-      model: "herd:code",
-      messages: [{ role: "user", content: "hi" }],
-      logprobs: true,
-      stream: true,
-    });
-    let text = "";
-    const tokens: string[] = [];
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? "";
-      for (const t of chunk.choices[0]?.logprobs?.content ?? []) {
-        tokens.push(t.token);
-        expect(t.top_logprobs).toEqual([]);
-      }
-    }
-    expect(tokens.join("")).toBe(text);
-    expect(tokens.length).toBeGreaterThan(1);
-  });
   it("a routed two-expert blend reaches llama-server as lora scales equal to the routing weights", async () => {
     const { data, response } = await herd.openai.chat.completions
       .create({ model: "herd", messages: [{ role: "user", content: MIXED_PROMPT }], top_experts: 2 } as never)
