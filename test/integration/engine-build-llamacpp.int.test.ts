@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExpertSet } from "../../src/core/experts.js";
 import { mergeAdapterFiles } from "../../src/providers/adapters/merge.js";
 import { buildForEngine } from "../../src/providers/engines-build/index.js";
+import { maxDifference, nextTokenProbabilities, type ScaledAdapter } from "../helpers/next-token.js";
 import { writeTinyExperts } from "../unit/engines-build/fixtures.js";
 
 /**
@@ -32,30 +33,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function nextToken(lora: { filePath: string; scale: number }[]): Promise<Map<number, number>> {
-  const context = await model.createContext({
-    threads: 1,
-    ...(lora.length ? { lora: { adapters: lora } } : {}),
-  });
-  try {
-    const tokens = model.tokenize(PROMPT);
-    const out = await context
-      .getSequence()
-      .controlledEvaluate([
-        ...tokens.slice(0, -1),
-        [tokens.at(-1)!, { generateNext: { probabilities: true } }],
-      ]);
-    return out.at(-1)!.next!.probabilities!;
-  } finally {
-    await context.dispose();
-  }
-}
-
-function maxDifference(p: Map<number, number>, q: Map<number, number>): number {
-  let max = 0;
-  for (const id of new Set([...p.keys(), ...q.keys()]))
-    max = Math.max(max, Math.abs((p.get(id) ?? 0) - (q.get(id) ?? 0)));
-  return max;
+/** The next-token distribution after PROMPT with these adapters. */
+function nextToken(lora: readonly ScaledAdapter[]): Promise<Map<number, number>> {
+  return nextTokenProbabilities(model, PROMPT, lora);
 }
 
 describe("engine builds on real llama.cpp", () => {

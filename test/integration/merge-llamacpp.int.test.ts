@@ -6,6 +6,7 @@ import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MergeOptions, mergeAdapterFiles } from "../../src/providers/adapters/merge.js";
 import { writeTinyLora, writeTinyModel } from "../../src/providers/llamacpp/tiny-model.js";
+import { maxDifference, nextTokenProbabilities, type ScaledAdapter } from "../helpers/next-token.js";
 
 /**
  * The exact-merge promise checked on real llama.cpp: a context running adapters at scales w_i and a
@@ -59,30 +60,9 @@ async function merged(weights: Record<string, number>, options: MergeOptions = {
   return path;
 }
 
-async function nextToken(lora: { filePath: string; scale: number }[]): Promise<Map<number, number>> {
-  const context = await model.createContext({
-    threads: 1,
-    ...(lora.length ? { lora: { adapters: lora } } : {}),
-  });
-  try {
-    const tokens = model.tokenize(PROMPT);
-    const out = await context
-      .getSequence()
-      .controlledEvaluate([
-        ...tokens.slice(0, -1),
-        [tokens.at(-1)!, { generateNext: { probabilities: true } }],
-      ]);
-    return out.at(-1)!.next!.probabilities!;
-  } finally {
-    await context.dispose();
-  }
-}
-
-function maxDifference(p: Map<number, number>, q: Map<number, number>): number {
-  let max = 0;
-  for (const id of new Set([...p.keys(), ...q.keys()]))
-    max = Math.max(max, Math.abs((p.get(id) ?? 0) - (q.get(id) ?? 0)));
-  return max;
+/** The next-token distribution after PROMPT with these adapters. */
+function nextToken(lora: readonly ScaledAdapter[]): Promise<Map<number, number>> {
+  return nextTokenProbabilities(model, PROMPT, lora);
 }
 
 describe("a merged adapter on real llama.cpp", () => {
