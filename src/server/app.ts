@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { errorMessage, HerdError } from "../core/errors.js";
 import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
@@ -10,7 +11,7 @@ import { type MetricsSource, metricsHandler, recentDecisionsHandler } from "./me
 import { servedModels } from "./models.js";
 import { toOpenAIError } from "./openai-error.js";
 import { playgroundRouter } from "./playground.js";
-import { type RequestCheckOptions, requestChecksMiddleware, serverRequestChecks } from "./request-check.js";
+import { type RequestCheckOptions, runRequestChecks, serverRequestChecks } from "./request-check.js";
 import { routeHandler } from "./route-endpoint.js";
 import type { ServedHerd } from "./served-herd.js";
 
@@ -71,15 +72,22 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  // Every response, errors included, carries a request id (OpenAI SDKs show it as `requestID`);
-  // a chat completion reports the same id in its `herd` object and logs.
-  app.use((_req, res, next) => {
-    res.setHeader("x-request-id", `req_${randomUUID().replaceAll("-", "")}`);
-    next();
-  });
-  app.use(requestChecksMiddleware(serverRequestChecks(options)));
-
+  const checks = serverRequestChecks(options);
   const auth = options.apiKey !== undefined && options.apiKey !== "" ? bearerAuth(options.apiKey) : undefined;
+  // What every request passes first, on both paths (Express and the plain chat route below): a
+  // request id on every response, errors included (OpenAI SDKs show it as `requestID`; a chat
+  // completion reports the same id in its `herd` object and logs), then the request checks.
+  // Returns false when a check answered itself (a CORS preflight); throws when a check refuses.
+  const front = (req: IncomingMessage, res: ServerResponse): boolean => {
+    res.setHeader("x-request-id", `req_${randomUUID().replaceAll("-", "")}`);
+    const result = runRequestChecks(checks, req, res);
+    if (result === "answered") return false;
+    if (result !== undefined) throw result;
+    return true;
+  };
+  app.use((req, res, next) => {
+    if (front(req, res)) next();
+  });
   const health = cachedHealthCheck(() => herd.health(), options.health);
   app.get("/health", async (req, res) => {
     const result = await health();
@@ -111,10 +119,10 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   if (metrics && (options.metricsEndpoint ?? true)) app.get("/metrics", metricsHandler(metrics));
   if (metrics) app.get("/v1/route/recent", recentDecisionsHandler(metrics));
 
-  app.post(
-    "/v1/chat/completions",
-    chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report }),
-  );
+  const chat = chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report });
+  // Spellings Express also matches (a trailing slash, other letter case) come this way; the exact
+  // path is served before Express, below.
+  app.post(CHAT_PATH, chat);
   app.post(
     "/v1/route",
     routeHandler(herd, {
@@ -139,27 +147,66 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
 
   app.use((req, _res, next) => next(new RouteNotFoundError(req.method, req.path.slice(0, 200))));
 
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, error));
+
+  // POST /v1/chat/completions, the route every completion takes, is answered before Express: its
+  // router and the request/response prototypes it swaps in cost about as much CPU as the rest of
+  // the request (bench/facade.ts). It passes the same `front` checks and API key, and its errors
+  // get the same answer as the app's; every other request, this path's other spellings included,
+  // goes through Express as before.
+  // An Express app, called as a request listener (or mounted), runs `app.handle` (express/lib/express.js):
+  // the plain route is put in front of it there, so `listen`, mounting and every test take it.
+  const dispatch = app as unknown as { handle: RequestListener };
+  const handle = dispatch.handle.bind(app);
+  dispatch.handle = (req, res, next) => {
+    if (req.method !== "POST" || !isPath(req.url, CHAT_PATH)) return handle(req, res, next);
+    try {
+      if (!front(req, res)) return;
+      auth?.(req);
+    } catch (error) {
+      sendError(res, error);
+      return;
+    }
+    chat(req, res).catch((error: unknown) => sendError(res, error));
+  };
+
+  /** Answers `error` as an OpenAI error (or ends a response that has started). */
+  function sendError(res: ServerResponse, error: unknown): void {
     const { status, body } = toOpenAIError(error);
     if (status >= 500) report(error);
-    // Overloaded or unreachable backends may recover: tell clients (the openai SDK honours it) when to retry.
-    if (HerdError.isInstance(error) && !res.headersSent) {
-      if (error.isRetryable && status >= 500) res.setHeader("retry-after", "1");
-      // The openai SDK retries 408/409/429/5xx unless told otherwise: say what Herd knows.
-      res.setHeader("x-should-retry", error.isRetryable ? "true" : "false");
-    }
     if (res.headersSent) {
       res.end();
       return;
     }
-    res.status(status).json(body);
-  });
+    // Overloaded or unreachable backends may recover: tell clients (the openai SDK honours it) when to retry.
+    if (HerdError.isInstance(error)) {
+      if (error.isRetryable && status >= 500) res.setHeader("retry-after", "1");
+      // The openai SDK retries 408/409/429/5xx unless told otherwise: say what Herd knows.
+      res.setHeader("x-should-retry", error.isRetryable ? "true" : "false");
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": String(Buffer.byteLength(text)),
+    });
+    res.end(text);
+  }
 
   function report(error: unknown): void {
     logger.error(`herd serve: ${errorMessage(error)}`);
   }
 
   return app;
+}
+
+const CHAT_PATH = "/v1/chat/completions";
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+/** Whether a request URL's path (before any query string) is exactly `path`. */
+function isPath(url: string | undefined, path: string): boolean {
+  if (url === undefined || !url.startsWith(path)) return false;
+  return url.length === path.length || url.charCodeAt(path.length) === 63; // "?"
 }
 
 function isAuthorized(auth: (req: Request) => void, req: Request): boolean {

@@ -1,5 +1,4 @@
-import type { ServerResponse } from "node:http";
-import type { Request, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestMetadata } from "../core/pipeline.js";
 import { type HerdRoutingInfo, routingInfo } from "../core/routing-info.js";
 import { ChoiceStreams } from "./choice-streams.js";
@@ -34,9 +33,10 @@ export interface ChatHandlerOptions {
  * and answers as one `chat.completion` or as server-sent `chat.completion.chunk` events. Errors before
  * the first byte become OpenAI error responses (thrown to the app's error handler); errors after it
  * become an error event that ends the stream. A client that disconnects aborts the backend request.
+ * Plain Node types: `createApp` serves this route before Express (see `plainRoute` there).
  */
 export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOptions) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readJsonBody(req, { limit: options.bodyLimit });
     const warnings =
       typeof body === "object" && body !== null && !Array.isArray(body)
@@ -83,7 +83,7 @@ function abortOnDisconnect(res: ServerResponse): AbortSignal {
 
 async function sendCompletion(
   streams: ChoiceStreams,
-  res: Response,
+  res: ServerResponse,
   warnings: readonly string[],
   startedAt: number,
   shape: AnswerShape,
@@ -110,7 +110,7 @@ async function sendCompletion(
 
 async function sendStream(
   streams: ChoiceStreams,
-  res: Response,
+  res: ServerResponse,
   warnings: readonly string[],
   includeUsage: boolean,
   shape: AnswerShape,
@@ -162,11 +162,12 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
  * What plugins key on: the route (for metrics), the OpenAI `user`, and a conversation id for sticky routing, from the
  * `x-herd-conversation-id` header or the OpenAI `metadata.conversation_id` field.
  */
-function requestMetadata(req: Request, body: Record<string, unknown>): RequestMetadata {
+function requestMetadata(req: IncomingMessage, body: Record<string, unknown>): RequestMetadata {
   // `route` labels the request in the metrics.
   const metadata: RequestMetadata = { route: CHAT_ROUTE };
   if (typeof body.user === "string") metadata.user = body.user;
-  const header = req.get("x-herd-conversation-id");
+  const sent = req.headers["x-herd-conversation-id"];
+  const header = typeof sent === "string" ? sent : undefined;
   const fromBody = (body.metadata as { conversation_id?: unknown } | null | undefined)?.conversation_id;
   const conversationId = header ?? (typeof fromBody === "string" ? fromBody : undefined);
   if (conversationId) metadata.conversationId = conversationId.slice(0, 256);

@@ -1,3 +1,4 @@
+import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderResponseError, ProviderUnavailableError } from "../../../src/core/errors.js";
 import { type AppOptions, createApp } from "../../../src/server/app.js";
@@ -353,6 +354,57 @@ describe("errors", () => {
     });
     expect(res.status).toBe(404);
     expect((await json(res)).error.message).toMatch(/Unknown request URL: POST \/v1\/completions/);
+  });
+});
+
+describe("the chat route outside Express", () => {
+  it("answers the same on every spelling of the path, and when the app is mounted under a prefix", async () => {
+    const { post } = await start();
+    const answers = [];
+    for (const path of ["/v1/chat/completions", "/v1/chat/completions?x=1", "/v1/chat/completions/"]) {
+      const res = await post(path, chat());
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("x-herd-experts"), path).toBe("code=1.000");
+      const { id, created, herd, ...rest } = await json(res);
+      expect(herd.model, path).toBe("herd-code");
+      answers.push(rest);
+    }
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+
+    const seen: string[] = [];
+    const outer = express();
+    outer.use((req, _res, next) => {
+      seen.push(req.url);
+      next();
+    });
+    outer.use("/herd", createApp(new FakeHerd(), { logger: { error: () => {} } }));
+    const server = await listen(outer);
+    try {
+      const res = await fetch(`${server.url}/herd/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chat()),
+      });
+      expect(res.status).toBe(200);
+      expect((await json(res)).choices[0].message.content).toBe("Hello world");
+      expect(seen).toEqual(["/herd/v1/chat/completions"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers an error thrown by the herd with the app's OpenAI error and retry headers", async () => {
+    const herd = new FakeHerd(() => ({
+      chunks: [],
+      error: new ProviderResponseError("Ollama answered 500", 500),
+    }));
+    const { post } = await start(herd);
+    const res = await post("/v1/chat/completions?x=1", chat());
+    expect(res.status).toBe(502);
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    expect((await json(res)).error).toMatchObject({ type: "server_error", message: /Ollama answered 500/ });
   });
 });
 

@@ -77,6 +77,54 @@ describe("JSON bodies only", () => {
   });
 });
 
+describe("every spelling of the chat route", () => {
+  // The exact path (with or without a query string) is served before Express; the spellings
+  // Express also matches go through it. Both must refuse and answer alike.
+  const spellings = [
+    "/v1/chat/completions",
+    "/v1/chat/completions?api-version=2024-10-21",
+    "/v1/chat/completions/",
+    "/V1/Chat/Completions",
+  ];
+
+  it("refuses a bad Host, a non-JSON body and a missing key the same way, with a request id", async () => {
+    const send = await start({ apiKey: "sk-secret-123" });
+    const auth = { authorization: "Bearer sk-secret-123" };
+    for (const path of spellings) {
+      const host = await send("POST", path, { host: "attacker.example", ...json, ...auth }, chat);
+      expect(host.status, path).toBe(403);
+      expect(JSON.parse(host.body).error.code).toBe("host_not_allowed");
+      expect(host.headers["x-request-id"], path).toMatch(/^req_[0-9a-f]{32}$/);
+
+      const text = await send("POST", path, { "content-type": "text/plain", ...auth }, chat);
+      expect(text.status, path).toBe(415);
+
+      const key = await send("POST", path, json, chat);
+      expect(key.status, path).toBe(401);
+      expect(JSON.parse(key.body).error.code).toBe("invalid_api_key");
+      expect(key.headers["x-should-retry"], path).toBe("false");
+
+      const ok = await send("POST", path, { ...json, ...auth }, chat);
+      expect(ok.status, path).toBe(200);
+      expect(JSON.parse(ok.body).object).toBe("chat.completion");
+    }
+  });
+
+  it("answers CORS preflights and other methods through Express", async () => {
+    const send = await start({ cors: ["http://localhost:3000"] });
+    const preflight = await send("OPTIONS", "/v1/chat/completions", {
+      origin: "http://localhost:3000",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "content-type",
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe("http://localhost:3000");
+    const get = await send("GET", "/v1/chat/completions");
+    expect(get.status).toBe(404);
+    expect(JSON.parse(get.body).error.message).toMatch(/GET \/v1\/chat\/completions/);
+  });
+});
+
 describe("Host allow-list (DNS rebinding)", () => {
   it("answers localhost, 127.0.0.1 and [::1] with any port, and refuses other names on every route", async () => {
     const send = await start();
