@@ -1,6 +1,8 @@
-import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, fork } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { HerdConfigInput } from "../src/core/config.js";
 import type { Herd } from "../src/herd.js";
 
@@ -94,18 +96,43 @@ export function children(script: string) {
   };
 }
 
+const root = fileURLToPath(new URL("..", import.meta.url));
+
 /**
- * Builds a Herd (hashing embedder, memory index, no plugins unless `plugins`) over `provider` and
- * serves `herd serve`'s app on 127.0.0.1 port 0; with the metrics plugin, the app gets it as
+ * Imports a module of the built package (dist/), the code `herd serve` runs, not the TypeScript
+ * sources through tsx (whose transform adds work of its own: a `__name` call per closure). Builds
+ * first (`npm run build`) when dist/ is missing or older than any file in src/.
+ */
+async function fromDist<T>(path: string): Promise<T> {
+  const built = join(root, "dist", "herd.js");
+  if (!existsSync(built) || newestMtime(join(root, "src")) > statSync(built).mtimeMs) {
+    console.error("bench: dist/ is missing or older than src/; running npm run build");
+    execFileSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return (await import(pathToFileURL(join(root, "dist", path)).href)) as T;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds a Herd (hashing embedder, memory index, no plugins unless `plugins`) over `provider` from
+ * dist/ and serves `herd serve`'s app on 127.0.0.1 port 0; with the metrics plugin, the app gets it as
  * `herd serve` wires it. Resolves to the Herd and the port.
  */
 export async function serveHerdApp(
   provider: HerdConfigInput["provider"],
   plugins: string[] = [],
 ): Promise<{ herd: Herd; port: number }> {
-  const { createHerd } = await import("../src/herd.js");
-  const { createApp } = await import("../src/server/app.js");
-  const { MetricsPlugin } = await import("../src/plugins/metrics/index.js");
+  const { createHerd } = await fromDist<typeof import("../src/herd.js")>("herd.js");
+  const { createApp } = await fromDist<typeof import("../src/server/app.js")>("server/app.js");
+  const { MetricsPlugin } =
+    await fromDist<typeof import("../src/plugins/metrics/index.js")>("plugins/metrics/index.js");
   const herd = await createHerd({
     provider,
     embedder: { name: "hashing" },
