@@ -125,17 +125,31 @@ async function sendStream(
   );
   const sse = new SseWriter(res);
   sse.open(routingHeaders(info));
-  try {
-    await sse.send(encoder.first(info));
-    for await (const { index, chunk } of streams.merge()) {
-      if (sse.closed) break;
-      for (const out of encoder.encode(chunk, index)) await sse.send(out);
-    }
+  let answered = false;
+  // The usage chunk and [DONE] go out as soon as every choice has finished, in the same socket write
+  // as the last events, not after the backend's reply has been closed (an I/O turn later).
+  const complete = async () => {
+    answered = true;
     const usage = encoder.usageChunk();
     if (usage) await sse.send(usage);
     sse.done();
+  };
+  try {
+    await sse.send(encoder.first(info));
+    for await (const { index, chunk } of streams.merge()) {
+      // Once answered, the loop only lets the streams end by themselves (the backend's reply is
+      // drained, so its keep-alive socket is reused); a client that left stops them.
+      if (answered) continue;
+      if (sse.closed) break;
+      for (const out of encoder.encode(chunk, index)) await sse.send(out);
+      if (encoder.finished) await complete();
+    }
+    if (!answered) await complete();
   } catch (error) {
-    if (sse.closed) return;
+    if (sse.closed || answered) {
+      if (answered) onStreamError(error);
+      return;
+    }
     onStreamError(error);
     await sse.send(toOpenAIError(error).body);
     sse.end();

@@ -166,6 +166,11 @@ export class ChunkEncoder {
     }
   }
 
+  /** True once every choice has sent its finish chunk: the answer is complete. */
+  get finished(): boolean {
+    return this.#choices.every((c) => c.finished);
+  }
+
   /** The usage chunk (`choices: []`) to send before `[DONE]`, when the client asked for it. */
   usageChunk(): object | undefined {
     if (!this.includeUsage) return undefined;

@@ -1,6 +1,7 @@
 import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderResponseError, ProviderUnavailableError } from "../../../src/core/errors.js";
+import type { HerdRequest, HerdStream, StreamOptions } from "../../../src/core/pipeline.js";
 import { type AppOptions, createApp } from "../../../src/server/app.js";
 import { listen } from "../../helpers/listen.js";
 import { FakeHerd, textChunks } from "./fake-herd.js";
@@ -272,6 +273,48 @@ describe("POST /v1/chat/completions (stream)", () => {
     const again = await post("/v1/chat/completions", chat());
     expect(again.status).toBe(502);
     expect((await json(again)).error.code).toBe("provider_error");
+  });
+
+  it("ends the answer once every choice has finished, then lets the streams end by themselves", async () => {
+    // Each stream lingers after its finish chunk, as a backend reply does until it is drained.
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const ends: string[] = [];
+    class LingeringHerd extends FakeHerd {
+      override async stream(request: HerdRequest, options?: StreamOptions): Promise<HerdStream> {
+        const inner = await super.stream(request, options);
+        const cancel = inner.cancel;
+        inner.cancel = () => {
+          ends.push("cancelled");
+          cancel();
+        };
+        const chunks = inner[Symbol.asyncIterator].bind(inner);
+        inner[Symbol.asyncIterator] = async function* () {
+          yield* { [Symbol.asyncIterator]: chunks };
+          await gate;
+          ends.push("ended");
+        };
+        return inner;
+      }
+    }
+    const herd = new LingeringHerd(() => ({ chunks: textChunks(["Hi"]) }));
+    const { post } = await start(herd);
+    const res = await post(
+      "/v1/chat/completions",
+      chat({ stream: true, n: 2, stream_options: { include_usage: true } }),
+    );
+    const payloads = events(await res.text());
+    expect(payloads.at(-1)).toBe("[DONE]");
+    const chunks = payloads.slice(0, -1).map((p) => JSON.parse(p));
+    expect(
+      chunks.filter((c) => c.choices[0]?.finish_reason === "stop").map((c) => c.choices[0].index),
+    ).toEqual([0, 1]);
+    expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 14, completion_tokens: 2, total_tokens: 16 });
+    expect(ends).toEqual([]);
+    open();
+    await expect.poll(() => ends).toEqual(["ended", "ended"]);
   });
 
   it("aborts the backend request when the client disconnects", async () => {
