@@ -93,29 +93,45 @@ export class OllamaChatProvider implements ChatProvider {
     const response = await this.post(body, request.target.model, options.signal);
 
     const translator = new OllamaReplyTranslator(request, this.baseUrl);
-    for await (const value of this.lines(response, request.target.model, options.signal)) {
-      const line = value as OllamaChatLine;
-      if (line.error !== undefined) {
+    let last: OllamaChatLine | undefined;
+    try {
+      for await (const value of this.lines(response, request.target.model, options.signal)) {
+        const line = value as OllamaChatLine;
+        if (line.error !== undefined) {
+          throw new ProviderResponseError(
+            `Ollama failed while generating with "${request.target.model}": ${String(line.error)}`,
+            undefined,
+            this.baseUrl,
+          );
+        }
+        if (line.done) {
+          last = line;
+          break;
+        }
+        // A loop, not yield* over the array: yield* wraps each element in an async-from-sync step.
+        for (const chunk of translator.translate(line)) yield chunk;
+      }
+      if (last === undefined) {
         throw new ProviderResponseError(
-          `Ollama failed while generating with "${request.target.model}": ${String(line.error)}`,
+          `Ollama closed the /api/chat stream for "${request.target.model}" before its final "done" line.`,
           undefined,
           this.baseUrl,
         );
       }
-      // A loop, not yield* over the array: yield* wraps each element in an async-from-sync step.
-      for (const chunk of translator.translate(line)) yield chunk;
-      if (line.done) return;
+      for (const chunk of translator.translate(last)) yield chunk;
+      // The whole answer is out: read the end of the reply, which Ollama writes after the final
+      // line, so the connection is kept for the next call.
+      await response.finish();
+    } finally {
+      // A reply left before its end (an error, the caller stopping) is closed.
+      await response.close();
     }
-    throw new ProviderResponseError(
-      `Ollama closed the /api/chat stream for "${request.target.model}" before its final "done" line.`,
-      undefined,
-      this.baseUrl,
-    );
   }
 
   /**
    * The reply's NDJSON lines, read from the backend's Node stream as they arrive. A line over
    * MAX_NDJSON_LINE_BYTES, or a connection lost mid-reply, becomes an error naming Ollama's address.
+   * Stopping does not close the reply: `stream` finishes or closes it.
    */
   private async *lines(
     response: BackendResponse,
@@ -147,8 +163,6 @@ export class OllamaChatProvider implements ChatProvider {
         this.baseUrl,
         { cause: error },
       );
-    } finally {
-      await response.close();
     }
   }
 

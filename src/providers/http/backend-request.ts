@@ -45,6 +45,12 @@ export interface BackendRequestInit {
   pool?: ConnectionPool;
 }
 
+/** How long `finish()` waits for the rest of a reply after its final line: 250 ms. */
+export const FINISH_GRACE_MS = 250;
+
+/** How much `finish()` reads after a reply's final line: 64 KiB (a chunked body's end is 5 bytes). */
+export const FINISH_MAX_BYTES = 64 * 1024;
+
 /** The longest body `text()`/`json()` read, and the longest error text kept: 64 MiB. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -99,6 +105,34 @@ export class BackendResponse {
    */
   chunks(): AsyncIterable<Buffer> {
     return this.body.iterator({ destroyOnReturn: false });
+  }
+
+  /**
+   * Ends the call once the reader has the whole answer (Ollama's `done` line, an SSE `[DONE]`):
+   * what is left of the reply is read so the keep-alive socket goes back to the pool. Servers such
+   * as Ollama's (Go) write the end of a chunked body after the final line, in a later packet;
+   * closing at the final line would cost a new connection per call. Bounded: the rest must arrive
+   * within FINISH_GRACE_MS and FINISH_MAX_BYTES, else the connection is closed.
+   */
+  finish(): Promise<void> {
+    const body = this.body;
+    if (body.readableEnded || body.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = FINISH_MAX_BYTES;
+      const timer = setTimeout(() => body.destroy(), FINISH_GRACE_MS);
+      const onData = (chunk: Buffer) => {
+        left -= chunk.length;
+        if (left < 0) body.destroy();
+      };
+      // The socket is back in the pool (or closed) once the body emits close.
+      body.once("close", () => {
+        clearTimeout(timer);
+        body.off("data", onData);
+        resolve();
+      });
+      body.on("data", onData);
+      body.resume();
+    });
   }
 
   /**

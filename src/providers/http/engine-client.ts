@@ -214,6 +214,9 @@ export class EngineClient {
         options.signal,
         options.reply,
       );
+      // After [DONE], read the end of the reply (written later by uvicorn and Go servers) so the
+      // connection is kept for the next call.
+      await response.finish();
     } finally {
       await response.close();
     }

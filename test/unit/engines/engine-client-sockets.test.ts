@@ -32,6 +32,11 @@ beforeAll(async () => {
       if (req.url === "/generate_stream") {
         res.writeHead(200, { "content-type": "text/event-stream" });
         res.end('data: {"token":{"text":"a"}}\n\ndata: {"token":{"text":"b"}}\n\n');
+      } else if (Buffer.concat(body).toString().includes('"late-end"')) {
+        // Like uvicorn or Go servers: [DONE] is flushed, the chunked body's end follows later.
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(SSE);
+        setTimeout(() => res.end(), 20);
       } else if (Buffer.concat(body).toString().includes('"stream":true')) {
         res.writeHead(200, { "content-type": "text/event-stream" });
         res.end(SSE);
@@ -75,6 +80,17 @@ describe("EngineClient on backendRequest", () => {
       expect(events).toEqual([{ token: { text: "a" } }, { token: { text: "b" } }]);
     }
     expect(accepted - before).toBe(1);
+  });
+
+  it("keeps the connection when a stream's end arrives after [DONE]", async () => {
+    const before = accepted;
+    for (let i = 0; i < 3; i++) {
+      let out = "";
+      const body = { model: "late-end", messages: [{ role: "user" as const, content: "hi" }], stream: true };
+      for await (const c of client.chat(body)) if (c.type === "text") out += c.text;
+      expect(out).toBe("Héllo");
+    }
+    expect(accepted - before).toBeLessThanOrEqual(1);
   });
 
   it("parses SSE from Node chunks split inside a UTF-8 character", async () => {

@@ -34,6 +34,17 @@ const server = http.createServer(async (req, res) => {
     res.setHeader("content-type", "application/x-ndjson");
     const timer = setInterval(() => res.write('{"n":2}\n'), 10);
     res.on("close", () => clearInterval(timer));
+  } else if (req.url === "/late-end/api/chat") {
+    // Like Ollama (Go net/http): the final "done" line is flushed, and the chunked body's end
+    // follows in a later write, when the handler returns.
+    res.setHeader("content-type", "application/x-ndjson");
+    res.write(
+      `${JSON.stringify({ model: "herd-code", message: { role: "assistant", content: "hi" }, done: false })}\n`,
+    );
+    res.write(
+      `${JSON.stringify({ model: "herd-code", message: { role: "assistant", content: "" }, done: true, done_reason: "stop" })}\n`,
+    );
+    setTimeout(() => res.end(), 20);
   } else if (req.url === "/big") {
     res.setHeader("content-type", "application/octet-stream");
     res.end(Buffer.alloc(4 * 1024 * 1024, 120));
@@ -223,6 +234,22 @@ describe("OllamaChatProvider over backendRequest", () => {
       expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "stop" });
     }
     expect(stalling.accepted - before).toBeLessThanOrEqual(1);
+  });
+
+  it("keeps the connection when the reply's end arrives after the final line", async () => {
+    sockets.clear();
+    const provider = new OllamaChatProvider({ baseUrl: `${base}/late-end` });
+    for (let i = 0; i < 3; i++) {
+      const chunks = [];
+      for await (const chunk of provider.stream({
+        target: { model: "herd-code", adapters: [], base: false },
+        messages: [{ role: "user", content: "hi" }],
+        params: {},
+      }))
+        chunks.push(chunk);
+      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "stop" });
+    }
+    expect(sockets.size).toBe(1);
   });
 });
 
