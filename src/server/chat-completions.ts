@@ -67,7 +67,7 @@ export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOpt
     if (translated.stream) {
       await sendStream(streams, res, warnings, translated.includeUsage, shape, options.onStreamError);
     } else {
-      await sendCompletion(streams, res, warnings, startedAt, shape);
+      await sendCompletion(streams, res, warnings, startedAt, shape, options.onStreamError);
     }
   };
 }
@@ -87,25 +87,40 @@ async function sendCompletion(
   warnings: readonly string[],
   startedAt: number,
   shape: AnswerShape,
+  onLateError: (error: unknown) => void,
 ): Promise<void> {
   const builders = Array.from({ length: streams.count }, () => new CompletionBuilder());
+  let answered = false;
+  const answer = () => {
+    answered = true;
+    const info: HerdRoutingInfo & { durationMs?: number } = infoOf(streams, warnings);
+    info.durationMs = round(performance.now() - startedAt);
+    const body = buildCompletion(newIdentity(streams.first.target.model), info, builders, shape);
+    if (res.destroyed) return;
+    // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
+    const text = JSON.stringify(body);
+    const headers = routingHeaders(info);
+    headers["content-type"] = "application/json; charset=utf-8";
+    headers["content-length"] = String(Buffer.byteLength(text));
+    res.writeHead(200, headers);
+    res.end(text);
+  };
   try {
-    for await (const { index, chunk } of streams.merge()) builders[index]!.add(chunk);
+    // The answer goes out once every choice has finished; the loop then only lets the streams
+    // end by themselves (the backend's reply read to its end, its connection kept).
+    for await (const { index, chunk } of streams.merge()) {
+      if (answered) continue;
+      const builder = builders[index]!;
+      builder.add(chunk);
+      if (builder.finished && builders.every((b) => b.finished)) answer();
+    }
+    if (!answered) answer();
+  } catch (error) {
+    if (!answered) throw error;
+    onLateError(error);
   } finally {
     streams.cancel();
   }
-  const first = streams.first;
-  const info: HerdRoutingInfo & { durationMs?: number } = infoOf(streams, warnings);
-  info.durationMs = round(performance.now() - startedAt);
-  const body = buildCompletion(newIdentity(first.target.model), info, builders, shape);
-  if (res.destroyed) return;
-  // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
-  const text = JSON.stringify(body);
-  const headers = routingHeaders(info);
-  headers["content-type"] = "application/json; charset=utf-8";
-  headers["content-length"] = String(Buffer.byteLength(text));
-  res.writeHead(200, headers);
-  res.end(text);
 }
 
 async function sendStream(

@@ -206,6 +206,8 @@ export class CompletionBuilder {
   readonly #logprobs: TokenLogprob[] = [];
   #finishReason: FinishReason = "stop";
   usage: Usage | undefined;
+  /** True once the choice's finish chunk was added: its answer is complete. */
+  finished = false;
 
   add(chunk: ChatChunk): void {
     switch (chunk.type) {
@@ -226,6 +228,7 @@ export class CompletionBuilder {
       case "finish":
         this.#finishReason = chunk.finishReason;
         this.usage = chunk.usage;
+        this.finished = true;
         return;
     }
   }

@@ -1,10 +1,9 @@
 import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderResponseError, ProviderUnavailableError } from "../../../src/core/errors.js";
-import type { HerdRequest, HerdStream, StreamOptions } from "../../../src/core/pipeline.js";
 import { type AppOptions, createApp } from "../../../src/server/app.js";
 import { listen } from "../../helpers/listen.js";
-import { FakeHerd, textChunks } from "./fake-herd.js";
+import { FakeHerd, lingeringHerd, textChunks } from "./fake-herd.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read arbitrary JSON bodies
 type Json = any;
@@ -74,6 +73,22 @@ describe("POST /v1/chat/completions (JSON)", () => {
     expect(body.herd.ranked.map((e: { name: string }) => e.name)).toEqual(["code", "qa"]);
     expect(body.herd.timings).toEqual({ embedMs: 0.5, queryMs: 0.1, totalMs: 0.7 });
     expect(body.herd.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("answers once every choice has finished, then lets the streams end by themselves", async () => {
+    const { herd, ends, open } = lingeringHerd(() => ({ chunks: textChunks(["Hi"]) }));
+    const { post } = await start(herd);
+    const body = await json(await post("/v1/chat/completions", chat({ n: 2 })));
+    expect(body.choices.map((c: Json) => [c.index, c.message.content, c.finish_reason])).toEqual([
+      [0, "Hi", "stop"],
+      [1, "Hi", "stop"],
+    ]);
+    expect(body.usage).toEqual({ prompt_tokens: 14, completion_tokens: 2, total_tokens: 16 });
+    expect(ends).toEqual([]);
+    open();
+    await expect.poll(() => ends).toEqual(["ended", "ended"]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ends).toEqual(["ended", "ended"]);
   });
 
   it("returns tool calls with string arguments and finish_reason tool_calls", async () => {
@@ -276,30 +291,7 @@ describe("POST /v1/chat/completions (stream)", () => {
   });
 
   it("ends the answer once every choice has finished, then lets the streams end by themselves", async () => {
-    // Each stream lingers after its finish chunk, as a backend reply does until it is drained.
-    let open = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    const ends: string[] = [];
-    class LingeringHerd extends FakeHerd {
-      override async stream(request: HerdRequest, options?: StreamOptions): Promise<HerdStream> {
-        const inner = await super.stream(request, options);
-        const cancel = inner.cancel;
-        inner.cancel = () => {
-          ends.push("cancelled");
-          cancel();
-        };
-        const chunks = inner[Symbol.asyncIterator].bind(inner);
-        inner[Symbol.asyncIterator] = async function* () {
-          yield* { [Symbol.asyncIterator]: chunks };
-          await gate;
-          ends.push("ended");
-        };
-        return inner;
-      }
-    }
-    const herd = new LingeringHerd(() => ({ chunks: textChunks(["Hi"]) }));
+    const { herd, ends, open } = lingeringHerd(() => ({ chunks: textChunks(["Hi"]) }));
     const { post } = await start(herd);
     const res = await post(
       "/v1/chat/completions",
@@ -315,6 +307,8 @@ describe("POST /v1/chat/completions (stream)", () => {
     expect(ends).toEqual([]);
     open();
     await expect.poll(() => ends).toEqual(["ended", "ended"]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ends).toEqual(["ended", "ended"]);
   });
 
   it("aborts the backend request when the client disconnects", async () => {

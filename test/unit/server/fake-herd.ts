@@ -145,3 +145,39 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     );
   });
 }
+
+/**
+ * A FakeHerd whose streams linger after their finish chunk until `open()`, as a backend reply does
+ * until its end is read. `ends` records each stream's end: "ended" or "cancelled".
+ */
+export function lingeringHerd(script: Script): { herd: FakeHerd; ends: string[]; open: () => void } {
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const ends: string[] = [];
+  class LingeringHerd extends FakeHerd {
+    override async stream(request: HerdRequest, options?: StreamOptions): Promise<HerdStream> {
+      const inner = await super.stream(request, options);
+      let ended = false;
+      const cancel = inner.cancel;
+      // Like a PipelineStream, cancelling a stream that has ended does nothing.
+      inner.cancel = () => {
+        if (ended) return;
+        ended = true;
+        ends.push("cancelled");
+        cancel();
+      };
+      const chunks = inner[Symbol.asyncIterator].bind(inner);
+      inner[Symbol.asyncIterator] = async function* () {
+        yield* { [Symbol.asyncIterator]: chunks };
+        await gate;
+        if (ended) return;
+        ended = true;
+        ends.push("ended");
+      };
+      return inner;
+    }
+  }
+  return { herd: new LingeringHerd(script), ends, open };
+}
