@@ -1,3 +1,4 @@
+import type { ExpertSetUpdate } from "./chat.js";
 import type { Expert, ExpertSet } from "./expert.js";
 
 /** A router whose experts can change at run time (the built-in `Router` is one). */
@@ -19,6 +20,23 @@ export interface ExpertSetChange {
 
 function sameExpert(a: Expert, b: Expert): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The experts of `next` that are new or changed since `current`: those a backend must be checked for. */
+export function changedExperts({ current, next }: ExpertSetUpdate): Expert[] {
+  const now = new Map(current.experts.map((e) => [e.name, e]));
+  return next.experts.filter((e) => {
+    const old = now.get(e.name);
+    return !old || !sameExpert(old, e);
+  });
+}
+
+/**
+ * The warning of a reload whose backend could not be asked (down, or too slow): the reload goes on,
+ * as start-up does, and says which experts are unchecked.
+ */
+export function uncheckedExpertsWarning(service: string, experts: readonly string[], error: unknown): string {
+  return `Could not check that ${service} serves ${experts.map((e) => `"${e}"`).join(", ")}: ${(error as Error).message} Requests routed to them fail until it does; reload again once it answers.`;
 }
 
 /**
