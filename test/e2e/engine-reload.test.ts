@@ -187,6 +187,33 @@ describe("llama-server: POST /admin/experts/reload", () => {
     expect(await statusOf(s, "herd:math")).toBe(404);
   });
 
+  it("a request in flight during a reload finishes with the adapters it started with", async () => {
+    const engine = new LlamaServerStandIn({ adapters: [...FILES, "/models/astro.gguf"] });
+    const s = await serve(engine, { name: "llama-server" });
+    let release!: () => void;
+    engine.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const stream = await s.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+    });
+    const chunks = stream[Symbol.asyncIterator]();
+    let text = (await chunks.next()).value?.choices[0]?.delta.content ?? "";
+    expect(await s.reload(without("code"))).toMatchObject({
+      status: 200,
+      body: { added: ["astro"], removed: ["code"] },
+    });
+    engine.hold = undefined;
+    release();
+    for (let c = await chunks.next(); !c.done; c = await chunks.next())
+      text += c.value.choices[0]?.delta.content ?? "";
+    expect(text).toBe("Answer from lora 0@1: the quick brown fox jumps over the lazy dog.");
+    expect((await ask(s, "herd:astro")).data.choices[0]?.message.content).toContain("Answer from lora 3@1:");
+    expect(await statusOf(s, "herd:code")).toBe(404);
+  });
+
   it("refuses a reload whose new expert's file llama-server has not loaded, naming the --lora to restart with", async () => {
     const engine = new LlamaServerStandIn({ adapters: FILES });
     const s = await serve(engine, { name: "llama-server" });

@@ -198,7 +198,7 @@ export class OllamaChatProvider implements ChatProvider {
     if (missing.length > 0) {
       throw new ExpertsNotServedError(
         missing.map((e) => e.name),
-        `Ollama at ${this.baseUrl} has no model ${missing.map((e) => `${expertModel(e)} (expert "${e.name}")`).join(", ")}. The experts are unchanged. Build it with \`npx herd build\` (it creates herd-<expert> for each expert in experts.json), then reload again.`,
+        `Ollama at ${this.baseUrl} has no model ${missing.map((e) => `${expertModel(e)} (expert "${e.name}")`).join(", ")}. The experts are unchanged. Build it with \`npx herd build\` (it creates herd-<expert> for each expert in experts.json), then reload again (POST /admin/experts/reload).`,
       );
     }
     return reload;

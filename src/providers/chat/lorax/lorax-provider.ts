@@ -175,7 +175,7 @@ export class LoraxChatProvider implements ChatProvider {
     if (failures.length > 0) {
       throw new ExpertsNotServedError(
         failures.map((f) => f.expert),
-        `LoRAX at ${this.baseUrl} cannot load the adapter of ${failures.map((f) => `expert "${f.expert}" (${f.why})`).join(", ")}. The experts are unchanged. ${this.options.adapterDir ? `Write it with \`herd build --engine lorax --out DIR\` (provider.adapterDir is DIR/adapters as LoRAX sees it)` : `Check the ${this.source()} id (experts.json model) and provider.adapterSource`}, then reload again.`,
+        `LoRAX at ${this.baseUrl} cannot load the adapter of ${failures.map((f) => `expert "${f.expert}" (${f.why})`).join(", ")}. The experts are unchanged. ${this.options.adapterDir ? `Write it with \`herd build --engine lorax --out DIR\` (provider.adapterDir is DIR/adapters as LoRAX sees it)` : `Check the ${this.source()} id (experts.json model) and provider.adapterSource`}, then reload again (POST /admin/experts/reload).`,
       );
     }
     const added = Object.fromEntries(fresh.map((e) => [e.name, expertModel(e)]));

@@ -179,7 +179,7 @@ export class VllmChatProvider implements ChatProvider {
       if (missing.length > 0) {
         throw new ExpertsNotServedError(
           missing.map(([e]) => e),
-          `vLLM at ${this.baseUrl} does not serve the adapter of ${missing.map(([e, m]) => `expert "${e}" (${m}${failures.has(m) ? `: ${failures.get(m)}` : ""})`).join(", ")}. The experts are unchanged. Restart vLLM adding ${missing.map(([, m]) => `${m}=<adapters>/${m}`).join(" ")} to --lora-modules (\`herd build --engine vllm\` writes the adapters and the list), or set provider.adapterDir and start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True so Herd loads them; then reload again.`,
+          `vLLM at ${this.baseUrl} does not serve the adapter of ${missing.map(([e, m]) => `expert "${e}" (${m}${failures.has(m) ? `: ${failures.get(m)}` : ""})`).join(", ")}. The experts are unchanged. Restart vLLM adding ${missing.map(([, m]) => `${m}=<adapters>/${m}`).join(" ")} to --lora-modules (\`herd build --engine vllm\` writes the adapters and the list), or set provider.adapterDir and start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True so Herd loads them; then reload again (POST /admin/experts/reload).`,
         );
       }
     } catch (error) {
