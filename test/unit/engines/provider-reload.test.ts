@@ -5,6 +5,7 @@ import { ExpertsNotServedError } from "../../../src/core/errors.js";
 import type { Expert, ExpertSet } from "../../../src/core/expert.js";
 import { LoraxChatProvider } from "../../../src/providers/chat/lorax/index.js";
 import { OllamaChatProvider } from "../../../src/providers/chat/ollama.js";
+import { LlamaCppChatProvider } from "../../../src/providers/llamacpp/chat-provider.js";
 import { LoraxStandIn } from "../../fixtures/engines/lorax-stand-in.js";
 import { standInHandlers } from "../../fixtures/engines/serve-stand-in.js";
 import { LLAMA3_TEMPLATE } from "../../fixtures/engines/templates.js";
@@ -106,5 +107,29 @@ describe("Ollama", () => {
     server.resetHandlers(); // no Ollama: onUnhandledRequest would fail a call
     const removed = await provider.reloadExperts({ current: set(code, math), next: set(code) });
     expect(removed.warnings).toEqual([]);
+  });
+});
+
+describe("llama.cpp in process", () => {
+  const provider = new LlamaCppChatProvider({
+    modelPath: "/models/base.gguf",
+    adapters: { code: "/experts/adapters/code.gguf", math: "/experts/adapters/math.gguf" },
+  });
+
+  it("refuses an expert that is new or has another adapter file: its adapters load at start-up", async () => {
+    const retrained = { ...math, adapter: "adapters/math-v2.gguf" };
+    const error = await provider
+      .reloadExperts({ current: set(code, math), next: set(code, retrained, astro) })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExpertsNotServedError);
+    expect((error as ExpertsNotServedError).experts).toEqual(["math", "astro"]);
+    expect((error as Error).message).toMatch(/loads its adapters at start-up.*restart herd serve/);
+  });
+
+  it("lets removals and changes that keep the adapter through", async () => {
+    const reworded = { ...math, examples: ["a new math question"] };
+    await expect(
+      provider.reloadExperts({ current: set(code, math), next: set(reworded) }),
+    ).resolves.toMatchObject({ warnings: [] });
   });
 });
