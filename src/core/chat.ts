@@ -160,10 +160,10 @@ export interface ChatProvider {
   /**
    * Gets ready for another expert set at run time (`Herd.reloadExperts`, POST /admin/experts/reload):
    * when an expert is new or changed, reads what the backend serves now, loads what it can load while
-   * running, and checks every expert of `next`, as start-up does. From then on it serves the experts of
-   * both sets until `commit`. Throws ExpertsNotServedError naming the fix when the backend answers that
-   * it cannot serve one; nothing has changed then. A backend that cannot be reached is a warning, as
-   * at start-up.
+   * running, and checks it can serve `next` (its new and changed experts at least). From then on it
+   * serves the experts of both sets until `commit`. Throws ExpertsNotServedError naming the fix when
+   * the backend answers that it cannot serve one; nothing has changed then. A backend that cannot be
+   * reached is a warning, as at start-up. Without this method a reload trusts the backend.
    */
   reloadExperts?(change: ExpertSetUpdate, options?: ChatCallOptions): Promise<ProviderExpertReload>;
   close?(): Promise<void>;

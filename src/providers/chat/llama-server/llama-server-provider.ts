@@ -147,7 +147,12 @@ export class LlamaServerChatProvider implements ChatProvider {
     if (missing.length > 0) {
       throw new ExpertsNotServedError(
         missing.map((m) => m.expert),
-        `llama-server at ${this.baseUrl} has not loaded the adapter of ${missing.map((m) => `expert "${m.expert}" (${m.file})`).join(", ")}; it has ${loaded.map((l) => l.path).join(", ") || "none"}. The experts are unchanged. llama-server loads adapters only at start-up: restart it adding ${missing.map((m) => `--lora ${m.file}`).join(" ")} (\`herd build --engine llama-server\` prints the command), then reload again (POST /admin/experts/reload).`,
+        `llama-server at ${this.baseUrl} has not loaded the adapter of ${missing.map((m) => `expert "${m.expert}" (${m.file})`).join(", ")}; it has ${
+          loaded
+            .slice(0, 10)
+            .map((l) => l.path)
+            .join(", ") || "none"
+        }${loaded.length > 10 ? ", ..." : ""}. The experts are unchanged. llama-server loads adapters only at start-up: restart it adding ${missing.map((m) => `--lora ${m.file}`).join(" ")} (\`herd build --engine llama-server\` prints the command), then reload again (POST /admin/experts/reload).`,
       );
     }
     // Old and new experts from now on (ids of this read), until the router has switched.

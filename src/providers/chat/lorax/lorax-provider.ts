@@ -74,6 +74,9 @@ export interface LoraxChatProviderOptions extends EngineConnectionOptions {
   defaultMaxTokens?: number;
 }
 
+/** The most adapters one reload asks LoRAX for (each is a one-token generation). */
+const MAX_PROBES = 32;
+
 /**
  * Generates with LoRAX: experts and prebuilt blends through /v1/chat/completions with `model` = the
  * adapter id (LoRAX loads adapters on demand and batches them together); the base with `model: ""`.
@@ -149,7 +152,12 @@ export class LoraxChatProvider implements ChatProvider {
     const fresh = changedExperts(update);
     const warnings: string[] = [];
     const failures: { expert: string; why: string }[] = [];
-    for (const expert of fresh) {
+    const unprobed = fresh.slice(MAX_PROBES).map((e) => e.name);
+    if (unprobed.length > 0)
+      warnings.push(
+        `Asked LoRAX for the first ${MAX_PROBES} new adapters only; ${unprobed.length} are unchecked (${unprobed.slice(0, 3).join(", ")}${unprobed.length > 3 ? ", ..." : ""}).`,
+      );
+    for (const expert of fresh.slice(0, MAX_PROBES)) {
       const id = this.adapterId(expertModel(expert));
       try {
         const body = {

@@ -145,8 +145,8 @@ export class VllmChatProvider implements ChatProvider {
    * Gets ready for a reload of the experts: when an expert is new or changed, reads GET /v1/models,
    * loads the missing adapters of the new set (and the new experts' blends) from `adapterDir` when
    * set, and throws ExpertsNotServedError naming the `--lora-modules` to add when vLLM still does not
-   * serve one. Adapters stay loaded in vLLM after
-   * their expert leaves (another replica may still route to them).
+   * serve one. Adapters stay loaded in vLLM after their expert leaves (another replica may still
+   * route to them).
    */
   async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
     const fresh = changedExperts(update).map((e) => [e.name, expertModel(e)] as const);
@@ -162,7 +162,8 @@ export class VllmChatProvider implements ChatProvider {
       let served = await this.readModels(options.signal, true);
       const failures = new Map<string, string>();
       if (this.options.adapterDir) {
-        const load = (name: string) => this.tryLoad(name).catch((error: unknown) => (error as Error).message); // run-time loading off
+        // Run-time loading off (a ConfigError) is one more reason the adapter is not served.
+        const load = (name: string) => this.tryLoad(name).catch((error: unknown) => (error as Error).message);
         for (const [, name] of wanted) {
           if (served.adapters.includes(name) || failures.has(name)) continue;
           const failure = await load(name);
