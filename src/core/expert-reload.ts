@@ -22,13 +22,16 @@ function sameExpert(a: Expert, b: Expert): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** The experts of `next` that are new or changed since `current`: those a backend must be checked for. */
-export function changedExperts({ current, next }: ExpertSetUpdate): Expert[] {
-  const now = new Map(current.experts.map((e) => [e.name, e]));
-  return next.experts.filter((e) => {
-    const old = now.get(e.name);
-    return !old || !sameExpert(old, e);
-  });
+/**
+ * The experts of `next` that are new or changed since `current`: those a backend must be checked for.
+ * `key` says which change matters (e.g. only the served model name). @default any field
+ */
+export function changedExperts(
+  { current, next }: ExpertSetUpdate,
+  key: (expert: Expert) => string = (e) => JSON.stringify(e),
+): Expert[] {
+  const now = new Map(current.experts.map((e) => [e.name, key(e)]));
+  return next.experts.filter((e) => now.get(e.name) !== key(e));
 }
 
 /**

@@ -170,11 +170,11 @@ export class OllamaChatProvider implements ChatProvider {
 
   /**
    * Gets ready for a reload of the experts: nothing to switch (the model name comes with each
-   * request), but every new or changed expert's model must exist (GET /api/tags), else
+   * request), but the model of every new expert (or one renamed) must exist (GET /api/tags), else
    * ExpertsNotServedError says to run `herd build` first.
    */
   async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
-    const fresh = changedExperts(update);
+    const fresh = changedExperts(update, expertModel); // a new name: examples alone need no check
     const reload = { warnings: [] as string[], commit: () => {} };
     if (fresh.length === 0) return reload;
     let models: Set<string>;

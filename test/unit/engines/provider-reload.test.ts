@@ -76,6 +76,11 @@ describe("LoRAX", () => {
     expect(await provider.listModels?.()).toEqual(["herd-code", "herd-math", "astro-v2"]);
     reload.commit(set(code, astro));
     expect(await provider.listModels?.()).toEqual(["herd-code", "astro-v2"]);
+    // New examples alone are no new adapter: LoRAX is not asked again.
+    const asked = standIn.requests.length;
+    const reworded = { ...astro, examples: ["a new astronomy question"] };
+    await provider.reloadExperts({ current: set(code, astro), next: set(code, reworded) });
+    expect(standIn.requests).toHaveLength(asked);
   });
 });
 

@@ -144,12 +144,12 @@ export class LoraxChatProvider implements ChatProvider {
 
   /**
    * Gets ready for a reload of the experts. LoRAX cannot list the adapters it would load, so each new
-   * or changed expert's adapter is asked for one token through /v1/chat/completions (which also loads
+   * adapter (a new expert, or one served under another name) is asked for one token through /v1/chat/completions (which also loads
    * it ahead of the first request); when LoRAX answers that it cannot load one, throws
    * ExpertsNotServedError naming the adapter id and `herd build --engine lorax`.
    */
   async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
-    const fresh = changedExperts(update);
+    const fresh = changedExperts(update, expertModel); // a new name: examples alone need no check
     const warnings: string[] = [];
     const failures: { expert: string; why: string }[] = [];
     const unprobed = fresh.slice(MAX_PROBES).map((e) => e.name);
