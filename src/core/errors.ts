@@ -119,7 +119,7 @@ export class ExpertConfigError extends HerdError {
 /**
  * A reload of the experts (`Herd.reloadExperts`, POST /admin/experts/reload) found experts the chat
  * backend answers it cannot serve: nothing was changed (409, experts.json and the backend disagree).
- * The message names each expert and how to make the backend serve it; then reload again (POST /admin/experts/reload).
+ * The message names each expert and how to make the backend serve it; then reload again.
  */
 export class ExpertsNotServedError extends HerdError {
   override readonly code = "experts_not_served";

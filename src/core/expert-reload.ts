@@ -39,7 +39,8 @@ export function changedExperts(
  * as start-up does, and says which experts are unchecked.
  */
 export function uncheckedExpertsWarning(service: string, experts: readonly string[], error: unknown): string {
-  return `Could not check that ${service} serves ${experts.map((e) => `"${e}"`).join(", ")}: ${(error as Error).message} Requests routed to them fail until it does; reload again once it answers.`;
+  const why = (error as Error).message.replace(/\.?\s*$/, ".");
+  return `Could not check that ${service} serves ${experts.map((e) => `"${e}"`).join(", ")}: ${why} Requests routed to them fail until it does; reload again once it answers.`;
 }
 
 /**

@@ -144,9 +144,9 @@ export class LoraxChatProvider implements ChatProvider {
 
   /**
    * Gets ready for a reload of the experts. LoRAX cannot list the adapters it would load, so each new
-   * adapter (a new expert, or one served under another name) is asked for one token through /v1/chat/completions (which also loads
-   * it ahead of the first request); when LoRAX answers that it cannot load one, throws
-   * ExpertsNotServedError naming the adapter id and `herd build --engine lorax`.
+   * adapter (a new expert, or one served under another name) is asked for one token through
+   * /v1/chat/completions, which also loads it ahead of the first request. When LoRAX answers that it
+   * cannot load one, throws ExpertsNotServedError naming the adapter id and `herd build --engine lorax`.
    */
   async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
     const fresh = changedExperts(update, expertModel); // a new name: examples alone need no check
@@ -157,7 +157,8 @@ export class LoraxChatProvider implements ChatProvider {
       warnings.push(
         `Asked LoRAX for the first ${MAX_PROBES} new adapters only; ${unprobed.length} are unchecked (${unprobed.slice(0, 3).join(", ")}${unprobed.length > 3 ? ", ..." : ""}).`,
       );
-    for (const expert of fresh.slice(0, MAX_PROBES)) {
+    const probed = fresh.slice(0, MAX_PROBES);
+    for (const [i, expert] of probed.entries()) {
       const id = this.adapterId(expertModel(expert));
       try {
         const body = {
@@ -174,7 +175,9 @@ export class LoraxChatProvider implements ChatProvider {
         await response.text();
       } catch (error) {
         if (error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError) {
-          warnings.push(uncheckedExpertsWarning("LoRAX", [expert.name], error));
+          const rest = probed.slice(i).map((e) => e.name);
+          warnings.push(uncheckedExpertsWarning("LoRAX", rest, error));
+          break;
         } else if (error instanceof ProviderResponseError && !error.isRetryable) {
           failures.push({ expert: expert.name, why: `${id}: ${error.message}` });
         } else throw error;
