@@ -26,6 +26,11 @@ import { HerdRouterRunnable, type HerdRouterRunnableInput } from "./core/router-
 import type { RouteInput, RouteOptions, RouterService, RoutingDecision } from "./core/routing.js";
 import { TOKENS } from "./core/tokens.js";
 
+/** What `Herd.reloadExperts` changed, and the notes of the chat backend (experts it could not check). */
+export interface ExpertReloadResult extends ExpertSetChange {
+  warnings: string[];
+}
+
 /** What `Herd.health()` reports when every part answers. */
 export interface HerdHealth {
   provider: string;
@@ -59,6 +64,8 @@ interface ExpertAware {
 export class Herd implements RequestPipeline {
   /** The request path (plugins, routing, blend resolution, generation). */
   readonly pipeline: Pipeline;
+  /** The reload running now: the next one starts after it. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(
     @inject(TOKENS.Config) readonly config: HerdConfig,
@@ -165,13 +172,24 @@ export class Herd implements RequestPipeline {
   }
 
   /**
-   * Re-reads experts.json (the config's `expertsDir`) and applies it to the running router: new and
-   * changed experts are added with their centroids, removed ones leave. `herd serve` exposes it as
-   * `POST /admin/experts/reload`. The chat backend must already serve new experts' models
-   * (`herd build` on Ollama; llama.cpp loads adapters at startup, so it needs a restart).
+   * Re-reads experts.json (the config's `expertsDir`) and applies it to the running router and chat
+   * backend: new and changed experts are added with their centroids, removed ones leave. `herd serve`
+   * exposes it as `POST /admin/experts/reload`. First the chat provider checks that its backend serves
+   * every new or changed expert (an engine re-reads its adapters and loads what it can, see
+   * `ChatProvider.reloadExperts`); when the backend answers that it cannot, nothing changes and
+   * ExpertsNotServedError names the fix. Requests already running finish as they started; reloads run
+   * one at a time.
+   * @returns what changed, and warnings (e.g. a backend that could not be reached to check)
    * @throws ConfigError when the experts are inline in the config or the router cannot change them
+   * @throws ExpertsNotServedError when the backend cannot serve a new or changed expert
    */
-  async reloadExperts(): Promise<ExpertSetChange> {
+  reloadExperts(): Promise<ExpertReloadResult> {
+    const run = this.reloading.then(() => this.applyReload());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(): Promise<ExpertReloadResult> {
     if (this.config.experts !== undefined) {
       throw new ConfigError(
         "The experts are inline in the config: there is no experts.json to reload.",
@@ -182,7 +200,21 @@ export class Herd implements RequestPipeline {
     if (typeof router.addExpert !== "function" || typeof router.removeExpert !== "function") {
       throw new ConfigError("This Herd's router cannot change its experts at run time.", "router");
     }
-    return applyExpertSet(router as ExpertChangeTarget, await resolveExperts(this.config));
+    const next = await resolveExperts(this.config);
+    // The provider serves old and new experts from here on, so the router may switch in any order.
+    const staged = await this.provider.reloadExperts?.({ current: this.expertSet, next });
+    const warnings = [...(staged?.warnings ?? [])];
+    let change: ExpertSetChange;
+    try {
+      // Blend variants of new experts (built models, loaded adapters) before the router picks them.
+      await this.resolver.prepare?.(this.provider).catch((error: unknown) => {
+        warnings.push(`Could not re-read the blend variants: ${(error as Error).message}`);
+      });
+      change = await applyExpertSet(router as ExpertChangeTarget, next);
+    } finally {
+      staged?.commit(this.expertSet);
+    }
+    return { ...change, warnings };
   }
 
   /** Checks the chat backend and the centroid index; throws the first failure (e.g. ProviderUnavailableError). */

@@ -16,6 +16,7 @@ export {
   BASE_MODEL_NAME,
   blendModelName,
   blendVariants,
+  expertModel,
   expertModelName,
   NativeBlendResolver,
   type NativeBlendResolverOptions,
@@ -42,9 +43,11 @@ export type {
   ChatProviderCapabilities,
   ChatRequest,
   ChatRole,
+  ExpertSetUpdate,
   FinishReason,
   GenerationParams,
   GenerationTarget,
+  ProviderExpertReload,
   ResolvedTarget,
   ResponseFormat,
   TokenLogprob,
@@ -91,6 +94,7 @@ export {
   ConfigError,
   DimensionMismatchError,
   ExpertConfigError,
+  ExpertsNotServedError,
   errorMessage,
   FileFormatError,
   HerdError,
@@ -116,7 +120,12 @@ export {
   readLabeledData,
 } from "./core/evaluation.js";
 export type { Expert, ExpertSet } from "./core/expert.js";
-export { applyExpertSet, type ExpertChangeTarget, type ExpertSetChange } from "./core/expert-reload.js";
+export {
+  applyExpertSet,
+  changedExperts,
+  type ExpertChangeTarget,
+  type ExpertSetChange,
+} from "./core/expert-reload.js";
 export { type ExpertDefinition, getExpert, loadExpertSet, parseExpertSet } from "./core/experts.js";
 export {
   addExpertToFile,
@@ -215,7 +224,13 @@ export {
 export { TOKENS, type Token } from "./core/tokens.js";
 export { cosineDistance, cosineSimilarity, l2Normalize } from "./core/vector-math.js";
 export { blendWeights } from "./core/weights.js";
-export { type CreateHerdOptions, createHerd, Herd, type HerdHealth } from "./herd.js";
+export {
+  type CreateHerdOptions,
+  createHerd,
+  type ExpertReloadResult,
+  Herd,
+  type HerdHealth,
+} from "./herd.js";
 export {
   builtinPlugins,
   type ExpertOverrideOptions,

@@ -1,10 +1,10 @@
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { blendVariants, DEFAULT_BLEND_GRID, expertModelName } from "../core/blend-resolver.js";
+import { DEFAULT_BLEND_GRID, expertModel } from "../core/blend-resolver.js";
 import type { ChatProvider } from "../core/chat.js";
 import type { ExpertSet } from "../core/expert.js";
 import type { Registry } from "../core/registry.js";
-import { LlamaServerChatProvider } from "../providers/chat/llama-server/index.js";
+import { expertAdapterFiles, LlamaServerChatProvider } from "../providers/chat/llama-server/index.js";
 import { LoraxChatProvider } from "../providers/chat/lorax/index.js";
 import { VllmChatProvider } from "../providers/chat/vllm/index.js";
 import { type Factory, type FactoryContext, settings } from "./registries.js";
@@ -17,7 +17,7 @@ const engineFields = {
 };
 
 const modelsByExpert = (experts: ExpertSet) =>
-  Object.fromEntries(experts.experts.map((e) => [e.name, e.model || expertModelName(e.name)]));
+  Object.fromEntries(experts.experts.map((e) => [e.name, expertModel(e)]));
 
 function gridOf(ctx: FactoryContext): number {
   const grid = (ctx.config.blend as { grid?: unknown }).grid;
@@ -42,12 +42,11 @@ export function registerEngineProviders(registry: Registry<Factory<ChatProvider>
           .strict(),
         s,
       );
-      const experts = ctx.experts.experts.map((e) => e.name);
       return new VllmChatProvider({
         ...o,
         timeouts: ctx.config.timeouts,
         experts: modelsByExpert(ctx.experts),
-        blends: o.blends ?? (o.adapterDir ? blendVariants(experts, gridOf(ctx)).map((v) => v.model) : []),
+        blendGrid: gridOf(ctx),
       });
     })
     .register("lorax", (s, ctx) => {
@@ -90,11 +89,8 @@ export function registerEngineProviders(registry: Registry<Factory<ChatProvider>
       return new LlamaServerChatProvider({
         ...o,
         timeouts: ctx.config.timeouts,
-        experts: ctx.experts.experts.map((e) => ({
-          expert: e.name,
-          file: isAbsolute(e.adapter) ? e.adapter : resolve(ctx.config.expertsDir, e.adapter),
-          aliases: [...new Set([`${e.model}.gguf`, `${expertModelName(e.name)}.gguf`, `${e.name}.gguf`])],
-        })),
+        experts: expertAdapterFiles(ctx.experts, ctx.config.expertsDir),
+        expertsDir: ctx.config.expertsDir,
       });
     });
 }

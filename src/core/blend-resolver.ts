@@ -41,6 +41,11 @@ export function expertModelName(expert: string): string {
   return `${MODEL_PREFIX}${expert}`;
 }
 
+/** An expert's served model name: its experts.json `model`, else `herd-<expert>`. */
+export function expertModel(expert: { name: string; model?: string }): string {
+  return expert.model || expertModelName(expert.name);
+}
+
 /** The model name of a two-expert blend; parts may come in any order. */
 export function blendModelName(parts: readonly [BlendPart, BlendPart]): string {
   const [a, b] = [...parts].sort((x, y) => (x.expert < y.expert ? -1 : x.expert > y.expert ? 1 : 0)) as [

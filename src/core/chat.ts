@@ -157,7 +157,33 @@ export interface ChatProvider {
   prepare?(options?: ChatCallOptions): Promise<void>;
   /** The model names the backend serves now (name-selecting backends), e.g. to find built blend variants. */
   listModels?(options?: ChatCallOptions): Promise<string[]>;
+  /**
+   * Gets ready for another expert set at run time (`Herd.reloadExperts`, POST /admin/experts/reload):
+   * when an expert is new or changed, reads what the backend serves now, loads what it can load while
+   * running, and checks it can serve `next` (its new and changed experts at least). From then on it
+   * serves the experts of both sets until `commit`. Throws ExpertsNotServedError naming the fix when
+   * the backend answers that it cannot serve one; nothing has changed then. A backend that cannot be
+   * reached is a warning, as at start-up. Without this method a reload trusts the backend.
+   */
+  reloadExperts?(change: ExpertSetUpdate, options?: ChatCallOptions): Promise<ProviderExpertReload>;
   close?(): Promise<void>;
+}
+
+/** The expert set a Herd serves now and the one it is about to serve (see `ChatProvider.reloadExperts`). */
+export interface ExpertSetUpdate {
+  current: ExpertSet;
+  next: ExpertSet;
+}
+
+/** A provider ready for another expert set: what it noted, and the switch. */
+export interface ProviderExpertReload {
+  /** Non-fatal notes for the reload's answer (a backend that could not be checked, blends left out). */
+  warnings: string[];
+  /**
+   * Serves exactly `served` from now on: the router's expert set once it has switched (the new set,
+   * or part old, part new when the router failed half-way). Synchronous, so no request sees half of it.
+   */
+  commit(served: ExpertSet): void;
 }
 
 /** A generation target plus the non-fatal notes made while choosing it. */

@@ -116,6 +116,23 @@ export class ExpertConfigError extends HerdError {
   }
 }
 
+/**
+ * A reload of the experts (`Herd.reloadExperts`, POST /admin/experts/reload) found experts the chat
+ * backend answers it cannot serve: nothing was changed (409, experts.json and the backend disagree).
+ * The message names each expert and how to make the backend serve it; then reload again.
+ */
+export class ExpertsNotServedError extends HerdError {
+  override readonly code = "experts_not_served";
+  constructor(
+    /** The experts the backend cannot serve. */
+    readonly experts: string[],
+    message: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, { status: 409, ...options });
+  }
+}
+
 /** Stored vectors and the embedder disagree on the dimension. */
 export class DimensionMismatchError extends HerdError {
   override readonly code = "dimension_mismatch";

@@ -1,3 +1,4 @@
+import type { ExpertSetUpdate } from "./chat.js";
 import type { Expert, ExpertSet } from "./expert.js";
 
 /** A router whose experts can change at run time (the built-in `Router` is one). */
@@ -19,6 +20,27 @@ export interface ExpertSetChange {
 
 function sameExpert(a: Expert, b: Expert): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The experts of `next` that are new or changed since `current`: those a backend must be checked for.
+ * `key` says which change matters (e.g. only the served model name). @default any field
+ */
+export function changedExperts(
+  { current, next }: ExpertSetUpdate,
+  key: (expert: Expert) => string = (e) => JSON.stringify(e),
+): Expert[] {
+  const now = new Map(current.experts.map((e) => [e.name, key(e)]));
+  return next.experts.filter((e) => now.get(e.name) !== key(e));
+}
+
+/**
+ * The warning of a reload whose backend could not be asked (down, or too slow): the reload goes on,
+ * as start-up does, and says which experts are unchecked.
+ */
+export function uncheckedExpertsWarning(service: string, experts: readonly string[], error: unknown): string {
+  const why = (error as Error).message.replace(/\.?\s*$/, ".");
+  return `Could not check that ${service} serves ${experts.map((e) => `"${e}"`).join(", ")}: ${why} Requests routed to them fail until it does; reload again once it answers.`;
 }
 
 /**

@@ -16,7 +16,9 @@ export class AdminDisabledError extends HerdError {
 
 /**
  * `POST /admin/experts/reload`: re-reads experts.json and applies it without a restart (see
- * `Herd.reloadExperts`); answers with what changed and the experts served now. Always needs
+ * `Herd.reloadExperts`); answers with what changed, the chat backend's warnings and the experts
+ * served now, or 409 `experts_not_served` (nothing changed) when the backend cannot serve a new
+ * expert. Always needs
  * `Authorization: Bearer <key>`: without `herd serve --api-key` the endpoint refuses with 403.
  * Reloads run one at a time.
  */

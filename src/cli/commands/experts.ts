@@ -273,11 +273,13 @@ async function reloadServer(flags: ReloadFlags): Promise<string[]> {
     });
     const body = (await response.json().catch(() => ({}))) as {
       experts?: string[];
+      warnings?: unknown;
       error?: { message?: string };
     };
     if (!response.ok)
       return [`warning: ${url} answered ${response.status}: ${body.error?.message ?? "no details"}`];
-    return [`reloaded ${url}: serving ${body.experts?.join(", ")}`];
+    const warnings = Array.isArray(body.warnings) ? body.warnings.slice(0, 20).map(String) : [];
+    return [`reloaded ${url}: serving ${body.experts?.join(", ")}`, ...warnings.map((w) => `warning: ${w}`)];
   } catch (error) {
     return [`warning: could not reload ${url}: ${errorMessage(error)}`];
   }

@@ -1,19 +1,24 @@
 import type { ListResponse } from "ollama";
-import { MODEL_PREFIX } from "../../core/blend-resolver.js";
+import { expertModel, MODEL_PREFIX } from "../../core/blend-resolver.js";
 import type {
   ChatCallOptions,
   ChatChunk,
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
+  ExpertSetUpdate,
+  ProviderExpertReload,
 } from "../../core/chat.js";
 import {
+  BackendTimeoutError,
+  ExpertsNotServedError,
   errorMessage,
   HerdError,
   ModelNotFoundError,
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../core/errors.js";
+import { changedExperts, uncheckedExpertsWarning } from "../../core/expert-reload.js";
 import type { BackendTimeouts } from "../../core/timeouts.js";
 import {
   type BackendInfo,
@@ -175,6 +180,42 @@ export class OllamaChatProvider implements ChatProvider {
     // Typed by the official client, read defensively: the server is outside our control.
     const data = (await response.json()) as Partial<ListResponse> | null;
     return (data?.models ?? []).map((m) => String(m.name ?? m.model));
+  }
+
+  /**
+   * Gets ready for a reload of the experts: nothing to switch (the model name comes with each
+   * request), but the model of every new expert (or one renamed) must exist (GET /api/tags), else
+   * ExpertsNotServedError says to run `herd build` first.
+   */
+  async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
+    const fresh = changedExperts(update, expertModel); // a new name: examples alone need no check
+    const reload = { warnings: [] as string[], commit: () => {} };
+    if (fresh.length === 0) return reload;
+    let models: Set<string>;
+    try {
+      models = new Set(await this.listModels(options));
+    } catch (error) {
+      if (!(error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError)) throw error;
+      reload.warnings.push(
+        uncheckedExpertsWarning(
+          "Ollama",
+          fresh.map((e) => e.name),
+          error,
+        ),
+      );
+      return reload;
+    }
+    const missing = fresh.filter((e) => {
+      const model = expertModel(e);
+      return !models.has(model) && !models.has(`${model}:latest`);
+    });
+    if (missing.length > 0) {
+      throw new ExpertsNotServedError(
+        missing.map((e) => e.name),
+        `Ollama at ${this.baseUrl} has no model ${missing.map((e) => `${expertModel(e)} (expert "${e.name}")`).join(", ")}. The experts are unchanged. Build it with \`npx herd build\` (it creates herd-<expert> for each expert in experts.json), then reload again (POST /admin/experts/reload).`,
+      );
+    }
+    return reload;
   }
 
   /** Checks that Ollama answers `GET /`, on the health connection pool with its short timeout. */

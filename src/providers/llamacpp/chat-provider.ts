@@ -16,12 +16,15 @@ import type {
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
+  ExpertSetUpdate,
   FinishReason,
   GenerationTarget,
+  ProviderExpertReload,
   ResponseFormat,
 } from "../../core/chat.js";
 import {
   AbortError,
+  ExpertsNotServedError,
   FileFormatError,
   HerdError,
   InvalidInputError,
@@ -304,6 +307,25 @@ export class LlamaCppChatProvider implements ChatProvider {
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * A reload of the experts: adapters are loaded with the model at start-up, so an expert that is new
+   * or has another adapter file is refused (ExpertsNotServedError: restart herd serve). Removals and
+   * changes that keep the adapter (examples, description) go through.
+   */
+  async reloadExperts({ current, next }: ExpertSetUpdate): Promise<ProviderExpertReload> {
+    const adapters = new Map(current.experts.map((e) => [e.name, e.adapter]));
+    const unknown = next.experts
+      .filter((e) => !this.adapterPaths.has(e.name) || adapters.get(e.name) !== e.adapter)
+      .map((e) => e.name);
+    if (unknown.length > 0) {
+      throw new ExpertsNotServedError(
+        unknown,
+        `The in-process llama.cpp provider loads its adapters at start-up, so it cannot serve ${unknown.map((e) => `"${e}"`).join(", ")} (new, or another adapter file) yet. The experts are unchanged: restart herd serve to serve them.`,
+      );
+    }
+    return { warnings: [], commit: () => {} };
   }
 
   /** Loads the model (and validates the adapters) if needed. Throws the load error when it fails. */

@@ -84,7 +84,7 @@ describe("LlamaServerChatProvider", () => {
     await expect(provider.health()).resolves.toBeUndefined();
   });
 
-  it("an expert added after start-up (a reload) says both llama-server and herd serve need a restart", async () => {
+  it("an expert the provider has no adapter id for names the --lora to add and the reload", async () => {
     const { provider } = setup({ adapters: ["code.gguf", "math.gguf"] });
     const astro: GenerationTarget = {
       model: "herd-astro",
@@ -92,7 +92,7 @@ describe("LlamaServerChatProvider", () => {
       base: false,
     };
     await expect(run(provider, astro)).rejects.toThrow(
-      /"astro" was not an expert when herd serve started.*restart llama-server adding --lora <its .gguf file>, then restart herd serve/,
+      /no adapter id for expert "astro": restart llama-server adding --lora <its .gguf file>, then reload the experts \(POST \/admin\/experts\/reload\)/,
     );
   });
 

@@ -1,6 +1,7 @@
 export { LlamaServerChatProvider, type LlamaServerChatProviderOptions } from "./llama-server-provider.js";
 export {
   type ExpertAdapterFile,
+  expertAdapterFiles,
   type LoadedLora,
   matchAdapters,
   parseLoraAdapters,

@@ -1,4 +1,6 @@
-import { basename } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
+import { expertModelName } from "../../../core/blend-resolver.js";
+import type { ExpertSet } from "../../../core/expert.js";
 
 /** One entry of llama-server's GET /lora-adapters. */
 export interface LoadedLora {
@@ -13,6 +15,18 @@ export interface ExpertAdapterFile {
   file: string;
   /** Other file names it may have been built as, e.g. `herd-code.gguf` from `herd build --engine llama-server`. */
   aliases?: string[];
+}
+
+/**
+ * Each expert's GGUF adapter file (experts.json `adapter`, relative to the experts folder) and the
+ * names `herd build --engine llama-server` gives it (`<model>.gguf`, `herd-<expert>.gguf`, `<expert>.gguf`).
+ */
+export function expertAdapterFiles(experts: ExpertSet, expertsDir: string): ExpertAdapterFile[] {
+  return experts.experts.map((e) => ({
+    expert: e.name,
+    file: isAbsolute(e.adapter) ? e.adapter : resolve(expertsDir, e.adapter),
+    aliases: [...new Set([`${e.model}.gguf`, `${expertModelName(e.name)}.gguf`, `${e.name}.gguf`])],
+  }));
 }
 
 /** The most adapters read from one reply. */

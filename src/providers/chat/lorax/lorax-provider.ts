@@ -1,12 +1,23 @@
-import { expertModelName } from "../../../core/blend-resolver.js";
+import { expertModel, expertModelName } from "../../../core/blend-resolver.js";
 import type {
   ChatCallOptions,
   ChatChunk,
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
+  ExpertSetUpdate,
+  ProviderExpertReload,
 } from "../../../core/chat.js";
-import { ConfigError, InvalidInputError, ProviderResponseError } from "../../../core/errors.js";
+import {
+  BackendTimeoutError,
+  ConfigError,
+  ExpertsNotServedError,
+  InvalidInputError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+} from "../../../core/errors.js";
+import type { ExpertSet } from "../../../core/expert.js";
+import { changedExperts, uncheckedExpertsWarning } from "../../../core/expert-reload.js";
 import { forcedToolCallSchema } from "../../../core/forced-tool-call.js";
 import { EngineClient, type EngineConnectionOptions } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
@@ -63,6 +74,9 @@ export interface LoraxChatProviderOptions extends EngineConnectionOptions {
   defaultMaxTokens?: number;
 }
 
+/** The most adapters one reload asks LoRAX for (each is a one-token generation). */
+const MAX_PROBES = 32;
+
 /**
  * Generates with LoRAX: experts and prebuilt blends through /v1/chat/completions with `model` = the
  * adapter id (LoRAX loads adapters on demand and batches them together); the base with `model: ""`.
@@ -77,6 +91,8 @@ export class LoraxChatProvider implements ChatProvider {
   readonly capabilities: ChatProviderCapabilities;
   private readonly client: EngineClient;
   private template: Promise<ChatTemplate> | undefined;
+  /** Each expert's adapter name: the start-up experts, then those of the last reload. */
+  private experts: Record<string, string>;
 
   constructor(private readonly options: LoraxChatProviderOptions = {}) {
     // Forced tool choices are enforced (see loraxForcedCall). LoRAX's chat route returns no logprobs;
@@ -98,11 +114,9 @@ export class LoraxChatProvider implements ChatProvider {
       notFoundHint: (id) =>
         `Check the adapter exists where LoRAX looks (${options.adapterDir ? `a PEFT folder at ${id}, written by \`herd build --engine lorax\`` : `the ${this.source()} id ${id}`}) and provider.adapterDir / provider.adapterSource.`,
     });
+    this.experts = { ...options.experts };
     const blends = options.blends;
-    if (blends) {
-      const models = [...Object.values(options.experts ?? {}), ...blends];
-      this.listModels = async () => models;
-    }
+    if (blends) this.listModels = async () => [...Object.values(this.experts), ...blends];
     if (options.merge && !options.chatTemplate && !options.tokenizerConfig) {
       throw new ConfigError(
         "provider.merge (LoRAX native merges) renders prompts itself: set provider.chatTemplate or provider.tokenizerConfig (the base model's tokenizer_config.json).",
@@ -126,6 +140,61 @@ export class LoraxChatProvider implements ChatProvider {
   async prepare(): Promise<void> {
     if (this.options.chatTemplate !== undefined || this.options.tokenizerConfig !== undefined)
       await this.chatTemplate();
+  }
+
+  /**
+   * Gets ready for a reload of the experts. LoRAX cannot list the adapters it would load, so each new
+   * adapter (a new expert, or one served under another name) is asked for one token through
+   * /v1/chat/completions, which also loads it ahead of the first request. When LoRAX answers that it
+   * cannot load one, throws ExpertsNotServedError naming the adapter id and `herd build --engine lorax`.
+   */
+  async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
+    const fresh = changedExperts(update, expertModel); // a new name: examples alone need no check
+    const warnings: string[] = [];
+    const failures: { expert: string; why: string }[] = [];
+    const unprobed = fresh.slice(MAX_PROBES).map((e) => e.name);
+    if (unprobed.length > 0)
+      warnings.push(
+        `Asked LoRAX for the first ${MAX_PROBES} new adapters only; ${unprobed.length} are unchecked (${unprobed.slice(0, 3).join(", ")}${unprobed.length > 3 ? ", ..." : ""}).`,
+      );
+    const probed = fresh.slice(0, MAX_PROBES);
+    for (const [i, expert] of probed.entries()) {
+      const id = this.adapterId(expertModel(expert));
+      try {
+        const body = {
+          model: id,
+          messages: [{ role: "user", content: "Hello" }],
+          max_tokens: 1,
+          stream: false,
+          adapter_source: this.source(),
+        };
+        const response = await this.client.send("POST", "v1/chat/completions", body, {
+          signal: options.signal,
+          model: id,
+        });
+        await response.text();
+      } catch (error) {
+        if (error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError) {
+          const rest = probed.slice(i).map((e) => e.name);
+          warnings.push(uncheckedExpertsWarning("LoRAX", rest, error));
+          break;
+        } else if (error instanceof ProviderResponseError && !error.isRetryable) {
+          failures.push({ expert: expert.name, why: `${id}: ${error.message}` });
+        } else throw error;
+      }
+    }
+    if (failures.length > 0) {
+      throw new ExpertsNotServedError(
+        failures.map((f) => f.expert),
+        `LoRAX at ${this.baseUrl} cannot load the adapter of ${failures.map((f) => `expert "${f.expert}" (${f.why})`).join(", ")}. The experts are unchanged. ${this.options.adapterDir ? `Write it with \`herd build --engine lorax --out DIR\` (provider.adapterDir is DIR/adapters as LoRAX sees it)` : `Check the ${this.source()} id (experts.json model) and provider.adapterSource`}, then reload again (POST /admin/experts/reload).`,
+      );
+    }
+    const added = Object.fromEntries(fresh.map((e) => [e.name, expertModel(e)]));
+    this.experts = { ...this.experts, ...added }; // old and new until the router has switched
+    const commit = (served: ExpertSet) => {
+      this.experts = Object.fromEntries(served.experts.map((e) => [e.name, expertModel(e)]));
+    };
+    return { warnings, commit };
   }
 
   async *stream(request: ChatRequest, options: ChatCallOptions = {}): AsyncGenerator<ChatChunk> {
@@ -187,7 +256,7 @@ export class LoraxChatProvider implements ChatProvider {
     reason: NativeReason,
     signal?: AbortSignal,
   ): AsyncGenerator<ChatChunk> {
-    const experts = this.options.experts ?? {};
+    const experts = this.experts;
     const target = request.target;
     const adapters: NativeAdapters =
       reason === "merge"

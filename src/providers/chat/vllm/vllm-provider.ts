@@ -1,16 +1,22 @@
+import { blendVariants, expertModel } from "../../../core/blend-resolver.js";
 import type {
   ChatCallOptions,
   ChatChunk,
   ChatProvider,
   ChatProviderCapabilities,
   ChatRequest,
+  ExpertSetUpdate,
+  ProviderExpertReload,
 } from "../../../core/chat.js";
 import {
   BackendTimeoutError,
   ConfigError,
+  ExpertsNotServedError,
   ProviderResponseError,
   ProviderUnavailableError,
 } from "../../../core/errors.js";
+import type { ExpertSet } from "../../../core/expert.js";
+import { changedExperts, uncheckedExpertsWarning } from "../../../core/expert-reload.js";
 import { EngineClient, type EngineConnectionOptions } from "../../http/engine-client.js";
 import { toOpenAIChatBody } from "../../http/openai-chat-body.js";
 import { chatReplyOptions } from "../../http/openai-chat-stream.js";
@@ -31,6 +37,12 @@ export interface VllmChatProviderOptions extends EngineConnectionOptions {
   adapterDir?: string;
   /** Blend adapters to load from `adapterDir` when the server lacks them (missing folders are skipped). @default [] */
   blends?: string[];
+  /**
+   * Without `blends`: the blend grid whose two-expert variants (`herd build --engine vllm`'s) are
+   * loaded from `adapterDir`, for the start-up experts and for experts added by a reload.
+   * @default none: no blends are loaded
+   */
+  blendGrid?: number;
   /** Where start-up notes go (adapters loaded, blends missing). @default console.warn */
   onWarning?: (message: string) => void;
 }
@@ -46,8 +58,8 @@ const LAUNCH =
  * (its `herd-<expert>` name), a blend is a merged adapter made by `herd merge`/`herd build --engine vllm`
  * (`herd-blend-...`), batched with every other adapter. `prepare` reads GET /v1/models to learn the
  * base and the loaded adapters, loads missing ones from `adapterDir` when allowed, and refuses to start
- * when an expert cannot be served. Blends that are not loaded fall back to the top expert (the
- * blend resolver reads `listModels`).
+ * when an expert cannot be served; a reload of the experts (`reloadExperts`) does the same for the
+ * new set. Blends that are not loaded fall back to the top expert (the blend resolver reads `listModels`).
  *
  * @example
  * const provider = new VllmChatProvider({ url: "http://127.0.0.1:8000", experts: { code: "herd-code" } });
@@ -65,6 +77,8 @@ export class VllmChatProvider implements ChatProvider {
   };
   private readonly client: EngineClient;
   private served: VllmServedModels | undefined;
+  /** Each expert's LoRA module name: the start-up experts, then those of the last reload. */
+  private experts: Record<string, string>;
   private readonly warn: (message: string) => void;
 
   constructor(private readonly options: VllmChatProviderOptions = {}) {
@@ -78,6 +92,7 @@ export class VllmChatProvider implements ChatProvider {
         `Serve it: add ${model}=<adapters>/${model} to vLLM's --lora-modules (\`herd build --engine vllm\` writes the list), or set provider.adapterDir with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True to load it at run time.`,
     });
     this.warn = options.onWarning ?? ((m) => console.warn(`herd: ${m}`));
+    this.experts = { ...options.experts };
   }
 
   /** The server address. */
@@ -101,17 +116,14 @@ export class VllmChatProvider implements ChatProvider {
       }
       throw error;
     }
-    const experts = Object.entries(this.options.experts ?? {});
+    const experts = Object.entries(this.experts);
     if (this.options.adapterDir) {
       for (const [, name] of experts) if (!served.adapters.includes(name)) await this.load(name, true);
       const skipped: string[] = [];
-      for (const name of this.options.blends ?? []) {
+      for (const name of this.blendsOf(Object.keys(this.experts))) {
         if (!served.adapters.includes(name) && !(await this.load(name, false))) skipped.push(name);
       }
-      if (skipped.length > 0)
-        this.warn(
-          `vLLM could not load ${skipped.length} blend adapter(s) from ${this.options.adapterDir} (${skipped.slice(0, 3).join(", ")}${skipped.length > 3 ? ", ..." : ""}); those blends fall back to their top expert.`,
-        );
+      if (skipped.length > 0) this.warn(this.skippedBlends(skipped));
       served = await this.readModels(options.signal, true);
     }
     if (experts.length > 0 && served.adapters.length === 0) {
@@ -127,6 +139,55 @@ export class VllmChatProvider implements ChatProvider {
         "provider",
       );
     }
+  }
+
+  /**
+   * Gets ready for a reload of the experts: when an expert is new or changed, reads GET /v1/models,
+   * loads the missing adapters of the new set (and the new experts' blends) from `adapterDir` when
+   * set, and throws ExpertsNotServedError naming the `--lora-modules` to add when vLLM still does not
+   * serve one. Adapters stay loaded in vLLM after their expert leaves (another replica may still
+   * route to them).
+   */
+  async reloadExperts(update: ExpertSetUpdate, options: ChatCallOptions = {}): Promise<ProviderExpertReload> {
+    const fresh = changedExperts(update).map((e) => [e.name, expertModel(e)] as const);
+    const wanted = update.next.experts.map((e) => [e.name, expertModel(e)] as const);
+    const old = new Set(this.blendsOf(update.current.experts.map((e) => e.name)));
+    const blends = this.blendsOf(update.next.experts.map((e) => e.name)).filter((b) => !old.has(b));
+    const warnings: string[] = [];
+    const commit = (served: ExpertSet) => {
+      this.experts = Object.fromEntries(served.experts.map((e) => [e.name, expertModel(e)]));
+    };
+    if (fresh.length === 0 && blends.length === 0) return { warnings, commit };
+    try {
+      let served = await this.readModels(options.signal, true);
+      const failures = new Map<string, string>();
+      if (this.options.adapterDir) {
+        // Run-time loading off (a ConfigError) is one more reason the adapter is not served.
+        const load = (name: string) => this.tryLoad(name).catch((error: unknown) => (error as Error).message);
+        for (const [, name] of wanted) {
+          if (served.adapters.includes(name) || failures.has(name)) continue;
+          const failure = await load(name);
+          if (failure !== undefined) failures.set(name, failure);
+        }
+        const skipped: string[] = [];
+        for (const name of blends) {
+          if (!served.adapters.includes(name) && (await load(name)) !== undefined) skipped.push(name);
+        }
+        if (skipped.length > 0) warnings.push(this.skippedBlends(skipped));
+        served = await this.readModels(options.signal, true);
+      }
+      const missing = wanted.filter(([, model]) => !served.adapters.includes(model));
+      if (missing.length > 0) {
+        throw new ExpertsNotServedError(
+          missing.map(([e]) => e),
+          `vLLM at ${this.baseUrl} does not serve the adapter of ${missing.map(([e, m]) => `expert "${e}" (${m}${failures.has(m) ? `: ${failures.get(m)}` : ""})`).join(", ")}. The experts are unchanged. Restart vLLM adding ${missing.map(([, m]) => `${m}=<adapters>/${m}`).join(" ")} to --lora-modules (\`herd build --engine vllm\` writes the adapters and the list), or set provider.adapterDir and start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True so Herd loads them; then reload again (POST /admin/experts/reload).`,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof ProviderUnavailableError || error instanceof BackendTimeoutError)) throw error;
+      warnings.push(uncheckedExpertsWarning("vLLM", [...new Set(fresh.map(([e]) => e))], error));
+    }
+    return { warnings, commit };
   }
 
   /** The base model and every LoRA module the server serves (read at `prepare`, else now). */
@@ -184,19 +245,45 @@ export class VllmChatProvider implements ChatProvider {
     return served;
   }
 
+  /** The blend adapters to load for these experts: `blends`, else the variants on `blendGrid`. */
+  private blendsOf(experts: readonly string[]): string[] {
+    if (this.options.blends) return this.options.blends;
+    const grid = this.options.blendGrid;
+    return this.options.adapterDir && grid !== undefined
+      ? blendVariants(experts, grid).map((v) => v.model)
+      : [];
+  }
+
+  private skippedBlends(skipped: readonly string[]): string {
+    return `vLLM could not load ${skipped.length} blend adapter(s) from ${this.options.adapterDir} (${skipped.slice(0, 3).join(", ")}${skipped.length > 3 ? ", ..." : ""}); those blends fall back to their top expert.`;
+  }
+
   /**
    * POST /v1/load_lora_adapter (a plain-text reply). Returns false when the adapter folder is missing
    * and `required` is false; throws when run-time loading is off (404) or a required adapter fails.
    */
   private async load(name: string, required: boolean): Promise<boolean> {
-    const path = `${this.options.adapterDir!.replace(/\/+$/, "")}/${name}`;
+    const failure = await this.tryLoad(name);
+    if (failure === undefined) return true;
+    if (!required) return false;
+    throw new ConfigError(
+      `vLLM at ${this.baseUrl} could not load the adapter "${name}" from ${this.adapterPath(name)}: ${failure}. Check provider.adapterDir (the folder as the vLLM server sees it) and \`herd build --engine vllm\`.`,
+      "provider.adapterDir",
+    );
+  }
+
+  /**
+   * POST /v1/load_lora_adapter; resolves with why it failed, or undefined once loaded. Throws a
+   * ConfigError when run-time loading is off (404).
+   */
+  private async tryLoad(name: string): Promise<string | undefined> {
     try {
       const response = await this.client.send("POST", "v1/load_lora_adapter", {
         lora_name: name,
-        lora_path: path,
+        lora_path: this.adapterPath(name),
       });
       await response.text();
-      return true;
+      return undefined;
     } catch (error) {
       if (
         error instanceof ProviderResponseError &&
@@ -209,12 +296,11 @@ export class VllmChatProvider implements ChatProvider {
           { cause: error },
         );
       }
-      if (!required) return false;
-      throw new ConfigError(
-        `vLLM at ${this.baseUrl} could not load the adapter "${name}" from ${path}: ${(error as Error).message}. Check provider.adapterDir (the folder as the vLLM server sees it) and \`herd build --engine vllm\`.`,
-        "provider.adapterDir",
-        { cause: error },
-      );
+      return (error as Error).message;
     }
+  }
+
+  private adapterPath(name: string): string {
+    return `${this.options.adapterDir!.replace(/\/+$/, "")}/${name}`;
   }
 }
