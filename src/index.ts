@@ -102,6 +102,7 @@ export {
   PluginError,
   ProviderResponseError,
   ProviderUnavailableError,
+  ReplyTooLargeError,
   UnknownExpertError,
   UnknownNameError,
 } from "./core/errors.js";

@@ -158,6 +158,24 @@ export class ProviderResponseError extends HerdError {
 }
 
 /**
+ * A backend sent a reply larger than Herd reads whole (a non-streamed chat reply, a model list, an
+ * embeddings batch). Herd stopped reading at the limit and closed the connection, so a broken or
+ * hostile backend cannot make it hold an unbounded body. Not retryable: the same call gets the same reply.
+ */
+export class ReplyTooLargeError extends ProviderResponseError {
+  override readonly code = "reply_too_large";
+  constructor(
+    message: string,
+    /** The limit the reply went past, in bytes. */
+    readonly limit: number,
+    url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, undefined, url, { isRetryable: false, ...options });
+  }
+}
+
+/**
  * A backend call ran out of time (a `timeouts` phase: connect, first byte, idle or total). The call
  * was aborted and its generation slot freed; retrying may succeed once the backend recovers.
  */
