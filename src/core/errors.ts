@@ -86,7 +86,8 @@ export class UnknownNameError extends HerdError {
     readonly known: readonly string[],
     options: HerdErrorOptions = {},
   ) {
-    super(`Unknown ${kind} "${unknownName}". Known ${kind}s: ${known.join(", ") || "(none)"}.`, {
+    const kinds = /(x|s|ch)$/.test(kind) ? `${kind}es` : `${kind}s`; // index -> indexes
+    super(`Unknown ${kind} "${unknownName}". Known ${kinds}: ${known.join(", ") || "(none)"}.`, {
       status: 400,
       ...options,
     });

@@ -10,6 +10,7 @@ import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
 import { addRoutingFlags, type RoutingFlags } from "../common-options.js";
 import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir, openHerd } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface ReloadFlags {
   serveUrl?: string;
@@ -88,9 +89,8 @@ export function registerExpertsCommand(program: Command): void {
     ),
   ).action(async (flags: AddFlags) => {
     if (!EXPERT_NAME.test(flags.name)) {
-      throw new ConfigError(
+      throw new UsageError(
         `--name "${flags.name.slice(0, 64)}" must be lowercase letters, digits, '-' or '_' (at most 63 characters).`,
-        "--name",
       );
     }
     const dir = writableExpertsDir(flags.expertsDir, "herd experts add");

@@ -105,7 +105,7 @@ describe("herd eval --report and --format", () => {
       "--format",
       "markdown",
     );
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/--json and --format markdown disagree/);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe("herd: --json and --format markdown disagree; pick one. (see herd --help)\n");
   });
 });

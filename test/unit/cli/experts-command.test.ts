@@ -119,6 +119,7 @@ describe("herd experts", () => {
       "--examples",
       join(dir, "astro.txt"),
     );
+    expect(badName.code).toBe(2);
     expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 

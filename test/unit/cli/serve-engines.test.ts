@@ -39,15 +39,26 @@ describe("herd serve with an engine", () => {
     [["--provider", "vllm"], /--provider vllm needs the engine's URL: --provider vllm:http:\/\/HOST:PORT/],
     [
       ["--provider", "lorax:localhost:8080"],
-      /must start with http:\/\/ or https:\/\/ \(--provider lorax:http:\/\/HOST:PORT/,
+      /--provider lorax:localhost:8080 is not an http\(s\) URL: give it as --provider lorax:http:\/\/HOST:PORT/,
     ],
     [
       ["--provider", "ollama", "--api-key-backend", "k"],
       /--api-key-backend applies to --provider vllm \| lorax \| llama-server/,
     ],
-  ])("refuses %j with one readable line", async (args, message) => {
+    [["--provider", "llamacpp"], /--provider llamacpp needs a model: --provider llamacpp:base\.gguf/],
+    [["--provider", "ollama:x"], /--provider ollama takes no ":x" setting: give just --provider ollama/],
+    [
+      ["--provider", "tgi:http://x"],
+      /--provider "tgi" is not one Herd knows; use one of: llama-server, llamacpp, lorax, ollama, vllm/,
+    ],
+    [
+      ["--demo", "--provider", "ollama"],
+      /--demo runs its own offline model, embedder and index; drop --provider/,
+    ],
+  ])("refuses %j as a usage error: one readable line, exit 2", async (args, message) => {
     const run = await runHerd("serve", "--port", "0", ...args);
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(message);
   });
 });
