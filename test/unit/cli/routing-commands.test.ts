@@ -1,11 +1,15 @@
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configFromFlags } from "../../../src/cli/common-options.js";
+import { copyRepoExperts } from "../../helpers/repo-experts.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
-const EXPERTS = resolve("experts");
+// Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
+const EXPERTS = experts.dir;
 
 async function expertsDir(experts: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "herd-cli-"));
