@@ -173,10 +173,14 @@ export class EngineClient {
   }
 
   /**
-   * Reads a reply body as JSON, naming the engine when it is not; a body past `limit` is destroyed
-   * and fails with ReplyTooLargeError naming the engine's URL and the limit.
+   * Reads a reply body as JSON, naming the engine when it is not; a body past `limit` (default: a
+   * listing's) is destroyed and fails with ReplyTooLargeError naming the engine's URL and the limit.
    */
-  async json(response: BackendResponse, path: string, limit: ReplyLimit): Promise<unknown> {
+  async json(
+    response: BackendResponse,
+    path: string,
+    limit: ReplyLimit = REPLY_LIMITS.listing,
+  ): Promise<unknown> {
     const text = await response.text(limit);
     try {
       return JSON.parse(text);
