@@ -4,7 +4,7 @@ import { blendGrid } from "../../core/blend-resolver.js";
 import { errorMessage } from "../../core/errors.js";
 import { loadExpertSet } from "../../core/experts.js";
 import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
-import { ENGINES } from "../../providers/engines-build/index.js";
+import { ENGINE_TRAITS, ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
 import { positiveInt, progress } from "../common-options.js";
@@ -44,6 +44,11 @@ function checkPairs(pairs: readonly [string, string][], known: readonly string[]
       );
     }
   }
+}
+
+/** Whether the engine build blends experts per request (so it writes no blend adapters). */
+function blendsPerRequest(engine: (typeof ENGINES)[number], nativeMerge: boolean | undefined): boolean {
+  return !ENGINE_TRAITS[engine].prebuiltBlends || (engine === "lorax" && nativeMerge === true);
 }
 
 /** Parses --grid (commander argParser): a step that splits 1 into whole percents. */
@@ -186,6 +191,13 @@ export function registerBuildCommand(program: Command): void {
     .action(async (flags: BuildFlags) => {
       const { grid, dtype } = flags;
       checkFlagsFor(command, flags.engine, flags);
+      if (flags.pairs && flags.engine !== "ollama" && blendsPerRequest(flags.engine, flags.nativeMerge)) {
+        const how =
+          flags.engine === "lorax" ? "LoRAX with --native-merge" : ENGINE_TRAITS[flags.engine].label;
+        throw new UsageError(
+          `--pairs picks the blend adapters to write, but ${how} blends experts per request and none are written: drop --pairs.`,
+        );
+      }
       const experts = await loadExpertSet(flags.expertsDir);
       if (flags.pairs)
         checkPairs(

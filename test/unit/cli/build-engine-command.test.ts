@@ -166,6 +166,14 @@ describe("herd build --engine", () => {
     [["--dtype", "f8"], '--dtype must be auto, f32, f16 or bf16, got "f8".'],
     [["--pairs", "code"], '--pairs takes two different experts per pair, like code+reasoning; got "code".'],
     [
+      ["--engine", "lorax", "--native-merge", "--pairs", "code+math"],
+      "--pairs picks the blend adapters to write, but LoRAX with --native-merge blends experts per request and none are written: drop --pairs.",
+    ],
+    [
+      ["--engine", "llama-server", "--pairs", "code+math"],
+      "but llama-server blends experts per request and none are written: drop --pairs.",
+    ],
+    [
       ["--pairs", "code+code"],
       '--pairs takes two different experts per pair, like code+reasoning; got "code+code".',
     ],
