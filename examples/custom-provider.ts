@@ -59,11 +59,11 @@ export class TemplateProvider implements ChatProvider {
   async health(): Promise<void> {}
 }
 
-export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}) {
+export async function main({ ollamaUrl, log = console.log, expertsDir = EXPERTS_DIR }: ExampleOptions = {}) {
   // 1. Rebinding: wrap whatever provider the config chose.
   let metered: MeteredProvider | undefined;
   const herd = await createHerd(
-    { expertsDir: EXPERTS_DIR, provider: { name: "ollama", url: ollamaUrl } },
+    { expertsDir, provider: { name: "ollama", url: ollamaUrl } },
     {
       configure: (container) => {
         metered = new MeteredProvider(container.get<ChatProvider>(TOKENS.ChatProvider));
@@ -85,10 +85,7 @@ export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}
   // 2. Registering by name: the config picks it like "ollama" or "llamacpp".
   const registries = defaultRegistries();
   registries.chatProviders.register("template", () => new TemplateProvider());
-  const offline = await createHerd(
-    { expertsDir: EXPERTS_DIR, provider: { name: "template" } },
-    { registries },
-  );
+  const offline = await createHerd({ expertsDir, provider: { name: "template" } }, { registries });
   try {
     const answer = await offline.generate({
       messages: [{ role: "user", content: "Prove that 17 is prime." }],

@@ -32,9 +32,9 @@ export function addRouting(app: express.Express, herd: Herd): void {
   });
 }
 
-export async function main({ log = console.log }: ExampleOptions = {}) {
+export async function main({ log = console.log, expertsDir = EXPERTS_DIR }: ExampleOptions = {}) {
   const herd = await createHerd({
-    expertsDir: EXPERTS_DIR,
+    expertsDir,
     embedder: { name: "hashing" },
     index: { name: "memory" },
   });

@@ -53,8 +53,8 @@ export interface AgentExampleOptions extends ExampleOptions {
 }
 
 /** The offline demo's setup: a generated tiny model with one random LoRA per expert, via llama.cpp. */
-async function demoConfig(): Promise<HerdConfigInput> {
-  const raw = JSON.parse(await readFile(join(EXPERTS_DIR, "experts.json"), "utf8")) as {
+async function demoConfig(expertsDir: string): Promise<HerdConfigInput> {
+  const raw = JSON.parse(await readFile(join(expertsDir, "experts.json"), "utf8")) as {
     experts: { name: string; adapter: string }[];
   };
   const assets = await createDemoAssets(
@@ -62,7 +62,7 @@ async function demoConfig(): Promise<HerdConfigInput> {
     raw.experts.map((e) => e.name),
   );
   return {
-    expertsDir: EXPERTS_DIR,
+    expertsDir,
     experts: { ...raw, experts: raw.experts.map((e) => ({ ...e, adapter: assets.adapters[e.name]! })) },
     baseModel: "herd-demo-tiny-llama",
     embedder: { name: "hashing" },
@@ -71,9 +71,14 @@ async function demoConfig(): Promise<HerdConfigInput> {
   };
 }
 
-export async function main({ ollamaUrl, log = console.log, demo = false }: AgentExampleOptions = {}) {
+export async function main({
+  ollamaUrl,
+  log = console.log,
+  demo = false,
+  expertsDir = EXPERTS_DIR,
+}: AgentExampleOptions = {}) {
   const herd = await createHerd(
-    demo ? await demoConfig() : { expertsDir: EXPERTS_DIR, provider: { name: "ollama", url: ollamaUrl } },
+    demo ? await demoConfig(expertsDir) : { expertsDir, provider: { name: "ollama", url: ollamaUrl } },
   );
   try {
     // The demo model writes random text: a token limit keeps its answers (and tool arguments) short.

@@ -9,9 +9,9 @@ import { ChatPromptTemplate } from "@langchain/core/prompts";
 import { createHerd, routingOf } from "../src/index.js";
 import { EXPERTS_DIR, type ExampleOptions, isMain } from "./shared.js";
 
-export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}) {
+export async function main({ ollamaUrl, log = console.log, expertsDir = EXPERTS_DIR }: ExampleOptions = {}) {
   const herd = await createHerd({
-    expertsDir: EXPERTS_DIR,
+    expertsDir,
     provider: { name: "ollama", url: ollamaUrl },
     plugins: ["expert-override", "fallback"],
   });

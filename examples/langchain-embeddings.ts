@@ -39,11 +39,11 @@ class BagOfWordsEmbeddings extends Embeddings {
   }
 }
 
-export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}) {
+export async function main({ ollamaUrl, log = console.log, expertsDir = EXPERTS_DIR }: ExampleOptions = {}) {
   // Centroids are stored per embedder id; a temporary folder keeps this example from writing into experts/.
   const centroidsDir = await mkdtemp(join(tmpdir(), "herd-langchain-embeddings-"));
   const herd = await createHerd({
-    expertsDir: EXPERTS_DIR,
+    expertsDir,
     centroidsDir,
     embedder: { name: "langchain", embeddings: new BagOfWordsEmbeddings() },
     provider: { name: "ollama", url: ollamaUrl },

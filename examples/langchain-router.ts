@@ -17,9 +17,9 @@ function chain(answer: string) {
   return prompt.pipe(new FakeListChatModel({ responses: [answer] })).pipe(new StringOutputParser());
 }
 
-export async function main({ ollamaUrl, log = console.log }: ExampleOptions = {}) {
+export async function main({ ollamaUrl, log = console.log, expertsDir = EXPERTS_DIR }: ExampleOptions = {}) {
   // Routing only: the hashing embedder is offline; the chat backend is never called.
-  const herd = await createHerd({ expertsDir: EXPERTS_DIR, provider: { name: "ollama", url: ollamaUrl } });
+  const herd = await createHerd({ expertsDir, provider: { name: "ollama", url: ollamaUrl } });
   try {
     const router = herd.routeTo<{ question: string }, string>({
       code: chain("Here is the code you asked for."),

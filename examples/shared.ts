@@ -9,6 +9,11 @@ export interface ExampleOptions {
   ollamaUrl?: string;
   /** Where the example prints. @default console.log */
   log?: (line: string) => void;
+  /**
+   * The experts folder (experts.json; routing stores what it learns in its centroids/ folder).
+   * @default EXPERTS_DIR, the experts shipped with Herd
+   */
+  expertsDir?: string;
 }
 
 /** True when the module is the script being run (`npx tsx examples/x.ts`), not imported. */

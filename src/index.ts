@@ -106,6 +106,7 @@ export {
   PluginError,
   ProviderResponseError,
   ProviderUnavailableError,
+  ReplyTooLargeError,
   UnknownExpertError,
   UnknownNameError,
 } from "./core/errors.js";

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import type { HerdConfigInput } from "../core/config.js";
 import { loadConfigFile } from "../core/config.js";
-import { ConfigError } from "../core/errors.js";
+import { checkName, UsageError } from "./usage-error.js";
 
 /** Flags shared by the commands that route: where the experts are and which embedder/index to use. */
 export interface RoutingFlags {
@@ -15,6 +15,9 @@ export interface RoutingFlags {
   ollamaUrl?: string;
   strategy?: string;
 }
+
+/** The values of `--strategy` (config `router.strategy`). */
+const ROUTING_STRATEGIES = ["linear", "centroid", "knn"] as const;
 
 /** Adds the routing flags to a command. */
 export function addRoutingFlags(command: Command): Command {
@@ -28,7 +31,9 @@ export function addRoutingFlags(command: Command): Command {
     .option("--index <name>", "memory | chroma (default: memory)")
     .option("--chroma-url <url>", "the Chroma server for --index chroma (default: http://127.0.0.1:8000)")
     .option("--ollama-url <url>", "the Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
-    .option("--strategy <name>", "linear | centroid | knn (default: linear)");
+    .addOption(
+      new Option("--strategy <name>", "how prompts are routed (default: linear)").choices(ROUTING_STRATEGIES),
+    );
 }
 
 /** Splits `name:setting` (e.g. `ollama:nomic-embed-text`, `llamacpp:base.gguf`). */
@@ -49,21 +54,23 @@ export async function configFromFlags(
   if (flags.expertsDir) config.expertsDir = flags.expertsDir;
   if (flags.embedder) {
     const [name, setting] = splitSpec(flags.embedder);
+    checkName("--embedder", "embedders", name);
     const embedder: Record<string, unknown> = { name };
     if (name === "ollama") {
       if (setting) embedder.model = setting;
       if (flags.ollamaUrl) embedder.url = flags.ollamaUrl;
     } else if (name === "llamacpp") {
       if (!setting) {
-        throw new ConfigError(
+        throw new UsageError(
           "--embedder llamacpp needs a model file: --embedder llamacpp:path/to/model.gguf",
-          "embedder",
         );
       }
       // A path on the command line is relative to where the command runs.
       embedder.modelPath = resolve(setting);
     } else if (setting) {
-      throw new ConfigError(`--embedder ${name} takes no ":${setting}" setting.`, "embedder");
+      throw new UsageError(
+        `--embedder ${name} takes no ":${setting}" setting: give just --embedder ${name}.`,
+      );
     }
     config.embedder = embedder as HerdConfigInput["embedder"];
   } else if (flags.ollamaUrl && (base.embedder as { name?: string } | undefined)?.name === "ollama") {
@@ -75,14 +82,12 @@ export async function configFromFlags(
   if (flags.index || flags.chromaUrl) {
     const configured = (base.index as Record<string, unknown> | undefined) ?? {};
     // --chroma-url alone means the Chroma index; another index name drops the old index's settings.
+    if (flags.index) checkName("--index", "indexes", flags.index);
     const name = flags.index ?? (flags.chromaUrl ? "chroma" : undefined) ?? configured.name ?? "memory";
     const index: Record<string, unknown> = configured.name === name ? { ...configured } : { name };
     if (flags.chromaUrl) {
       if (name !== "chroma") {
-        throw new ConfigError(
-          `--chroma-url only applies to --index chroma, not --index ${name}.`,
-          "--chroma-url",
-        );
+        throw new UsageError(`--chroma-url only applies to --index chroma, not --index ${name}.`);
       }
       index.url = flags.chromaUrl;
     }
@@ -96,7 +101,7 @@ export async function configFromFlags(
   if (flags.strategy) {
     config.router = {
       ...((base.router as object | undefined) ?? {}),
-      strategy: flags.strategy as "linear" | "centroid" | "knn",
+      strategy: flags.strategy as (typeof ROUTING_STRATEGIES)[number],
     };
   }
   return config;

@@ -11,6 +11,7 @@ import { registerMergeCommand } from "./commands/merge.js";
 import { registerRouteCommand } from "./commands/route.js";
 import { registerSegmentCommand } from "./commands/segment.js";
 import { registerServeCommand } from "./commands/serve.js";
+import { UsageError } from "./usage-error.js";
 
 /**
  * Builds the `herd` command. Each subcommand lives in ./commands/<name>.ts and exports
@@ -49,6 +50,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      // The same one line as commander's own usage errors (configureOutput above).
+      process.stderr.write(`herd: ${error.message} (see herd --help)\n`);
+      return 2;
     }
     process.stderr.write(`herd: ${errorMessage(error)}\n`);
     return 1;

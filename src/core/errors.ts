@@ -86,7 +86,8 @@ export class UnknownNameError extends HerdError {
     readonly known: readonly string[],
     options: HerdErrorOptions = {},
   ) {
-    super(`Unknown ${kind} "${unknownName}". Known ${kind}s: ${known.join(", ") || "(none)"}.`, {
+    const kinds = /(x|s|ch)$/.test(kind) ? `${kind}es` : `${kind}s`; // index -> indexes
+    super(`Unknown ${kind} "${unknownName}". Known ${kinds}: ${known.join(", ") || "(none)"}.`, {
       status: 400,
       ...options,
     });
@@ -171,6 +172,24 @@ export class ProviderResponseError extends HerdError {
       isRetryable: providerStatus === undefined || providerStatus === 429 || providerStatus >= 500,
       ...options,
     });
+  }
+}
+
+/**
+ * A backend sent a reply larger than Herd reads whole (a non-streamed chat reply, a model list, an
+ * embeddings batch). Herd stopped reading at the limit and closed the connection, so a broken or
+ * hostile backend cannot make it hold an unbounded body. Not retryable: the same call gets the same reply.
+ */
+export class ReplyTooLargeError extends ProviderResponseError {
+  override readonly code = "reply_too_large";
+  constructor(
+    message: string,
+    /** The limit the reply went past, in bytes. */
+    readonly limit: number,
+    url?: string,
+    options: HerdErrorOptions = {},
+  ) {
+    super(message, undefined, url, { isRetryable: false, ...options });
   }
 }
 

@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { copyRepoExperts } from "../helpers/repo-experts.js";
+
+// herd serve builds the routing first, into the experts folder: a private copy, not the working tree's.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
 
 let child: ChildProcess | undefined;
 afterEach(() => {
@@ -16,6 +21,8 @@ function serve(...flags: string[]): Promise<string> {
       "tsx",
       "src/cli/main.ts",
       "serve",
+      "--experts-dir",
+      experts.dir,
       "--port",
       "0",
       "--ollama-url",

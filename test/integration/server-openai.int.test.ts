@@ -19,6 +19,7 @@ import {
   readFixture,
 } from "../fixtures/ollama/ollama-mock.js";
 import { listen } from "../helpers/listen.js";
+import { copyRepoExperts, type ExpertsCopy } from "../helpers/repo-experts.js";
 
 /**
  * End to end: the official `openai` client and LangChain's ChatOpenAI against a listening `herd serve`
@@ -43,9 +44,14 @@ let herd: Herd;
 let server: Awaited<ReturnType<typeof listen>>;
 let client: OpenAI;
 
+let experts: ExpertsCopy | undefined;
+
 beforeAll(async () => {
   msw.listen({ onUnhandledRequest: "bypass" });
+  // Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+  experts = await copyRepoExperts();
   herd = await createHerd({
+    expertsDir: experts.dir,
     provider: { name: "ollama", url: OLLAMA_URL },
     embedder: { name: "hashing" },
     index: { name: "memory" },
@@ -61,6 +67,7 @@ afterEach(() => {
 afterAll(async () => {
   await server?.close();
   await herd?.close();
+  await experts?.remove();
   msw.close();
 });
 
@@ -272,6 +279,7 @@ describe("openai client", () => {
     await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
     const port = (fake.address() as AddressInfo).port;
     const local = await createHerd({
+      expertsDir: experts!.dir,
       provider: { name: "ollama", url: `http://127.0.0.1:${port}` },
       plugins: [],
     });

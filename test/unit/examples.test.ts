@@ -6,10 +6,10 @@ import * as agentExample from "../../examples/langchain-agent.js";
 import * as chainExample from "../../examples/langchain-chain.js";
 import * as embeddingsExample from "../../examples/langchain-embeddings.js";
 import * as routerExample from "../../examples/langchain-router.js";
-import { EXPERTS_DIR } from "../../examples/shared.js";
 import type { Router } from "../../src/core/router.js";
 import { createHerd } from "../../src/herd.js";
 import { chatStream, ndjsonResponse, OLLAMA_URL, ollamaChatMock } from "./../fixtures/ollama/ollama-mock.js";
+import { copyRepoExperts } from "../helpers/repo-experts.js";
 
 /**
  * Runs every example against Ollama mocked from the documented /api/chat stream: plain questions
@@ -39,9 +39,13 @@ beforeAll(() =>
     },
   }),
 );
-// Trains (or loads) the bundled experts' linear router once, so no example pays for it inside its timeout.
+// The examples route over a private copy of the bundled experts (routing trains into the experts
+// folder; the working tree's experts/ stays untouched). Trains its linear router once, so no example
+// pays for it inside its timeout.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
 beforeAll(async () => {
-  const herd = await createHerd({ expertsDir: EXPERTS_DIR }, { prepare: false });
+  const herd = await createHerd({ expertsDir: experts.dir }, { prepare: false });
   await (herd.router as Router).linearModel();
   await herd.close();
 }, 180_000);
@@ -50,7 +54,7 @@ afterEach(() => {
 });
 afterAll(() => server.close());
 
-const quiet = { ollamaUrl: OLLAMA_URL, log: () => {} };
+const quiet = { ollamaUrl: OLLAMA_URL, log: () => {}, expertsDir: experts.dir };
 
 describe("examples", () => {
   it("langchain-chain: the code question goes to the code expert, the haiku streams", async () => {
@@ -77,7 +81,7 @@ describe("examples", () => {
   });
 
   it("langchain-agent --demo: on the random tiny llama.cpp model the forced tool call still happens", async () => {
-    const result = await agentExample.main({ log: () => {}, demo: true });
+    const result = await agentExample.main({ log: () => {}, demo: true, expertsDir: experts.dir });
     expect(result.toolCalls).toHaveLength(1);
     expect(result.toolCalls[0]).toMatchObject({ name: "get_weather", args: { city: expect.any(String) } });
     // The tool ran, and the model answered after its result (tool_choice "none": text, no second call).

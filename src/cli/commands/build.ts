@@ -1,37 +1,75 @@
 import { isAbsolute, relative } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError } from "../../core/errors.js";
+import { blendGrid } from "../../core/blend-resolver.js";
+import { errorMessage } from "../../core/errors.js";
 import { loadExpertSet } from "../../core/experts.js";
 import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
-import { ENGINES } from "../../providers/engines-build/index.js";
+import { ENGINE_TRAITS, ENGINES } from "../../providers/engines-build/index.js";
 import { type BuildEvent, buildOllamaModels } from "../../providers/ollama-build/build.js";
 import { loadChatSettings } from "../../providers/ollama-build/build-plan.js";
 import { positiveInt, progress } from "../common-options.js";
+import { UsageError } from "../usage-error.js";
 import { checkFlagsFor, type EngineBuildFlags, portNumber, runEngineBuild } from "./build-engine.js";
 
 interface BuildFlags extends EngineBuildFlags {
   engine: "ollama" | (typeof ENGINES)[number];
   dryRun?: boolean;
-  grid: string;
-  pairs?: string;
+  grid: number;
+  pairs?: [string, string][];
   expertsDir: string;
-  dtype: string;
+  dtype: FloatDType | "auto";
   force?: boolean;
   json?: boolean;
 }
 
-/** Parses `a+b,c+d` into expert pairs. @throws ConfigError on anything else */
+/** Parses `a+b,c+d` into expert pairs (commander argParser). @throws InvalidArgumentError on anything else */
 export function parsePairs(text: string): [string, string][] {
   return text.split(",").map((pair) => {
     const names = pair.split("+").map((n) => n.trim());
     if (names.length !== 2 || names.some((n) => n === "") || names[0] === names[1]) {
-      throw new ConfigError(
+      throw new InvalidArgumentError(
         `--pairs takes two different experts per pair, like code+reasoning; got "${pair}".`,
-        "pairs",
       );
     }
     return names as [string, string];
   });
+}
+
+/** Checks that every expert `--pairs` names is in experts.json. @throws UsageError naming the known ones */
+function checkPairs(pairs: readonly [string, string][], known: readonly string[], dir: string): void {
+  for (const name of pairs.flat()) {
+    if (!known.includes(name)) {
+      throw new UsageError(
+        `--pairs names "${name}", which is not an expert in ${dir}/experts.json; known experts: ${known.join(", ")}.`,
+      );
+    }
+  }
+}
+
+/** Whether the engine build blends experts per request (so it writes no blend adapters). */
+function blendsPerRequest(engine: (typeof ENGINES)[number], nativeMerge: boolean | undefined): boolean {
+  return !ENGINE_TRAITS[engine].prebuiltBlends || (engine === "lorax" && nativeMerge === true);
+}
+
+/** Parses --grid (commander argParser): a step that splits 1 into whole percents. */
+function gridStep(value: string): number {
+  const step = Number(value);
+  if (value.trim() === "" || !Number.isFinite(step))
+    throw new InvalidArgumentError(`--grid must be a number such as 0.25, got "${value}".`);
+  try {
+    blendGrid(step);
+  } catch (error) {
+    throw new InvalidArgumentError(errorMessage(error));
+  }
+  return step;
+}
+
+/** Parses --dtype (commander argParser): auto, f32, f16 or bf16, in any case. */
+function dtypeFlag(value: string): FloatDType | "auto" {
+  const dtype = value.toLowerCase() === "auto" ? "auto" : value.toUpperCase();
+  if (dtype !== "auto" && !isFloatDType(dtype))
+    throw new InvalidArgumentError(`--dtype must be auto, f32, f16 or bf16, got "${value}".`);
+  return dtype;
 }
 
 /**
@@ -98,17 +136,23 @@ export function registerBuildCommand(program: Command): void {
       "--dry-run",
       "write nothing (Ollama: only the Modelfiles); list what would be written and the missing adapter files",
     )
-    .option("--grid <step>", "blend weight grid step (0.5, 0.25, 0.1, ...)", "0.25")
+    .option("--grid <step>", "blend weight grid step (0.5, 0.25, 0.1, ...)", gridStep, 0.25)
     .option(
       "--pairs <list>",
       "only blend these expert pairs, e.g. code+reasoning,qa+general (default: every pair)",
+      parsePairs,
     )
     .option("--experts-dir <dir>", "the folder holding experts.json", "experts")
     .option(
       "--out <dir>",
       "where to write: the Modelfiles (default: Modelfiles), or with --engine the adapters, launch.json and the herd.config.json herd serve reads (default: herd-<engine>)",
     )
-    .option("--dtype <dtype>", "encoding of merged (and converted) adapters: auto | f32 | f16 | bf16", "auto")
+    .option(
+      "--dtype <dtype>",
+      "encoding of merged (and converted) adapters: auto | f32 | f16 | bf16",
+      dtypeFlag,
+      "auto",
+    )
     .option("--force", "merge and create (or write) again even when nothing changed")
     .option("--json", "print the build report as JSON")
     .option("--ollama-url <url>", "Ollama: the server (default: $OLLAMA_HOST or http://127.0.0.1:11434)")
@@ -145,23 +189,24 @@ export function registerBuildCommand(program: Command): void {
       "lorax: write no blend adapters; LoRAX merges experts per request (merged_adapters)",
     )
     .action(async (flags: BuildFlags) => {
-      const grid = Number(flags.grid);
-      if (!Number.isFinite(grid))
-        throw new ConfigError(`--grid must be a number, got "${flags.grid}".`, "grid");
-      const dtype = flags.dtype === "auto" ? "auto" : flags.dtype.toUpperCase();
-      if (dtype !== "auto" && !isFloatDType(dtype)) {
-        throw new ConfigError(`--dtype must be auto, f32, f16 or bf16, got "${flags.dtype}".`, "dtype");
-      }
+      const { grid, dtype } = flags;
       checkFlagsFor(command, flags.engine, flags);
+      if (flags.pairs && flags.engine !== "ollama" && blendsPerRequest(flags.engine, flags.nativeMerge)) {
+        const how =
+          flags.engine === "lorax" ? "LoRAX with --native-merge" : ENGINE_TRAITS[flags.engine].label;
+        throw new UsageError(
+          `--pairs picks the blend adapters to write, but ${how} blends experts per request and none are written: drop --pairs.`,
+        );
+      }
       const experts = await loadExpertSet(flags.expertsDir);
+      if (flags.pairs)
+        checkPairs(
+          flags.pairs,
+          experts.experts.map((e) => e.name),
+          flags.expertsDir,
+        );
       if (flags.engine !== "ollama") {
-        const { pairs, ...rest } = flags;
-        await runEngineBuild(flags.engine, experts, {
-          ...rest,
-          grid,
-          ...(pairs ? { pairs: parsePairs(pairs) } : {}),
-          dtype: dtype as FloatDType | "auto",
-        });
+        await runEngineBuild(flags.engine, experts, flags);
         return;
       }
       const out = flags.out ?? "Modelfiles";
@@ -169,7 +214,7 @@ export function registerBuildCommand(program: Command): void {
         expertsDir: flags.expertsDir,
         outDir: out,
         grid,
-        ...(flags.pairs ? { pairs: parsePairs(flags.pairs) } : {}),
+        ...(flags.pairs ? { pairs: flags.pairs } : {}),
         chat: await loadChatSettings(flags.expertsDir),
         dryRun: flags.dryRun ?? false,
         dtype,

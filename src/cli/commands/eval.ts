@@ -5,6 +5,7 @@ import { renderHtmlReport, renderMarkdownReport } from "../../core/eval-report/i
 import { evaluateRouter, formatReport, readLabeledData } from "../../core/evaluation.js";
 import { addRoutingFlags, progress, type RoutingFlags } from "../common-options.js";
 import { openHerd } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface EvalFlags extends RoutingFlags {
   data: string;
@@ -39,7 +40,7 @@ export function registerEvalCommand(program: Command): void {
       ),
   ).action(async (flags: EvalFlags) => {
     if (flags.json && flags.format && flags.format !== "json") {
-      throw new ConfigError(`--json and --format ${flags.format} disagree; pick one.`, "--format");
+      throw new UsageError(`--json and --format ${flags.format} disagree; pick one.`);
     }
     const format = flags.json ? "json" : (flags.format ?? "text");
     const data = await readLabeledData(flags.data);

@@ -5,10 +5,12 @@ import { ConfigError, errorMessage } from "../../core/errors.js";
 import { EXPERT_NAME, type ExpertDefinition, parseExamples } from "../../core/experts.js";
 import { addExpertToFile, readExpertsFile, removeExpertFromFile } from "../../core/experts-file.js";
 import { prepareExpertAdapter } from "../../providers/adapters/expert-adapter.js";
+import { readUpTo } from "../../providers/http/reply-limits.js";
 import { EXPERTS_RELOAD_PATH } from "../../server/admin-experts.js";
 import { addRoutingFlags, type RoutingFlags } from "../common-options.js";
 import { writableExpertsDir } from "../experts-dir.js";
 import { defaultExpertsDir, openHerd } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface ReloadFlags {
   serveUrl?: string;
@@ -87,9 +89,8 @@ export function registerExpertsCommand(program: Command): void {
     ),
   ).action(async (flags: AddFlags) => {
     if (!EXPERT_NAME.test(flags.name)) {
-      throw new ConfigError(
+      throw new UsageError(
         `--name "${flags.name.slice(0, 64)}" must be lowercase letters, digits, '-' or '_' (at most 63 characters).`,
-        "--name",
       );
     }
     const dir = writableExpertsDir(flags.expertsDir, "herd experts add");
@@ -251,6 +252,17 @@ function reloadUrl(value: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}${EXPERTS_RELOAD_PATH}`;
 }
 
+/** The most of a reload reply read: 1 MiB, room for thousands of expert names. */
+const RELOAD_REPLY_BYTES = 1024 * 1024;
+
+function parseJsonOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
 /** Asks a running server to re-read experts.json; a failure is reported, not fatal (the file is updated). */
 async function reloadServer(flags: ReloadFlags): Promise<string[]> {
   if (!flags.serveUrl) {
@@ -271,7 +283,13 @@ async function reloadServer(flags: ReloadFlags): Promise<string[]> {
       body: "{}",
       signal: AbortSignal.timeout(60_000),
     });
-    const body = (await response.json().catch(() => ({}))) as {
+    // The reply names the experts (or the error): a small JSON object, read at most RELOAD_REPLY_BYTES of it.
+    const read = response.body ? await readUpTo(response.body, RELOAD_REPLY_BYTES) : undefined;
+    if (read && !read.complete)
+      return [
+        `warning: ${url} sent a reply larger than 1 MiB; is it a herd serve ${EXPERTS_RELOAD_PATH} URL?`,
+      ];
+    const body = (read ? parseJsonOr(read.bytes.toString("utf8"), {}) : {}) as {
       experts?: string[];
       warnings?: unknown;
       error?: { message?: string };

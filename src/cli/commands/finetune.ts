@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { ConfigError, HerdError } from "../../core/errors.js";
+import { HerdError } from "../../core/errors.js";
 import { readExpertsFile } from "../../core/experts-file.js";
 import { shellQuote } from "../../providers/engines-build/shell-quote.js";
 import {
@@ -10,6 +10,7 @@ import {
 } from "../../providers/trainers/finetune-recipes.js";
 import { runTrainer } from "../../providers/trainers/run-trainer.js";
 import { defaultExpertsDir } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface FinetuneFlags {
   expert?: string[];
@@ -60,7 +61,9 @@ export function registerFinetuneCommand(program: Command): void {
       const experts = flags.all ? known : flags.expert!;
       for (const name of experts) {
         if (!known.includes(name))
-          throw new ConfigError(`Unknown expert "${name}". Known experts: ${known.join(", ")}.`, "--expert");
+          throw new UsageError(
+            `--expert "${name}" is not in experts.json; known experts: ${known.join(", ")}.`,
+          );
       }
       const baseModel = flags.baseModel ?? trainingBaseModel(file.baseModel);
       const recipes = await writeFinetuneRecipes({

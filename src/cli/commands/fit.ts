@@ -1,11 +1,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../../core/errors.js";
 import { readLabeledData } from "../../core/evaluation.js";
 import { fitLinearRouting } from "../../core/routing/fit.js";
 import { addRoutingFlags, progress, type RoutingFlags } from "../common-options.js";
 import { openHerd } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface FitFlags extends RoutingFlags {
   data: string;
@@ -18,9 +19,8 @@ interface FitFlags extends RoutingFlags {
 function accuracyFlag(value: string): number {
   const n = Number(value);
   if (!(n > 0 && n <= 1)) {
-    throw new ConfigError(
-      `--target-accuracy must be a number in (0, 1], got "${value}".`,
-      "--target-accuracy",
+    throw new InvalidArgumentError(
+      `--target-accuracy must be a number in (0, 1], e.g. 0.95; got "${value}".`,
     );
   }
   return n;
@@ -63,6 +63,12 @@ export function registerFitCommand(program: Command): void {
       .option("--dry-run", "print what was fitted without writing")
       .option("--json", "print the result as JSON"),
   ).action(async (flags: FitFlags) => {
+    if (flags.strategy !== undefined && flags.strategy !== "linear") {
+      throw new UsageError(
+        `herd fit calibrates the linear strategy, not --strategy ${flags.strategy}: drop --strategy or give --strategy linear ` +
+          "(centroid and knn take a similarity threshold: set router.threshold by hand).",
+      );
+    }
     const data = await readLabeledData(flags.data);
     const herd = await openHerd(flags);
     try {

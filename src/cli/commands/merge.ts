@@ -1,14 +1,22 @@
 import { stat } from "node:fs/promises";
-import type { Command } from "commander";
-import { ConfigError, InvalidInputError } from "../../core/errors.js";
-import { isFloatDType } from "../../providers/adapters/dtype.js";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { type FloatDType, isFloatDType } from "../../providers/adapters/dtype.js";
 import { mergeAdapterFiles, outputFormatOf } from "../../providers/adapters/merge.js";
 import { progress } from "../common-options.js";
+import { UsageError } from "../usage-error.js";
+
+/** Parses --dtype (commander argParser): f32, f16 or bf16, in any case. */
+function dtypeFlag(value: string): FloatDType {
+  const dtype = value.toUpperCase();
+  if (!isFloatDType(dtype))
+    throw new InvalidArgumentError(`--dtype must be f32, f16 or bf16, got "${value}".`);
+  return dtype;
+}
 
 interface MergeFlags {
   out: string;
   format?: string;
-  dtype?: string;
+  dtype?: FloatDType;
   base?: string;
   json?: boolean;
   force?: boolean;
@@ -18,13 +26,12 @@ interface MergeFlags {
  * Parses `ADAPTER[:WEIGHT]` arguments. A path that exists is taken whole (so `C:\a.gguf` works);
  * otherwise the text after the last `:` is the weight and must be a finite number. Weights are
  * given for every adapter or for none; none means 1/N each.
- * @throws InvalidInputError naming the argument
+ * @throws UsageError naming the argument
  */
 export async function parseAdapterSpecs(
   specs: readonly string[],
 ): Promise<{ path: string; weight: number }[]> {
-  if (specs.length === 0)
-    throw new InvalidInputError("Give at least one adapter to merge: ADAPTER[:WEIGHT]...", "adapters");
+  if (specs.length === 0) throw new UsageError("Give at least one adapter to merge: ADAPTER[:WEIGHT]...");
   const parsed: { path: string; weight: number | undefined }[] = [];
   for (const spec of specs) {
     const colon = spec.lastIndexOf(":");
@@ -39,19 +46,15 @@ export async function parseAdapterSpecs(
     const text = spec.slice(colon + 1);
     const weight = text.trim() === "" ? Number.NaN : Number(text);
     if (!Number.isFinite(weight)) {
-      throw new InvalidInputError(
+      throw new UsageError(
         `The weight "${text}" in "${spec}" is not a finite number: write ADAPTER:WEIGHT, e.g. code.gguf:0.75.`,
-        "adapters",
       );
     }
     parsed.push({ path: spec.slice(0, colon), weight });
   }
   const weighted = parsed.filter((p) => p.weight !== undefined).length;
   if (weighted !== 0 && weighted !== parsed.length) {
-    throw new InvalidInputError(
-      "Give a weight to every adapter or to none (then each gets 1/N).",
-      "adapters",
-    );
+    throw new UsageError("Give a weight to every adapter or to none (then each gets 1/N).");
   }
   return parsed.map((p) => ({ path: p.path, weight: p.weight ?? 1 / parsed.length }));
 }
@@ -65,8 +68,14 @@ export function registerMergeCommand(program: Command): void {
     )
     .argument("<adapters...>", "GGUF LoRA files or PEFT folders, each optionally :WEIGHT (default: 1/N each)")
     .requiredOption("--out <path>", "the merged adapter: a .gguf file, or a folder for PEFT")
-    .option("--format <format>", "gguf | peft (default: from --out)")
-    .option("--dtype <dtype>", "f32 | f16 | bf16; f32 keeps the merge exact (default: f32)")
+    .addOption(
+      new Option("--format <format>", "the adapter format (default: from --out)").choices(["gguf", "peft"]),
+    )
+    .addOption(
+      new Option("--dtype <dtype>", "f32 | f16 | bf16; f32 keeps the merge exact (default: f32)").argParser(
+        dtypeFlag,
+      ),
+    )
     .option(
       "--base <model.gguf>",
       "check every adapter against this GGUF base model; also converts between PEFT and GGUF",
@@ -77,9 +86,7 @@ export function registerMergeCommand(program: Command): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (specs: string[], flags: MergeFlags) => {
-      const dtype = (flags.dtype ?? "f32").toUpperCase();
-      if (!isFloatDType(dtype))
-        throw new ConfigError(`--dtype must be f32, f16 or bf16, got "${flags.dtype}".`, "dtype");
+      const dtype = flags.dtype ?? "F32";
       const sources = await parseAdapterSpecs(specs);
       const format = await outputFormatOf(flags.out, flags.format);
       const started = performance.now();

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { RoutingDecision } from "../../core/routing.js";
 import { addRoutingFlags, positiveInt, type RoutingFlags } from "../common-options.js";
 import { openHerd } from "../open-herd.js";
+import { UsageError } from "../usage-error.js";
 
 interface RouteFlags extends RoutingFlags {
   topExperts?: number;
@@ -39,6 +40,10 @@ export function registerRouteCommand(program: Command): void {
       .option("--top-experts <n>", "how many experts to blend", positiveInt("--top-experts"))
       .option("--json", "print the routing decision as JSON"),
   ).action(async (words: string[], flags: RouteFlags) => {
+    if (words.join("").trim() === "")
+      throw new UsageError(
+        'The prompt is empty: give some text to route, e.g. herd route "Sort a list in Python".',
+      );
     const herd = await openHerd(flags);
     try {
       const decision = await herd.route(words.join(" "), { topExperts: flags.topExperts });

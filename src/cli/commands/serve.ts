@@ -20,6 +20,7 @@ import {
   splitSpec,
 } from "../common-options.js";
 import { defaultExpertsDir } from "../open-herd.js";
+import { checkName, UsageError } from "../usage-error.js";
 import { DEMO_NOTICE, demoConfig } from "./serve-demo.js";
 
 interface ServeFlags extends RoutingFlags {
@@ -195,9 +196,8 @@ function rejectDemoConflicts(flags: ServeFlags): void {
   ).filter(([, value]) => value !== undefined);
   if (given.length > 0) {
     const names = given.map(([name]) => name).join(", ");
-    throw new ConfigError(
+    throw new UsageError(
       `--demo runs its own offline model, embedder and index; drop ${names}, or drop --demo to use them.`,
-      "--demo",
     );
   }
 }
@@ -238,22 +238,23 @@ function portNumber(value: string): number {
 /** `--provider ollama`, `--provider llamacpp:path/to/model.gguf` or `--provider vllm:http://host:8000`. */
 function applyProvider(config: HerdConfigInput, spec: string): void {
   const [name, setting] = splitSpec(spec);
+  checkName("--provider", "chatProviders", name);
   const provider: Record<string, unknown> = { ...((config.provider as object | undefined) ?? {}), name };
   if (name === "llamacpp") {
-    if (!setting)
-      throw new ConfigError("--provider llamacpp needs a model: --provider llamacpp:base.gguf", "--provider");
+    if (!setting) throw new UsageError("--provider llamacpp needs a model: --provider llamacpp:base.gguf");
     provider.modelPath = resolve(setting); // relative to where the command runs
     // The base model is this file: name it so (experts.json's baseModel is usually an Ollama tag).
     config.baseModel ??= basename(setting).replace(/\.gguf$/i, "");
   } else if (ENGINES.has(name)) {
     if (!setting)
-      throw new ConfigError(
-        `--provider ${name} needs the engine's URL: --provider ${name}:http://HOST:PORT`,
-        "--provider",
+      throw new UsageError(`--provider ${name} needs the engine's URL: --provider ${name}:http://HOST:PORT`);
+    if (!/^https?:\/\/[^/]/i.test(setting) || !URL.canParse(setting))
+      throw new UsageError(
+        `--provider ${name}:${setting} is not an http(s) URL: give it as --provider ${name}:http://HOST:PORT.`,
       );
     provider.url = setting;
   } else if (setting) {
-    throw new ConfigError(`--provider ${name} takes no ":${setting}" setting.`, "--provider");
+    throw new UsageError(`--provider ${name} takes no ":${setting}" setting: give just --provider ${name}.`);
   }
   config.provider = provider as HerdConfigInput["provider"];
 }
@@ -265,9 +266,8 @@ const ENGINES = new Set(["vllm", "lorax", "llama-server"]);
 function applyBackendKey(config: HerdConfigInput, key: string): void {
   const provider = (config.provider as Record<string, unknown> | undefined) ?? {};
   if (!ENGINES.has(String(provider.name ?? "ollama"))) {
-    throw new ConfigError(
+    throw new UsageError(
       `--api-key-backend applies to --provider vllm | lorax | llama-server, not ${String(provider.name ?? "ollama")}.`,
-      "--api-key-backend",
     );
   }
   config.provider = { ...provider, apiKey: key } as HerdConfigInput["provider"];

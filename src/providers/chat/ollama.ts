@@ -28,6 +28,7 @@ import {
 } from "../http/backend-request.js";
 import { parseNdjson } from "../http/ndjson.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
+import { REPLY_LIMITS } from "../http/reply-limits.js";
 import { type OllamaChatLine, toOllamaChatBody } from "./ollama-messages.js";
 import { OllamaReplyTranslator } from "./ollama-response.js";
 
@@ -178,7 +179,7 @@ export class OllamaChatProvider implements ChatProvider {
       signal: options.signal,
     });
     // Typed by the official client, read defensively: the server is outside our control.
-    const data = (await response.json()) as Partial<ListResponse> | null;
+    const data = (await response.json(REPLY_LIMITS.listing)) as Partial<ListResponse> | null;
     return (data?.models ?? []).map((m) => String(m.name ?? m.model));
   }
 

@@ -5,6 +5,7 @@ import type { BackendTimeouts } from "../../core/timeouts.js";
 import { l2Normalize } from "../../core/vector-math.js";
 import { type BackendResponse, backendRequest } from "../http/backend-request.js";
 import { ollamaBaseUrl } from "../http/ollama-base-url.js";
+import { embeddingsReplyLimit } from "../http/reply-limits.js";
 
 /** Settings of the Ollama embedder. */
 export interface OllamaEmbedderOptions {
@@ -99,7 +100,7 @@ export class OllamaEmbedder implements Embedder {
       throw error;
     }
     // Typed by the official client, read defensively: the server is outside our control.
-    const data = (await response.json()) as Partial<EmbedResponse>;
+    const data = (await response.json(embeddingsReplyLimit(input.length))) as Partial<EmbedResponse>;
     if (!Array.isArray(data.embeddings) || data.embeddings.length !== input.length) {
       throw new ProviderResponseError(
         `Ollama at ${this.baseUrl} returned ${Array.isArray(data.embeddings) ? data.embeddings.length : "no"} embeddings for ${input.length} inputs; is "${this.model}" an embedding model?`,

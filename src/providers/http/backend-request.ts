@@ -5,6 +5,14 @@ import { AbortError, ProviderResponseError, ProviderUnavailableError } from "../
 import { type BackendTimeouts, HEALTH_TIMEOUT_MS, resolveTimeouts } from "../../core/timeouts.js";
 import { errorTextOf, requestError, timeoutError } from "./backend-errors.js";
 import { fetchRequest } from "./fetch-request.js";
+import {
+  ERROR_TEXT_BYTES,
+  REPLY_LIMITS,
+  type ReplyLimit,
+  type ReplySource,
+  readUpTo,
+  replyTooLarge,
+} from "./reply-limits.js";
 
 export { errorTextOf };
 
@@ -51,12 +59,10 @@ export const FINISH_GRACE_MS = 250;
 /** How much `finish()` reads after a reply's final line: 64 KiB (a chunked body's end is 5 bytes). */
 export const FINISH_MAX_BYTES = 64 * 1024;
 
-/** The longest body `text()`/`json()` read, and the longest error text kept: 64 MiB. */
-export const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
 /**
  * A backend's 2xx answer. `body` streams as it arrives (Node Buffers) under the idle and total
  * limits; read it once, or call `close()`. Breaking out of `for await (... of body)` closes it too.
+ * `text()` and `json()` read it whole, up to a limit (REPLY_LIMITS).
  */
 export class BackendResponse {
   constructor(
@@ -64,28 +70,37 @@ export class BackendResponse {
     readonly headers: IncomingHttpHeaders,
     readonly body: Readable,
     private readonly backend: BackendInfo,
+    /** The path asked for (without its query), named in errors. @default "/" */
+    readonly path = "/",
   ) {}
 
-  /** The whole body as text (UTF-8), at most `limit` bytes. */
-  async text(limit = MAX_BODY_BYTES): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of this.body) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        throw new ProviderResponseError(
-          `${this.backend.service} at ${this.backend.baseUrl} sent a reply larger than ${limit} bytes; Herd stopped reading it.`,
-          undefined,
-          this.backend.baseUrl,
-        );
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+  /** Who sent this reply and for which path, as errors name it. */
+  get source(): ReplySource {
+    return { service: this.backend.service, baseUrl: this.backend.baseUrl, path: this.path };
   }
 
-  /** The whole body parsed as JSON; a reply that is not JSON is a ProviderResponseError. */
-  async json(limit = MAX_BODY_BYTES): Promise<unknown> {
+  /**
+   * The whole body as text (UTF-8). A reply that announces, or sends, more than `limit.bytes` is
+   * destroyed at once (no more of it is received) and fails with ReplyTooLargeError naming the
+   * backend, its URL and the limit.
+   */
+  async text(limit: ReplyLimit = REPLY_LIMITS.listing): Promise<string> {
+    const source = this.source;
+    const declared = Number(this.headers["content-length"]);
+    if (declared > limit.bytes) {
+      this.body.destroy();
+      throw replyTooLarge(source, limit, declared);
+    }
+    const { bytes, complete } = await readUpTo(this.body, limit.bytes);
+    if (!complete) {
+      this.body.destroy();
+      throw replyTooLarge(source, limit);
+    }
+    return bytes.toString("utf8");
+  }
+
+  /** The whole body parsed as JSON (read as `text(limit)`); a reply that is not JSON is a ProviderResponseError. */
+  async json(limit: ReplyLimit = REPLY_LIMITS.listing): Promise<unknown> {
     const text = await this.text(limit);
     try {
       return JSON.parse(text);
@@ -97,6 +112,13 @@ export class BackendResponse {
         { cause },
       );
     }
+  }
+
+  /** The start of the body (at most `bytes`) as text, for an error message; stops reading there. */
+  async prefix(bytes: number): Promise<string> {
+    const read = await readUpTo(this.body, bytes);
+    if (!read.complete) this.body.destroy();
+    return read.bytes.toString("utf8");
   }
 
   /**
@@ -198,13 +220,14 @@ export async function backendRequest(
   } catch (error) {
     throw requestError(backend, error, init.signal);
   }
-  const response = new BackendResponse(status, headers, body, backend);
+  const where = target.path.split("?")[0]!;
+  const response = new BackendResponse(status, headers, body, backend, where);
   if (status >= 200 && status < 300) return response;
-  const raw = await response.text(MAX_BODY_BYTES).catch(() => "");
-  if (backend.toError) throw backend.toError(status, raw, target.path.split("?")[0]!);
+  const raw = await response.prefix(ERROR_TEXT_BYTES).catch(() => "");
+  if (backend.toError) throw backend.toError(status, raw, where);
   const text = errorTextOf(raw);
   throw new ProviderResponseError(
-    `${backend.service} at ${backend.baseUrl} answered ${status} for ${target.path.split("?")[0]}: ${text || `HTTP ${status}`}`,
+    `${backend.service} at ${backend.baseUrl} answered ${status} for ${where}: ${text || `HTTP ${status}`}`,
     status,
     backend.baseUrl,
   );
@@ -234,7 +257,7 @@ export async function backendHealth(
     pool: "health",
     timeouts: HEALTH_TIMEOUTS,
   });
-  await response.text(64 * 1024);
+  await response.text(REPLY_LIMITS.health);
 }
 
 /** The headers plus a content length for a string or byte body (the caller's own length wins). */

@@ -16,6 +16,7 @@ import {
 } from "./engine-errors.js";
 import type { OpenAIChatBody } from "./openai-chat-body.js";
 import { type ChatReplyOptions, chatChunksFromJson, chatChunksFromSse } from "./openai-chat-stream.js";
+import { REPLY_LIMITS, type ReplyLimit } from "./reply-limits.js";
 import { parseSse } from "./sse.js";
 
 /** How a provider reaches its engine: the connection settings vLLM, LoRAX and llama-server share. */
@@ -165,15 +166,22 @@ export class EngineClient {
     await backendHealth(this.backend(), path, { headers: this.headers, signal: options.signal });
   }
 
-  /** GETs a JSON document. */
+  /** GETs a JSON document (a listing: at most `REPLY_LIMITS.listing`). */
   async getJson(path: string, options: EngineCallOptions = {}): Promise<unknown> {
     const response = await this.send("GET", path, undefined, options);
-    return this.json(response, path);
+    return this.json(response, path, REPLY_LIMITS.listing);
   }
 
-  /** Reads a reply body as JSON, naming the engine when it is not. */
-  async json(response: BackendResponse, path: string): Promise<unknown> {
-    const text = await response.text();
+  /**
+   * Reads a reply body as JSON, naming the engine when it is not; a body past `limit` (default: a
+   * listing's) is destroyed and fails with ReplyTooLargeError naming the engine's URL and the limit.
+   */
+  async json(
+    response: BackendResponse,
+    path: string,
+    limit: ReplyLimit = REPLY_LIMITS.listing,
+  ): Promise<unknown> {
+    const text = await response.text(limit);
     try {
       return JSON.parse(text);
     } catch (cause) {
@@ -203,7 +211,8 @@ export class EngineClient {
       accept: body.stream ? "text/event-stream" : "application/json",
     });
     if (!body.stream) {
-      yield* chatChunksFromJson(await this.json(response, path), this.context(model), path, options.reply);
+      const reply = await this.json(response, path, REPLY_LIMITS.chat);
+      yield* chatChunksFromJson(reply, this.context(model), path, options.reply);
       return;
     }
     try {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseAdapterSpecs, registerMergeCommand } from "../../../src/cli/commands/merge.js";
-import { InvalidInputError } from "../../../src/core/errors.js";
+import { UsageError } from "../../../src/cli/usage-error.js";
 import { openAdapter } from "../../../src/providers/adapters/open-adapter.js";
 import { moduleDelta, relativeError, writeRandomAdapter } from "./random-adapters.js";
 
@@ -62,7 +62,7 @@ describe("herd merge", () => {
     const a = join(dir, "a.gguf");
     await writeRandomAdapter(a, "gguf", shape, { seed: 1 });
     const error = await herdMerge("--out", join(dir, "m.gguf"), `${a}:${weight}`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toContain(
       `The weight "${weight}" in "${a}:${weight}" is not a finite number`,
     );

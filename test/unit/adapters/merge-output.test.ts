@@ -75,6 +75,25 @@ describe("herd merge --out onto something that exists", () => {
     await merged.close();
   });
 
+  it.each([
+    [["--format", "zip"], "argument 'zip' is invalid. Allowed choices are gguf, peft."],
+    [["--dtype", "f8"], '--dtype must be f32, f16 or bf16, got "f8".'],
+    [["a.gguf:0.5", "b.gguf"], "Give a weight to every adapter or to none (then each gets 1/N)."],
+    [["a.gguf:heavy"], 'The weight "heavy" in "a.gguf:heavy" is not a finite number'],
+  ])("usage error %j exits 2 with one line, writing nothing", async (args, message) => {
+    const run = await runHerd(
+      "merge",
+      "--out",
+      join(dir, "m.gguf"),
+      ...args,
+      ...(args[0]!.startsWith("--") ? ["a.gguf"] : []),
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).toMatch(/^herd: .* \(see herd --help\)\n$/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it("says in one line that a GGUF output cannot be a folder, nor a PEFT output a file", async () => {
     const input = join(dir, "in.gguf");
     await writeRandomAdapter(input, "gguf", ggufShape, { seed: 1 });

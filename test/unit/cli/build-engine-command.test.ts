@@ -157,12 +157,56 @@ describe("herd build --engine", () => {
       '--engine-dir must be an absolute path (where the engine sees --out, e.g. /data), got "data".',
     ],
     [["--engine", "vllm", "--port", "70000"], "expected a port, 1 to 65535."],
+    [
+      ["--grid", "0.3"],
+      "argument '0.3' is invalid. The blend grid step must split 1 into whole percents (0.5, 0.25, 0.2, 0.1, 0.05, ...), got 0.3.",
+    ],
+    [["--grid", "abc"], '--grid must be a number such as 0.25, got "abc".'],
+    [["--engine", "vllm", "--grid", "1"], "The blend grid step must split 1 into whole percents"],
+    [["--dtype", "f8"], '--dtype must be auto, f32, f16 or bf16, got "f8".'],
+    [["--pairs", "code"], '--pairs takes two different experts per pair, like code+reasoning; got "code".'],
+    [
+      ["--engine", "lorax", "--native-merge", "--pairs", "code+math"],
+      "--pairs picks the blend adapters to write, but LoRAX with --native-merge blends experts per request and none are written: drop --pairs.",
+    ],
+    [
+      ["--engine", "llama-server", "--pairs", "code+math"],
+      "but llama-server blends experts per request and none are written: drop --pairs.",
+    ],
+    [
+      ["--pairs", "code+code"],
+      '--pairs takes two different experts per pair, like code+reasoning; got "code+code".',
+    ],
   ])("usage error %j exits 2 with one line", async (args, message) => {
     const run = await runHerd("build", ...args, "--experts-dir", join(dir, "none"));
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
-    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^herd: .* \(see herd --help\)\n$/);
   });
+
+  it.each([["ollama"], ["vllm"]])(
+    "--engine %s --pairs naming an unknown expert exits 2 with one line, writing nothing",
+    async (engine) => {
+      const expertsDir = await writePeftExperts(dir);
+      const out = join(dir, "out");
+      const run = await runHerd(
+        "build",
+        "--engine",
+        engine,
+        "--experts-dir",
+        expertsDir,
+        "--out",
+        out,
+        "--pairs",
+        "code+nope",
+      );
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(
+        `herd: --pairs names "nope", which is not an expert in ${expertsDir}/experts.json; known experts: code, math, poetry. (see herd --help)\n`,
+      );
+      await expect(stat(out)).rejects.toThrow(/ENOENT/);
+    },
+  );
 
   it("--help documents the engines and their options", async () => {
     const run = await runHerd("build", "--help");

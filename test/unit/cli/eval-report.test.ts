@@ -1,10 +1,14 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { copyRepoExperts } from "../../helpers/repo-experts.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
-const EXPERTS = resolve("experts");
+// Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
+const EXPERTS = experts.dir;
 
 /** Labeled prompts over the bundled experts, the last one labeled against the obvious expert. */
 const rows = [
@@ -105,7 +109,7 @@ describe("herd eval --report and --format", () => {
       "--format",
       "markdown",
     );
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/--json and --format markdown disagree/);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe("herd: --json and --format markdown disagree; pick one. (see herd --help)\n");
   });
 });

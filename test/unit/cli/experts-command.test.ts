@@ -1,6 +1,9 @@
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { addExpertToFile } from "../../../src/core/experts-file.js";
 import { createHerd } from "../../../src/herd.js";
@@ -116,6 +119,7 @@ describe("herd experts", () => {
       "--examples",
       join(dir, "astro.txt"),
     );
+    expect(badName.code).toBe(2);
     expect(badName.stderr).toMatch(/^herd: --name "..\/escape" must be lowercase letters/);
   });
 
@@ -169,6 +173,41 @@ describe("herd experts", () => {
     expect(await readFile(join(dir, "outside.gguf"), "utf8")).toBe("not mine");
     expect((await stat(join(experts, "examples", "qa.jsonl"))).size).toBeGreaterThan(0);
     expect(run.stdout).not.toContain("deleted");
+  });
+
+  it("reads at most 1 MiB of a --serve-url reply, and warns about a larger one", async () => {
+    let offered = 0;
+    let closed: (bytes: number) => void = () => undefined;
+    const connectionClosed = new Promise<number>((done) => {
+      closed = done;
+    });
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      const piece = Buffer.alloc(64 * 1024, "x");
+      const body = new Readable({
+        read() {
+          offered += piece.length;
+          this.push(offered > 512 * 1024 * 1024 ? null : piece);
+        },
+      });
+      res.on("close", () => {
+        body.destroy();
+        closed(res.writableFinished ? Number.POSITIVE_INFINITY : offered);
+      });
+      body.pipe(res);
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const run = await runHerd("experts", "remove", "qa", "--experts-dir", experts, "--serve-url", url);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`warning: ${url}/admin/experts/reload sent a reply larger than 1 MiB`);
+      expect(await connectionClosed).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("converts a PEFT adapter to GGUF for llama.cpp, and says --base is needed without it", async () => {

@@ -1,11 +1,15 @@
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configFromFlags } from "../../../src/cli/common-options.js";
+import { copyRepoExperts } from "../../helpers/repo-experts.js";
 import { runHerd } from "../../helpers/run-cli.js";
 
-const EXPERTS = resolve("experts");
+// Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
+const EXPERTS = experts.dir;
 
 async function expertsDir(experts: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "herd-cli-"));
@@ -76,25 +80,33 @@ describe("herd route", () => {
   it.each([
     [
       ["--embedder", "bert"],
-      /^herd: .*Unknown embedder "bert"\. Known embedders: hashing, langchain, llamacpp, ollama/,
+      /^herd: --embedder "bert" is not one Herd knows; use one of: hashing, langchain, llamacpp, ollama\./,
     ],
-    [["--index", "faiss"], /^herd: .*Unknown index "faiss"\. Known indexs?: chroma, memory/],
+    [["--index", "faiss"], /^herd: --index "faiss" is not one Herd knows; use one of: chroma, memory\./],
+    [
+      ["--strategy", "tree"],
+      /^herd: option '--strategy <name>' argument 'tree' is invalid\. Allowed choices are linear, centroid, knn\./,
+    ],
+    [["--index", "memory", "--chroma-url", "http://x"], /^herd: --chroma-url only applies to --index chroma/],
+    [["--embedder", "hashing:big"], /^herd: --embedder hashing takes no ":big" setting/],
     [
       ["--top-experts", "0"],
       /^herd: option '--top-experts <n>' argument '0' is invalid\. --top-experts must be a positive integer\./,
     ],
     [["--embedder", "llamacpp"], /^herd: --embedder llamacpp needs a model file/],
-  ])("rejects %j with one readable line and a non-zero exit", async (flags, message) => {
+  ])("rejects %j as a usage error: one readable line, exit 2", async (flags, message) => {
     const run = await runHerd("route", "--experts-dir", EXPERTS, ...flags, "hello");
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(2);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(message);
   });
 
   it("rejects an empty prompt", async () => {
     const run = await runHerd("route", "--experts-dir", EXPERTS, "   ");
-    expect(run.code).toBe(1);
-    expect(run.stderr).toBe("herd: The prompt is empty: give some text to route.\n");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'herd: The prompt is empty: give some text to route, e.g. herd route "Sort a list in Python". (see herd --help)\n',
+    );
   });
 
   it("names the fix when Chroma or Ollama cannot be reached", async () => {
@@ -324,10 +336,13 @@ describe("herd fit", () => {
     expect(dry.stdout).toMatch(/dry run: nothing written/);
     expect(await readdir(dir)).not.toContain("x.json");
     const centroid = await runHerd("fit", "--experts-dir", dir, "--data", data, "--strategy", "centroid");
-    expect(centroid.code).toBe(1);
-    expect(centroid.stderr).toMatch(/^herd: herd fit calibrates the linear strategy/);
+    expect(centroid.code).toBe(2);
+    expect(centroid.stderr).toMatch(
+      /^herd: herd fit calibrates the linear strategy, not --strategy centroid/,
+    );
     const bad = await runHerd("fit", "--experts-dir", dir, "--data", data, "--target-accuracy", "2");
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/--target-accuracy must be a number in \(0, 1\]/);
   });
 });

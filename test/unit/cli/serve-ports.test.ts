@@ -1,6 +1,11 @@
 import { createServer, type Server } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { copyRepoExperts } from "../../helpers/repo-experts.js";
 import { runHerd } from "../../helpers/run-cli.js";
+
+// herd serve builds the routing first, into the experts folder: a private copy, not the working tree's.
+const experts = await copyRepoExperts();
+afterAll(() => experts.remove());
 
 let busy: Server | undefined;
 afterEach(async () => {
@@ -20,6 +25,8 @@ describe("herd serve ports", () => {
     const port = await takenPort();
     const run = await runHerd(
       "serve",
+      "--experts-dir",
+      experts.dir,
       "--port",
       "0",
       "--metrics-port",

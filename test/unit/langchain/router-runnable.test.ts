@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { RunnableLambda } from "@langchain/core/runnables";
 import { FakeStreamingLLM, SyntheticEmbeddings } from "@langchain/core/utils/testing";
@@ -6,14 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HerdRouterRunnable, routeTo } from "../../../src/core/router-runnable.js";
 import { createHerd, type Herd } from "../../../src/herd.js";
 import { LangChainEmbedder } from "../../../src/providers/embedders/langchain.js";
+import { copyRepoExperts, type ExpertsCopy } from "../../helpers/repo-experts.js";
 
-const EXPERTS = fileURLToPath(new URL("../../../experts", import.meta.url));
 let herd: Herd;
+// Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+let experts: ExpertsCopy;
 
 beforeAll(async () => {
-  herd = await createHerd({ expertsDir: EXPERTS }, { prepare: false });
+  experts = await copyRepoExperts();
+  herd = await createHerd({ expertsDir: experts.dir }, { prepare: false });
 });
-afterAll(() => herd.close());
+afterAll(async () => {
+  await herd.close();
+  await experts.remove();
+});
 
 const CODE = "Write a Python function that parses a CSV file";
 const POEM = "Write a poem about the sea at night";

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { OllamaBlendResolver } from "../../../src/core/blend-resolver.js";
 import type { ChatChunk } from "../../../src/core/chat.js";
@@ -283,6 +284,24 @@ describe("Pipeline", () => {
       AbortError,
     );
     expect(provider.requests).toHaveLength(0);
+  });
+});
+
+describe("Pipeline and a long-lived caller signal", () => {
+  it("leaves no abort listener on it once each request is over, however the request ended", async () => {
+    const provider = new ScriptedProvider();
+    const { pipeline } = setup({ provider });
+    const app = new AbortController(); // e.g. a signal that lives as long as the application
+    for (let i = 0; i < 12; i++) {
+      const read = await pipeline.stream(ask(`read ${i}`), { signal: app.signal });
+      await texts(read);
+      await pipeline.generate(ask(`generate ${i}`), { signal: app.signal });
+      const broken = await pipeline.stream(ask(`break ${i}`), { signal: app.signal });
+      for await (const _ of broken) break;
+      (await pipeline.stream(ask(`cancel ${i}`), { signal: app.signal })).cancel();
+    }
+    expect(provider.requests).toHaveLength(48);
+    expect(getEventListeners(app.signal, "abort")).toHaveLength(0);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   readFixture,
 } from "../../fixtures/ollama/ollama-mock.js";
 import { listen } from "../../helpers/listen.js";
+import { copyRepoExperts, type ExpertsCopy } from "../../helpers/repo-experts.js";
 
 /**
  * The OpenAI promises the facade keeps (forced tools, n, logprobs, penalties, legacy functions,
@@ -30,10 +31,14 @@ const msw = setupServer(...ollama.handlers);
 let herd: Herd;
 let fallbackHerd: Herd;
 let servers: Awaited<ReturnType<typeof listen>>[] = [];
+let experts: ExpertsCopy | undefined;
 
 beforeAll(async () => {
   msw.listen({ onUnhandledRequest: "bypass" });
+  // Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+  experts = await copyRepoExperts();
   const config = {
+    expertsDir: experts.dir,
     provider: { name: "ollama", url: OLLAMA_URL },
     embedder: { name: "hashing" },
     index: { name: "memory" },
@@ -51,6 +56,7 @@ afterAll(async () => {
   for (const s of servers) await s.close();
   await herd?.close();
   await fallbackHerd?.close();
+  await experts?.remove();
   msw.close();
 });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHerd, type Herd } from "../../../src/herd.js";
 import { createApp } from "../../../src/server/app.js";
 import { listen } from "../../helpers/listen.js";
+import { copyRepoExperts, type ExpertsCopy } from "../../helpers/repo-experts.js";
 import { type StallingBackend, startStallingBackend } from "../../helpers/stalling-backend.js";
 
 /**
@@ -14,10 +15,14 @@ describe("backend timeouts through the facade", () => {
   let herd: Herd;
   let server: Awaited<ReturnType<typeof listen>>;
   const LIMIT_MS = 600;
+  let experts: ExpertsCopy | undefined;
 
   beforeAll(async () => {
     backend = await startStallingBackend();
+    // Routing trains into the experts folder: a private copy keeps the working tree's experts/ untouched.
+    experts = await copyRepoExperts();
     herd = await createHerd({
+      expertsDir: experts.dir,
       provider: { name: "ollama", url: backend.url },
       embedder: { name: "hashing" },
       index: { name: "memory" },
@@ -32,6 +37,7 @@ describe("backend timeouts through the facade", () => {
     await server?.close();
     await herd?.close();
     await backend?.close();
+    await experts?.remove();
   });
 
   const chat = (stream = false) =>

@@ -127,7 +127,8 @@ describe("herd finetune", () => {
     );
     expect(noData.stderr).toMatch(/^herd: No training data for expert "qa" .* run herd segment/);
     const unknown = await finetune("--expert", "astro");
-    expect(unknown.stderr).toMatch(/^herd: Unknown expert "astro"/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^herd: --expert "astro" is not in experts\.json; known experts: qa, /);
     const tagDir = join(dir, "tag");
     await mkdir(tagDir);
     await writeFile(join(tagDir, "experts.json"), JSON.stringify({ baseModel: "mymodel:7b", experts: [] }));
