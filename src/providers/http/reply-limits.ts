@@ -17,6 +17,14 @@ export interface ReplyLimit {
 }
 
 /**
+ * The most of a Chroma collection listing (`get` with vectors) Herd reads: 80 MiB, sized from Herd's
+ * own collections: 1,024 expert centroids of 4,096 dimensions (the largest embedders Herd uses) at
+ * 20 bytes of JSON per number (Chroma writes a float32 in 10 to 13 characters; the rest covers ids
+ * and metadata) is 1,024 x 4,096 x 20 bytes = 80 MiB.
+ */
+export const CHROMA_LISTING_BYTES = 1024 * 4096 * 20;
+
+/**
  * The limits of replies Herd reads whole. Each is far above what a working backend sends and far
  * below what would hurt a server handling many requests at once: a reply past its limit comes from
  * a broken backend, a wrong URL (a file server, a proxy's error page) or a hostile one.
@@ -40,6 +48,25 @@ export const REPLY_LIMITS = {
     bytes: 4 * MiB,
     what: "a listing or management reply",
     hint: "Check that the URL points at the engine itself (not a proxy or file server).",
+  },
+  /**
+   * Any Chroma reply but a collection listing (heartbeat, collection, upsert, query): 16 MiB. The
+   * largest is a query for every entry of the knn examples collection: 100,000 example prompts at
+   * about 150 bytes each (id, distance, `herd.expert` metadata) is 15 MB; a query of a few
+   * centroids is a few KB.
+   */
+  chroma: {
+    bytes: 16 * MiB,
+    what: "a Chroma reply",
+    hint: "Check that the Chroma URL (--chroma-url, CHROMA_URL) points at a Chroma server, not a proxy or file server.",
+  },
+  /** A Chroma collection listed with its vectors (ChromaIndex.list): CHROMA_LISTING_BYTES. */
+  chromaListing: {
+    bytes: CHROMA_LISTING_BYTES,
+    what: "a Chroma collection listing with vectors",
+    hint:
+      "Check that the Chroma URL (--chroma-url, CHROMA_URL) points at a Chroma server, " +
+      "and that the collection holds Herd's centroids (not every example prompt).",
   },
   /** A health check's reply: 64 KiB; only its status matters. */
   health: {
@@ -124,4 +151,39 @@ export async function readUpTo(body: AsyncIterable<Uint8Array>, limit: number): 
     size += chunk.length;
   }
   return { bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), complete: true };
+}
+
+/**
+ * The same reply with its body bounded, for a client that reads a `Response` itself (the chromadb
+ * client's `json()`). One that announces more than `limit` is refused before its body is read; one
+ * that streams past it fails whoever reads it with ReplyTooLargeError, and the body stream is
+ * cancelled, which closes the connection.
+ */
+export async function limitResponse(
+  response: Response,
+  source: ReplySource,
+  limit: ReplyLimit,
+): Promise<Response> {
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit.bytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw replyTooLarge(source, limit, declared);
+  }
+  if (!response.body) return response;
+  let size = 0;
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.byteLength;
+        // Erroring the transform cancels the source: no more of the body is received or held.
+        if (size > limit.bytes) controller.error(replyTooLarge(source, limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }

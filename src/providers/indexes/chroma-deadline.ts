@@ -8,8 +8,8 @@ interface InterceptableClient {
 /**
  * Bounds every HTTP call of a chromadb client: each request gets a signal that aborts it after
  * `ms`, so a Chroma server that accepts the connection and then stalls cannot hang routing or
- * `/health`. The chromadb 3.5 client always calls the global fetch and takes no per-call signal,
- * so the bound goes in through its request interceptors. Returns false when this client version
+ * `/health`. The chromadb 3.5 client takes no per-call signal, so the bound goes in through its
+ * request interceptors (its replies are bounded by Herd's fetch, see boundChromaReplies). Returns false when this client version
  * has no interceptors (then only undici's own 300 s limits apply).
  */
 export function boundChromaCalls(client: ChromaClient, ms: number): boolean {

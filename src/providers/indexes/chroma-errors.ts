@@ -6,7 +6,10 @@ import {
   ProviderUnavailableError,
 } from "../../core/errors.js";
 
-/** The HTTP status behind each error class of the chromadb client (it keeps only the class). */
+/**
+ * The HTTP status behind each error class of the chromadb client's own fetch (it keeps only the
+ * class), for a client on which Herd could not install its fetch (see boundChromaReplies).
+ */
 const STATUS_BY_NAME: Record<string, number> = {
   ChromaClientError: 400,
   ChromaAuthError: 401, // ChromaUnauthorizedError's name
@@ -22,8 +25,24 @@ const STATUS_BY_NAME: Record<string, number> = {
 export const CHROMA_UNREACHABLE_HINT =
   "Start Chroma with `npx chroma run --path ./chroma-data` or pass --chroma-url.";
 
-/** True for the chromadb client's "collection (or record) not found" error. */
+/**
+ * A Chroma reply with an error status, as Herd's fetch for the chromadb client reads it: the status
+ * and the server's message (from at most the first 64 KiB of the body).
+ */
+export class ChromaStatusError extends Error {
+  override readonly name = "ChromaStatusError";
+  constructor(
+    /** The HTTP status Chroma answered with. */
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True for a "collection (or record) not found" error: a 404 reply. */
 export function isChromaNotFound(error: unknown): boolean {
+  if (error instanceof ChromaStatusError) return error.status === 404;
   return (error as { name?: unknown })?.name === "ChromaNotFoundError";
 }
 
@@ -36,8 +55,19 @@ export function mapChromaError(error: unknown, url: string, doing: string): Herd
   if (HerdError.isInstance(error)) return error;
   const name = (error as { name?: unknown })?.name;
   const message = error instanceof Error ? error.message : String(error);
+  if (name === "TimeoutError") {
+    // The abort of the time bound (boundChromaCalls), before the reply's headers or while reading its body.
+    return new BackendTimeoutError(
+      `Chroma at ${url} did not answer in time (timeouts.firstByteMs) while ${doing}; the call was aborted. ` +
+        "Check the Chroma server, or raise timeouts.firstByteMs.",
+      "firstByteMs",
+      url,
+      { cause: error },
+    );
+  }
   if (name === "ChromaConnectionError" || isConnectionFailure(error)) {
-    // The client drops the cause; its plain message is what a call cut by the time bound gives.
+    // The chromadb client's own fetch (where Herd's is not installed) drops the cause; its plain
+    // message is what a call cut by the time bound gives.
     if (message === "Failed to connect to Chroma") {
       return new BackendTimeoutError(
         `Chroma at ${url} did not answer in time (timeouts.firstByteMs) while ${doing}, or the call failed before ` +
@@ -59,7 +89,12 @@ export function mapChromaError(error: unknown, url: string, doing: string): Herd
       { cause: error },
     );
   }
-  const status = typeof name === "string" ? STATUS_BY_NAME[name] : undefined;
+  const status =
+    error instanceof ChromaStatusError
+      ? error.status
+      : typeof name === "string"
+        ? STATUS_BY_NAME[name]
+        : undefined;
   const detail = message.replace(/^Bad request to \S+ with status: /, "");
   const hint =
     status === 401 || status === 403

@@ -5,6 +5,7 @@ import { type BackendTimeouts, resolveTimeouts } from "../../core/timeouts.js";
 import { chromaCollectionName } from "./chroma-collection-name.js";
 import { boundChromaCalls } from "./chroma-deadline.js";
 import { isChromaNotFound, mapChromaError } from "./chroma-errors.js";
+import { boundChromaReplies } from "./chroma-fetch.js";
 
 /** Vector components per upsert request: about 10 MB of JSON, well under Chroma's body limit. */
 const MAX_NUMBERS_PER_UPSERT = 500_000;
@@ -21,11 +22,13 @@ export interface ChromaIndexOptions {
   collectionPrefix?: string;
   /** Extra HTTP headers on every request, e.g. `{ "x-chroma-token": "..." }` for a server with token auth. @default none */
   headers?: Record<string, string>;
-  /**
-   * Extra fetch settings for every request. The chromadb 3.5 client always calls the global
-   * `fetch`, so a custom fetch function cannot be injected; mock HTTP with msw instead. @default none
-   */
+  /** Extra fetch settings for every request. @default none */
   fetchOptions?: RequestInit;
+  /**
+   * The fetch every Chroma call goes through (a proxy, tests); Herd bounds its replies either way
+   * (REPLY_LIMITS.chroma, REPLY_LIMITS.chromaListing). @default the global `fetch`
+   */
+  fetch?: typeof fetch;
   /** Limits of Herd's backend calls (config `timeouts`): each Chroma call must finish within `firstByteMs`. @default DEFAULT_TIMEOUTS */
   timeouts?: Partial<BackendTimeouts>;
 }
@@ -71,6 +74,7 @@ export class ChromaIndex implements CentroidIndex {
       fetchOptions: options.fetchOptions,
     });
     boundChromaCalls(this.client, resolveTimeouts(options.timeouts).firstByteMs);
+    boundChromaReplies(this.client, this.url, options.fetch);
   }
 
   /** The Chroma collection name used for a Herd collection name. */
