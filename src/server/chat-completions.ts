@@ -146,9 +146,11 @@ async function sendStream(
   // the warnings made since the first chunk (a backend that reported no usage, say).
   const complete = async () => {
     answered = true;
-    const sent = new Set(info.warnings);
-    const usage = encoder.usageChunk(streams.warnings.filter((w) => !sent.has(w)));
-    if (usage) await sse.send(usage);
+    if (includeUsage) {
+      const sent = new Set(info.warnings);
+      const usage = encoder.usageChunk(streams.warnings.filter((w) => !sent.has(w)));
+      if (usage) await sse.send(usage);
+    }
     sse.done();
   };
   try {
