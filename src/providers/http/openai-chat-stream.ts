@@ -129,8 +129,9 @@ function errorOf(wire: WireCompletion, context: EngineErrorContext, path: string
 /**
  * Turns an OpenAI chat-completions SSE stream into Herd chunks: text deltas, tool-call deltas (by
  * `index`), then one `finish` with the last `usage` the stream carried (vLLM's and llama-server's
- * `include_usage` chunk, LoRAX's finish chunk); none when it carried no complete counts. An error event (OpenAI or
- * LoRAX shape) throws through `engineError`; a stream that ends without a finish reason throws.
+ * `include_usage` chunk, LoRAX's finish chunk); none when it carried no complete counts. An error
+ * event (OpenAI or LoRAX shape) throws through `engineError`; a stream that ends without a finish
+ * reason throws.
  * With `options.logprobs`, text chunks carry their tokens' log-probabilities; with
  * `parallelToolCalls: false`, tool calls after the first are dropped.
  */
