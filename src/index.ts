@@ -223,6 +223,7 @@ export {
   resolveTimeouts,
 } from "./core/timeouts.js";
 export { TOKENS, type Token } from "./core/tokens.js";
+export { missingUsageWarning, sumUsage, tokenUsage } from "./core/usage.js";
 export { cosineDistance, cosineSimilarity, l2Normalize } from "./core/vector-math.js";
 export { blendWeights } from "./core/weights.js";
 export {

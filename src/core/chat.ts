@@ -95,7 +95,10 @@ export interface ChatRequest {
 /** Why generation stopped. */
 export type FinishReason = "stop" | "length" | "tool_calls";
 
-/** Token counts, when the backend reports them. */
+/**
+ * Token counts as the backend reported them. A provider sets `usage` on its finish chunk only with
+ * both real counts, never a guessed 0 (see `tokenUsage`); without it the answer says so in a warning.
+ */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;

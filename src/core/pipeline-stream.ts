@@ -5,11 +5,13 @@ import { markReported, normalizeError } from "./pipeline-errors.js";
 import type { PluginRunner } from "./plugin-runner.js";
 import { ResponseCollector } from "./response-collector.js";
 import type { RoutingDecision } from "./routing.js";
+import { missingUsageWarning } from "./usage.js";
 
 /**
  * The stream `Pipeline.stream` hands back: it already holds the provider's first chunk, runs
  * `onChunk` on each chunk, `onResponse` just before the finish chunk, and frees the concurrency slot
- * when the stream ends, fails, is broken out of, or is cancelled.
+ * when the stream ends, fails, is broken out of, or is cancelled. A finish chunk without token usage
+ * adds a warning naming the provider (usage is never filled in).
  */
 export class PipelineStream implements HerdStream {
   private readonly collector = new ResponseCollector();
@@ -25,6 +27,8 @@ export class PipelineStream implements HerdStream {
     private readonly first: IteratorResult<ChatChunk>,
     private readonly release: () => void,
     private readonly controller: AbortController,
+    /** The provider's registry name, named when it reports no token usage. */
+    private readonly providerName: string,
   ) {
     // A caller that gives up before reading must not keep the concurrency slot.
     ctx.signal?.addEventListener("abort", () => this.started || this.finish(), { once: true });
@@ -95,6 +99,8 @@ export class PipelineStream implements HerdStream {
   private async respond(): Promise<void> {
     const toolCalls = this.collector.toolCalls();
     this.ctx.warnings.push(...this.collector.warnings);
+    // No counts from the backend: the answer says so rather than carrying made-up zeros.
+    if (!this.collector.usage) this.ctx.warnings.push(missingUsageWarning(this.providerName));
     this.response = {
       text: this.collector.text,
       toolCalls,

@@ -245,6 +245,7 @@ export class Pipeline implements RequestPipeline {
           detach();
         },
         controller,
+        this.provider.name,
       );
     } catch (error) {
       release?.();

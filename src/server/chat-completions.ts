@@ -142,11 +142,15 @@ async function sendStream(
   sse.open(routingHeaders(info));
   let answered = false;
   // The usage chunk and [DONE] go out as soon as every choice has finished, in the same socket write
-  // as the last events, not after the backend's reply has been closed (an I/O turn later).
+  // as the last events, not after the backend's reply has been closed (an I/O turn later). It carries
+  // the warnings made since the first chunk (a backend that reported no usage, say).
   const complete = async () => {
     answered = true;
-    const usage = encoder.usageChunk();
-    if (usage) await sse.send(usage);
+    if (includeUsage) {
+      const sent = new Set(info.warnings);
+      const usage = encoder.usageChunk(streams.warnings.filter((w) => !sent.has(w)));
+      if (usage) await sse.send(usage);
+    }
     sse.done();
   };
   try {

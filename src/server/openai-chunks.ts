@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChatChunk, FinishReason, TokenLogprob, Usage } from "../core/chat.js";
 import type { HerdRoutingInfo } from "../core/routing-info.js";
+import { sumUsage } from "../core/usage.js";
 
 /** The fields every chunk and completion of one response shares. */
 export interface CompletionIdentity {
@@ -30,13 +31,6 @@ export function openAIUsage(usage: Usage) {
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
   };
-}
-
-/** Adds token counts (the usage of n choices). */
-export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
 }
 
 /** How the answer is shaped, from the request. */
@@ -76,6 +70,8 @@ type Delta = Record<string, unknown>;
 interface ChoiceState {
   toolCalls: Map<number, string>;
   finished: boolean;
+  /** The backend's token counts for this choice, when it reported them. */
+  usage?: Usage;
 }
 
 /**
@@ -83,11 +79,11 @@ interface ChoiceState {
  * every choice and the `herd` routing object, then content deltas (with logprobs when asked for),
  * tool-call deltas (index, id, type and name first, then arguments; `function_call` deltas for
  * legacy requests), each choice's finish reason, and with `include_usage` a final chunk with
- * `choices: []` and the usage of all choices.
+ * `choices: []` and the usage of all choices: `usage: null` when a backend reported no counts for
+ * some choice (never zeros, never a sum that leaves a choice out), with the reason in `herd.warnings`.
  */
 export class ChunkEncoder {
   readonly #choices: ChoiceState[];
-  #usage: Usage | undefined;
 
   constructor(
     private readonly identity: CompletionIdentity,
@@ -159,7 +155,7 @@ export class ChunkEncoder {
       case "finish": {
         if (state.finished) return [];
         state.finished = true;
-        this.#usage = addUsage(this.#usage, chunk.usage);
+        state.usage = chunk.usage;
         const reason = finishReasonOf(chunk.finishReason, state.toolCalls.size > 0, this.shape);
         return [this.chunk(index, {}, reason)];
       }
@@ -171,11 +167,16 @@ export class ChunkEncoder {
     return this.#choices.every((c) => c.finished);
   }
 
-  /** The usage chunk (`choices: []`) to send before `[DONE]`, when the client asked for it. */
-  usageChunk(): object | undefined {
+  /**
+   * The usage chunk (`choices: []`) to send before `[DONE]`, when the client asked for it: the sum
+   * over the choices, or `usage: null` when a choice has no counts. `warnings` made after the first
+   * chunk (such as the missing usage's) go with it as `herd.warnings`.
+   */
+  usageChunk(warnings: readonly string[] = []): object | undefined {
     if (!this.includeUsage) return undefined;
-    const usage = openAIUsage(this.#usage ?? { inputTokens: 0, outputTokens: 0 });
-    return { ...this.envelope([]), usage };
+    const usage = sumUsage(this.#choices.map((c) => c.usage));
+    const chunk = { ...this.envelope([]), usage: usage ? openAIUsage(usage) : null };
+    return warnings.length > 0 ? { ...chunk, herd: { warnings } } : chunk;
   }
 
   private choice(index: number, delta: Delta, finishReason: string | null, logprobs: object | null = null) {
@@ -271,7 +272,11 @@ export class CompletionBuilder {
   }
 }
 
-/** The `chat.completion` object: one choice per builder, usage summed, and the `herd` routing object. */
+/**
+ * The `chat.completion` object: one choice per builder, and the `herd` routing object. `usage` is the
+ * sum over the choices, left out when a backend reported no counts for some choice (the pipeline's
+ * warning then says which provider).
+ */
 export function buildCompletion(
   identity: CompletionIdentity,
   herd: HerdRoutingInfo & { durationMs?: number },
@@ -285,7 +290,7 @@ export function buildCompletion(
     model: identity.model,
     choices: builders.map((b, i) => b.choice(i, shape)),
   };
-  const usage = builders.reduce<Usage | undefined>((sum, b) => addUsage(sum, b.usage), undefined);
+  const usage = sumUsage(builders.map((b) => b.usage));
   if (usage) body.usage = openAIUsage(usage);
   body.herd = herd;
   return body;

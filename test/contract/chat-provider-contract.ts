@@ -5,6 +5,7 @@ import type {
   ChatProvider,
   ChatRequest,
   GenerationTarget,
+  Usage,
 } from "../../src/core/chat.js";
 import { AbortError, HerdError } from "../../src/core/errors.js";
 import type { ExpertSet } from "../../src/core/expert.js";
@@ -38,6 +39,11 @@ export interface ContractHarness {
   maxTokens?: number;
   /** Run the log-probability case (the provider declares `logprobs` and the backend returns them). @default false */
   logprobs?: boolean;
+  /**
+   * The token counts the backend's last reply carried (`null`: it carried none). Without it (a real
+   * engine) the case only checks that counts come back as whole numbers.
+   */
+  reportedUsage?: () => Usage | null;
 }
 
 const decision = (selected: { name: string; weight: number }[]): RoutingDecision => ({
@@ -88,6 +94,22 @@ export function describeChatProviderContract(name: string, h: ContractHarness): 
       const whole = await collect(h.provider().stream(request(), { stream: false }));
       expect(whole.text).toBe(streamed.text);
       expect(finishOf(whole.chunks)).toHaveLength(1);
+    });
+
+    it("passes on the backend's token counts exactly, streamed and not, and never makes one up", async () => {
+      for (const stream of [true, false]) {
+        const { chunks } = await collect(h.provider().stream(request(), { stream }));
+        const finish = finishOf(chunks)[0] as Extract<ChatChunk, { type: "finish" }>;
+        if (!h.reportedUsage) {
+          expect(Number.isSafeInteger(finish.usage?.inputTokens), `stream: ${stream}`).toBe(true);
+          expect(finish.usage!.inputTokens).toBeGreaterThan(0);
+          expect(Number.isSafeInteger(finish.usage?.outputTokens)).toBe(true);
+          continue;
+        }
+        const reported = h.reportedUsage();
+        if (reported) expect(finish.usage, `stream: ${stream}`).toEqual(reported);
+        else expect(finish, `stream: ${stream}`).not.toHaveProperty("usage");
+      }
     });
 
     it("stops at max tokens with finish reason length", async () => {

@@ -14,12 +14,14 @@ import { standInHooks } from "./harness.js";
 
 const URL = "http://lorax.test:8080";
 const DIR = "/data/adapters";
-const engine = new LoraxStandIn({
-  adapters: ["herd-code", "herd-creative", "herd-math", "herd-blend-code-math-75-25"].map(
-    (a) => `${DIR}/${a}`,
-  ),
-});
-const server = setupServer(...standInHandlers(URL, engine));
+const adapters = ["herd-code", "herd-creative", "herd-math", "herd-blend-code-math-75-25"].map(
+  (a) => `${DIR}/${a}`,
+);
+const engine = new LoraxStandIn({ adapters });
+const OLD_URL = "http://lorax-0-10.test:8080";
+/** LoRAX before v0.11: its /v1 stream carries no usage (its JSON reply and /generate_stream do). */
+const oldEngine = new LoraxStandIn({ adapters, streamUsage: false });
+const server = setupServer(...standInHandlers(URL, engine), ...standInHandlers(OLD_URL, oldEngine));
 beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
 afterAll(() => server.close());
 
@@ -67,4 +69,14 @@ describeChatProviderContract("lorax (native merges)", {
   },
   logprobs: true,
   ...standInHooks(engine),
+});
+
+const old = new LoraxChatProvider({ url: OLD_URL, adapterDir: DIR });
+describeChatProviderContract("lorax before v0.11 (no usage in its /v1 stream)", {
+  provider: () => old,
+  resolver: () => new OllamaBlendResolver(),
+  experts: testExperts,
+  unknown,
+  isUnknownError,
+  ...standInHooks(oldEngine),
 });

@@ -21,6 +21,8 @@ import { describeChatProviderContract } from "./chat-provider-contract.js";
 const served = ["herd-code", "herd-math", "herd-creative", "herd-blend-code-math-75-25", "llama3.2"];
 let failNext = false;
 let hold: Promise<unknown> | undefined;
+/** The counts of the last reply's done line (chatStream's prompt_eval_count is 26). */
+let reported: { inputTokens: number; outputTokens: number } | null = null;
 
 function reply(body: OllamaChatBody): Response {
   if (!served.includes(body.model)) return modelNotFound(body.model);
@@ -45,6 +47,7 @@ function reply(body: OllamaChatBody): Response {
         },
       ]
     : undefined;
+  reported = { inputTokens: 26, outputTokens: g.completionTokens };
   const text = chatStream(g.pieces, {
     model: body.model,
     toolCalls,
@@ -70,6 +73,7 @@ describeChatProviderContract("ollama", {
   isUnknownError: (e) => e instanceof ModelNotFoundError && /herd build/.test((e as Error).message),
   lastSelection: () => mock.requests.at(-1)?.model,
   expectedBlend: "herd-blend-code-math-75-25",
+  reportedUsage: () => reported,
   failNextStream: () => {
     failNext = true;
   },

@@ -174,3 +174,34 @@ export function nativeToolChoiceAndLogprobsCases(herd: () => ServedEngineHerd): 
     expect(tokens.length).toBeGreaterThan(1);
   });
 }
+
+/**
+ * The engine's token counts reach the client exactly, in the include_usage chunk of a stream and in
+ * a JSON answer, for the prompt "hi" (the stand-ins count 1 prompt token).
+ */
+export function exactUsageCases(
+  herd: () => ServedEngineHerd,
+  expected: { prompt_tokens: number; completion_tokens: number },
+): void {
+  const model = "herd:code";
+  const usage = { ...expected, total_tokens: expected.prompt_tokens + expected.completion_tokens };
+  it("passes the engine's token counts on exactly, streamed (include_usage) and not", async () => {
+    const messages = [{ role: "user" as const, content: "hi" }];
+    const stream = await herd().openai.chat.completions.create({
+      model,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage });
+    expect(chunks.at(-1)).not.toHaveProperty("herd");
+    const { data, response } = await herd()
+      .openai.chat.completions.create({ model, messages })
+      .withResponse();
+    expect(data.usage).toEqual(usage);
+    expect(response.headers.get("x-herd-warning")).toBeNull();
+  });
+}

@@ -4,6 +4,7 @@ import { LlamaServerStandIn } from "../fixtures/engines/llama-server-stand-in.js
 import { serveStandIn } from "../fixtures/engines/serve-stand-in.js";
 import {
   engineExperts,
+  exactUsageCases,
   MIXED_PROMPT,
   nativeToolChoiceAndLogprobsCases,
   type ServedEngineHerd,
@@ -32,6 +33,7 @@ afterAll(async () => {
 
 describe("herd serve --provider llama-server:URL", () => {
   nativeToolChoiceAndLogprobsCases(() => herd);
+  exactUsageCases(() => herd, { prompt_tokens: 1, completion_tokens: 12 });
 
   it("a routed two-expert blend reaches llama-server as lora scales equal to the routing weights", async () => {
     const { data, response } = await herd.openai.chat.completions

@@ -5,6 +5,7 @@ import { serveStandIn } from "../fixtures/engines/serve-stand-in.js";
 import { LLAMA3_TEMPLATE } from "../fixtures/engines/templates.js";
 import {
   CHATTY_PROMPT,
+  exactUsageCases,
   MIXED_PROMPT,
   type ServedEngineHerd,
   searchTool,
@@ -53,6 +54,34 @@ const mixed = (h: ServedEngineHerd) =>
     .withResponse();
 
 describe("herd serve --provider lorax:URL", () => {
+  exactUsageCases(() => prebuilt, { prompt_tokens: 1, completion_tokens: 12 });
+
+  it("a natively merged blend's counts are /generate_stream's details, streamed and not", async () => {
+    const messages = [{ role: "user" as const, content: MIXED_PROMPT }];
+    const blend: object = { top_experts: 2 }; // a Herd field the openai types do not know
+    const counted = () => {
+      const sent = engine.reportedUsage!;
+      expect(engine.requests.at(-1)?.path).toBe("/generate_stream");
+      const total = sent.promptTokens + sent.completionTokens;
+      return {
+        prompt_tokens: sent.promptTokens,
+        completion_tokens: sent.completionTokens,
+        total_tokens: total,
+      };
+    };
+    const whole = await merging.openai.chat.completions.create({ model: "herd", messages, ...blend });
+    expect(whole.usage).toEqual(counted());
+    const stream = await merging.openai.chat.completions.create({
+      model: "herd",
+      messages,
+      ...blend,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)?.usage).toEqual(counted());
+  });
   it('tool_choice "required" over two tools yields a tool call (a JSON-schema constrained answer); logprobs need the chat template', async () => {
     const forced = await prebuilt.openai.chat.completions.create({
       model: "herd:code",
@@ -166,5 +195,49 @@ describe("herd serve --provider lorax:URL", () => {
     } finally {
       engine.overloaded = false;
     }
+  });
+});
+
+describe("herd serve --provider lorax:URL on LoRAX before v0.11 (its /v1 stream carries no usage)", () => {
+  let old: LoraxStandIn;
+  let oldServed: { url: string; close: () => Promise<void> };
+  let h: ServedEngineHerd;
+  beforeAll(async () => {
+    old = new LoraxStandIn({ adapters: NAMES.map((n) => `${DIR}/${n}`), streamUsage: false });
+    oldServed = await serveStandIn(old);
+    h = await serveHerd({ name: "lorax", url: oldServed.url, adapterDir: DIR });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await oldServed?.close();
+  });
+
+  it("a streaming client that asked for usage gets usage null and a warning naming LoRAX, never zeros", async () => {
+    const stream = await h.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    const chunks: unknown[] = [];
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      chunks.push(chunk);
+    }
+    expect(text).toBe(`Answer from ${DIR}/herd-code: the quick brown fox jumps over the lazy dog.`);
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: null,
+      herd: { warnings: [expect.stringMatching(/Chat provider "lorax" reported no token usage/)] },
+    });
+  });
+
+  it("a client that does not stream gets LoRAX's exact counts (its JSON reply has them)", async () => {
+    const reply = await h.openai.chat.completions.create({
+      model: "herd:code",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(reply.usage).toEqual({ prompt_tokens: 1, completion_tokens: 12, total_tokens: 13 });
   });
 });

@@ -6,6 +6,7 @@ import { serveStandIn } from "../fixtures/engines/serve-stand-in.js";
 import { VllmStandIn } from "../fixtures/engines/vllm-stand-in.js";
 import {
   engineExperts,
+  exactUsageCases,
   MIXED_PROMPT,
   nativeToolChoiceAndLogprobsCases,
   type ServedEngineHerd,
@@ -37,6 +38,7 @@ const chats = () => engine.requests.filter((r) => r.path === "/v1/chat/completio
 
 describe("herd serve --provider vllm:URL", () => {
   nativeToolChoiceAndLogprobsCases(() => herd);
+  exactUsageCases(() => herd, { prompt_tokens: 1, completion_tokens: 12 });
 
   it("answers a routed request through the expert's LoRA module, with the engine key", async () => {
     const { data, response } = await herd.openai.chat.completions

@@ -41,6 +41,7 @@ export class HerdMetrics {
   readonly ttft: FastHistogram<GenAiLabel>;
   readonly duration: FastHistogram<GenAiLabel | "error_type">;
   readonly tokens: FastHistogram<GenAiLabel | "gen_ai_token_type">;
+  readonly tokensMissing: FastCounter<GenAiLabel>;
   readonly inFlight: Gauge<string>;
   readonly backendErrors: Counter<"kind">;
   private load: LoadSource | undefined;
@@ -92,6 +93,12 @@ export class HerdMetrics {
       help: "Tokens per request as the backend counted them, by type (input, output) and expert(s).",
       labelNames: [...GEN_AI_LABELS, "gen_ai_token_type"],
       buckets: TOKEN_BUCKETS,
+      registers,
+    });
+    this.tokensMissing = new FastCounter({
+      name: "herd_token_usage_missing_total",
+      help: "Answers whose backend reported no token usage: they are not in gen_ai_client_token_usage (no count is guessed).",
+      labelNames: GEN_AI_LABELS,
       registers,
     });
     this.inFlight = new Gauge({

@@ -186,6 +186,9 @@ export class MetricsPlugin implements Plugin {
         () => ({ ...genAi(), gen_ai_token_type: "output" }),
         usage.outputTokens,
       );
+    } else if (outcome.response) {
+      // An answer without counts is counted here, so the token histogram's gap is visible.
+      herd.tokensMissing.inc(key, genAi);
     }
 
     this.recentDecisions.add({

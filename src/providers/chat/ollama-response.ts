@@ -1,7 +1,15 @@
 import { randomBytes } from "node:crypto";
-import type { ChatChunk, ChatRequest, FinishReason, TokenLogprob, ToolDefinition } from "../../core/chat.js";
+import type {
+  ChatChunk,
+  ChatRequest,
+  FinishReason,
+  TokenLogprob,
+  ToolDefinition,
+  Usage,
+} from "../../core/chat.js";
 import { ProviderResponseError } from "../../core/errors.js";
 import { allowedTools, isForcedToolChoice, parseForcedToolCall } from "../../core/forced-tool-call.js";
+import { tokenUsage } from "../../core/usage.js";
 import type { OllamaChatLine } from "./ollama-messages.js";
 
 /**
@@ -57,10 +65,7 @@ export class OllamaReplyTranslator {
       const length = line.done_reason === "length";
       if (this.forcedTools && this.calls === 0) out.push(this.forcedCall(length));
       const finishReason: FinishReason = length ? "length" : this.calls > 0 ? "tool_calls" : "stop";
-      const usage =
-        line.prompt_eval_count !== undefined || line.eval_count !== undefined
-          ? { inputTokens: line.prompt_eval_count ?? 0, outputTokens: line.eval_count ?? 0 }
-          : undefined;
+      const usage = usageOfDoneLine(line);
       out.push(usage ? { type: "finish", finishReason, usage } : { type: "finish", finishReason });
     }
     return out;
@@ -97,4 +102,14 @@ function toLogprobs(logprobs: OllamaChatLine["logprobs"]): TokenLogprob[] | unde
     }
     return out;
   });
+}
+
+/**
+ * The token counts of a `done` line. Ollama leaves out a count that is 0 (Go's `omitempty`): no
+ * `eval_count` means 0 tokens generated. A prompt is never 0 tokens, so no `prompt_eval_count` means
+ * Ollama did not count it (before v0.2 it reported none for a cached prompt): then there is no usage.
+ */
+function usageOfDoneLine(line: OllamaChatLine): Usage | undefined {
+  if (line.prompt_eval_count === undefined) return undefined;
+  return tokenUsage(line.prompt_eval_count, line.eval_count ?? 0);
 }

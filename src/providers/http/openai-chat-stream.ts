@@ -1,5 +1,6 @@
 import type { ChatChunk, ChatRequest, FinishReason, TokenLogprob, Usage } from "../../core/chat.js";
 import { ProviderResponseError } from "../../core/errors.js";
+import { tokenUsage } from "../../core/usage.js";
 import { type EngineErrorContext, engineError, parseEngineErrorBody } from "./engine-errors.js";
 import { parseSse, type SseBody } from "./sse.js";
 
@@ -75,7 +76,7 @@ function textChunk(text: string, choice: WireChoice, options: ChatReplyOptions):
 
 interface WireCompletion {
   choices?: WireChoice[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
   error?: unknown;
 }
 
@@ -85,9 +86,10 @@ export function finishReasonOf(reason: string | null | undefined, sawToolCalls: 
   return reason === "length" ? "length" : "stop";
 }
 
+/** The reply's `usage`, when it has both counts (LoRAX's `completion_tokens` may be null). */
 function usageOf(wire: WireCompletion["usage"]): Usage | undefined {
   if (!wire || typeof wire !== "object") return undefined;
-  return { inputTokens: wire.prompt_tokens ?? 0, outputTokens: wire.completion_tokens ?? 0 };
+  return tokenUsage(wire.prompt_tokens, wire.completion_tokens);
 }
 
 function toolCallChunk(call: WireToolCall, fallbackIndex: number, context: EngineErrorContext): ChatChunk {
@@ -126,8 +128,10 @@ function errorOf(wire: WireCompletion, context: EngineErrorContext, path: string
 
 /**
  * Turns an OpenAI chat-completions SSE stream into Herd chunks: text deltas, tool-call deltas (by
- * `index`), then one `finish` with the usage of the `include_usage` chunk. An error event (OpenAI or
- * LoRAX shape) throws through `engineError`; a stream that ends without a finish reason throws.
+ * `index`), then one `finish` with the last `usage` the stream carried (vLLM's and llama-server's
+ * `include_usage` chunk, LoRAX's finish chunk); none when it carried no complete counts. An error
+ * event (OpenAI or LoRAX shape) throws through `engineError`; a stream that ends without a finish
+ * reason throws.
  * With `options.logprobs`, text chunks carry their tokens' log-probabilities; with
  * `parallelToolCalls: false`, tool calls after the first are dropped.
  */

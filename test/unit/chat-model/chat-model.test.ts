@@ -59,6 +59,21 @@ describe("HerdChatModel: invoke, stream, batch", () => {
     expect(joined.response_metadata.finish_reason).toBe("stop");
   });
 
+  it("leaves usage_metadata out when the backend reported no counts, and says so in herd.warnings", async () => {
+    const { chat } = model();
+    // Ollama before v0.2 left prompt_eval_count out for a cached prompt.
+    state.reply = () => ndjsonResponse(chatStream(["The", " sky"], { promptEvalCount: null, evalCount: 2 }));
+    const reply = await chat.invoke("Write a haiku");
+    expect(reply.content).toBe("The sky");
+    expect(reply.usage_metadata).toBeUndefined();
+    expect(routingOf(reply)!.warnings).toEqual([
+      expect.stringMatching(/Chat provider "ollama" reported no token usage for this answer/),
+    ]);
+    const chunks: AIMessageChunk[] = [];
+    for await (const chunk of await chat.stream("Write a haiku")) chunks.push(chunk);
+    expect(chunks.reduce((a, b) => a.concat(b)).usage_metadata).toBeUndefined();
+  });
+
   it("batch routes each input on its own", async () => {
     const { chat } = model();
     const replies = await chat.batch(["Write a Python function", "Write a haiku", "What is 2 + 2?"]);

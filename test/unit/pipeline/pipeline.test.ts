@@ -60,6 +60,21 @@ describe("Pipeline", () => {
       toolCalls: [],
     });
     expect(response.decision.reason).toBe("routed");
+    expect(response.warnings).toEqual([]);
+  });
+
+  it("leaves usage out when the provider reported none, with a warning naming the provider", async () => {
+    const { pipeline, provider } = setup();
+    provider.script = async function* () {
+      yield { type: "text", text: "Hi" };
+      yield { type: "finish", finishReason: "stop" };
+    };
+    const response = await pipeline.generate(ask("Write a haiku"));
+    expect(response.text).toBe("Hi");
+    expect(response.usage).toBeUndefined();
+    expect(response.warnings).toEqual([
+      'Chat provider "scripted" reported no token usage for this answer: usage is left out, not guessed (see README "Token usage").',
+    ]);
   });
 
   it("forces the expert named in the request, skipping routing", async () => {

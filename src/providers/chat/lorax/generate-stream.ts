@@ -1,4 +1,5 @@
-import type { ChatChunk, FinishReason, TokenLogprob, Usage } from "../../../core/chat.js";
+import type { ChatChunk, FinishReason, TokenLogprob } from "../../../core/chat.js";
+import { tokenUsage } from "../../../core/usage.js";
 
 /** One event of LoRAX's POST /generate_stream. */
 interface GenerateEvent {
@@ -13,8 +14,8 @@ interface GenerateEvent {
   generated_text?: string | null;
   details?: {
     finish_reason?: string;
-    prompt_tokens?: number;
-    generated_tokens?: number;
+    prompt_tokens?: unknown;
+    generated_tokens?: unknown;
   } | null;
 }
 
@@ -103,10 +104,7 @@ export async function* chunksFromGenerateStream(
       }
     }
     if (held.some((t) => t.text !== "")) yield textChunk(held);
-    const usage: Usage | undefined =
-      details && (details.prompt_tokens !== undefined || details.generated_tokens !== undefined)
-        ? { inputTokens: details.prompt_tokens ?? 0, outputTokens: details.generated_tokens ?? 0 }
-        : undefined;
+    const usage = tokenUsage(details?.prompt_tokens, details?.generated_tokens);
     const finishReason = finishOf(details?.finish_reason);
     yield usage ? { type: "finish", finishReason, usage } : { type: "finish", finishReason };
     return;
