@@ -219,11 +219,10 @@ describe("backendRequest", () => {
 });
 
 describe("OllamaChatProvider over backendRequest", () => {
-  it("reuses one keep-alive connection for consecutive generations", async () => {
-    stalling.mode = "ok";
-    const before = stalling.accepted;
-    const provider = new OllamaChatProvider({ baseUrl: stalling.url });
-    for (let i = 0; i < 5; i++) {
+  /** Runs `times` generations one after another, each to its finish chunk. */
+  async function generate(baseUrl: string, times: number): Promise<void> {
+    const provider = new OllamaChatProvider({ baseUrl });
+    for (let i = 0; i < times; i++) {
       const chunks = [];
       for await (const chunk of provider.stream({
         target: { model: "herd-code", adapters: [], base: false },
@@ -233,22 +232,18 @@ describe("OllamaChatProvider over backendRequest", () => {
         chunks.push(chunk);
       expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "stop" });
     }
+  }
+
+  it("reuses one keep-alive connection for consecutive generations", async () => {
+    stalling.mode = "ok";
+    const before = stalling.accepted;
+    await generate(stalling.url, 5);
     expect(stalling.accepted - before).toBeLessThanOrEqual(1);
   });
 
   it("keeps the connection when the reply's end arrives after the final line", async () => {
     sockets.clear();
-    const provider = new OllamaChatProvider({ baseUrl: `${base}/late-end` });
-    for (let i = 0; i < 3; i++) {
-      const chunks = [];
-      for await (const chunk of provider.stream({
-        target: { model: "herd-code", adapters: [], base: false },
-        messages: [{ role: "user", content: "hi" }],
-        params: {},
-      }))
-        chunks.push(chunk);
-      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "stop" });
-    }
+    await generate(`${base}/late-end`, 3);
     expect(sockets.size).toBe(1);
   });
 });

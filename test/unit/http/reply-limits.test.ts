@@ -1,14 +1,15 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderResponseError, ReplyTooLargeError } from "../../../src/core/errors.js";
+import { ProviderResponseError } from "../../../src/core/errors.js";
 import { OllamaChatProvider } from "../../../src/providers/chat/ollama.js";
 import { OllamaEmbedder } from "../../../src/providers/embedders/ollama.js";
 import { backendRequest } from "../../../src/providers/http/backend-request.js";
 import { EngineClient } from "../../../src/providers/http/engine-client.js";
 import { REPLY_LIMITS } from "../../../src/providers/http/reply-limits.js";
 import { OllamaCreateClient } from "../../../src/providers/ollama-build/ollama-create-client.js";
+import { lazyJson, sendCounting, tooLarge } from "../../helpers/oversize-reply.js";
 
 /**
  * Every backend reply Herd reads whole is bounded: past its limit the reply is destroyed (the
@@ -36,30 +37,15 @@ let closedEarly: Promise<number>;
 let server: http.Server;
 let base = "";
 
-/** A JSON document `{"model":"x","message":"xxx...` of `bytes` bytes, produced as it is read. */
+/** A JSON document of `bytes` bytes: a status line, or a chat reply whose content is "xxx...". */
 function lazyBody(bytes: number, line: boolean): Readable {
-  const head = line
-    ? '{"status":"'
-    : '{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"';
-  const tail = line ? '"}\n' : '"},"finish_reason":"stop"}]}';
-  let left = bytes - head.length - tail.length;
-  let started = false;
-  const piece = Buffer.alloc(64 * 1024, "x");
-  return new Readable({
-    read() {
-      if (!started) {
-        started = true;
-        this.push(head);
-      } else if (left > 0) {
-        const n = Math.min(left, piece.length);
-        left -= n;
-        this.push(piece.subarray(0, n));
-      } else {
-        this.push(tail);
-        this.push(null);
-      }
-    },
-  });
+  return line
+    ? lazyJson('{"status":"', '"}\n', bytes)
+    : lazyJson(
+        '{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"',
+        '"},"finish_reason":"stop"}]}',
+        bytes,
+      );
 }
 
 beforeAll(async () => {
@@ -69,20 +55,7 @@ beforeAll(async () => {
       const headers: Record<string, string> = { "content-type": plan.contentType };
       if (plan.declare) headers["content-length"] = String(plan.bytes);
       res.writeHead(plan.status, headers);
-      const body = lazyBody(plan.bytes, plan.line ?? false);
-      let count = 0;
-      body.on("data", (c: Buffer) => {
-        count += c.length;
-      });
-      let settle: (n: number) => void = () => undefined;
-      closedEarly = new Promise((resolve) => {
-        settle = resolve;
-      });
-      res.on("close", () => {
-        settle(res.writableFinished ? Number.POSITIVE_INFINITY : count);
-        body.destroy();
-      });
-      body.pipe(res);
+      closedEarly = sendCounting(res, lazyBody(plan.bytes, plan.line ?? false));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -96,15 +69,6 @@ afterAll(async () => {
 const engine = () => new EngineClient({ service: "vLLM", url: base, unreachableHint: "Start it." });
 const chatBody = { model: "herd-code", stream: false, messages: [{ role: "user" as const, content: "hi" }] };
 
-async function failure(call: () => Promise<unknown>): Promise<ReplyTooLargeError> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ReplyTooLargeError);
-  return error as ReplyTooLargeError;
-}
-
 async function drain(chunks: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of chunks) {
     // read to the end
@@ -114,7 +78,7 @@ async function drain(chunks: AsyncIterable<unknown>): Promise<void> {
 describe("replies read whole are bounded", () => {
   it("a non-streamed engine chat reply past 16 MiB fails naming the engine URL and the limit", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 1024 * MiB };
-    const error = await failure(() => drain(engine().chat(chatBody)));
+    const error = await tooLarge(() => drain(engine().chat(chatBody)));
     expect(error.message).toContain(`vLLM at ${base}`);
     expect(error.message).toContain("/v1/chat/completions");
     expect(error.message).toContain("larger than 16 MiB");
@@ -138,14 +102,14 @@ describe("replies read whole are bounded", () => {
 
   it("a reply announcing a size past the limit fails before its body is read", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 512 * MiB, declare: true };
-    const error = await failure(() => drain(engine().chat(chatBody)));
+    const error = await tooLarge(() => drain(engine().chat(chatBody)));
     expect(error.message).toContain("it announced 512 MiB");
     expect(await closedEarly).toBeLessThan(64 * MiB);
   });
 
   it("an engine listing (GET /v1/models) past 4 MiB fails", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 64 * MiB };
-    const error = await failure(() => engine().getJson("v1/models"));
+    const error = await tooLarge(() => engine().getJson("v1/models"));
     expect(error.message).toContain(`vLLM at ${base} sent a reply to /v1/models larger than 4 MiB`);
     expect(await closedEarly).toBeLessThan(32 * MiB);
   });
@@ -153,21 +117,21 @@ describe("replies read whole are bounded", () => {
   it("the same bound holds through an injected fetch", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 64 * MiB };
     const client = new EngineClient({ service: "vLLM", url: base, unreachableHint: "Start it.", fetch });
-    const error = await failure(() => client.getJson("v1/models"));
+    const error = await tooLarge(() => client.getJson("v1/models"));
     expect(error.message).toContain("larger than 4 MiB");
     expect(await closedEarly).toBeLessThan(32 * MiB);
   });
 
   it("Ollama's model list (GET /api/tags) past 4 MiB fails", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 64 * MiB };
-    const error = await failure(() => new OllamaChatProvider({ baseUrl: base }).listModels());
+    const error = await tooLarge(() => new OllamaChatProvider({ baseUrl: base }).listModels());
     expect(error.message).toContain(`Ollama at ${base} sent a reply to /api/tags larger than 4 MiB`);
   });
 
   it("an Ollama embeddings reply fails past a limit that grows with the batch", async () => {
     plan = { status: 200, contentType: "application/json", bytes: 64 * MiB };
     const embedder = new OllamaEmbedder({ model: "nomic-embed-text", baseUrl: base, batchSize: 2 });
-    const error = await failure(() => embedder.embed(["a", "b"]));
+    const error = await tooLarge(() => embedder.embed(["a", "b"]));
     // 1 MiB + 2 x 256 KiB
     expect(error.message).toContain("larger than 1.5 MiB, Herd's limit for an embeddings reply for 2 texts");
     expect(await closedEarly).toBeLessThan(32 * MiB);
@@ -194,12 +158,12 @@ describe("replies read whole are bounded", () => {
   it("the official Ollama client's replies are bounded too: a whole JSON body and a streamed line", async () => {
     const client = new OllamaCreateClient({ baseUrl: base });
     plan = { status: 200, contentType: "application/json", bytes: 64 * MiB };
-    const list = await failure(() => client.listModels());
+    const list = await tooLarge(() => client.listModels());
     expect(list.message).toContain(`Ollama at ${base} sent a reply to /api/tags larger than 4 MiB`);
     expect(await closedEarly).toBeLessThan(32 * MiB);
 
     plan = { status: 200, contentType: "application/x-ndjson", bytes: 512 * MiB, line: true };
-    const pull = await failure(() => client.pull("llama3.2:1b"));
+    const pull = await tooLarge(() => client.pull("llama3.2:1b"));
     expect(pull.message).toContain("larger than 8 MiB, Herd's limit for one line of a streamed reply");
     expect(await closedEarly).toBeLessThan(64 * MiB);
   });

@@ -2,10 +2,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderResponseError, ReplyTooLargeError } from "../../../src/core/errors.js";
+import { ProviderResponseError } from "../../../src/core/errors.js";
 import { CHROMA_LISTING_BYTES, REPLY_LIMITS } from "../../../src/providers/http/reply-limits.js";
 import { ChromaIndex } from "../../../src/providers/indexes/chroma.js";
 import { chromaFixture, FIXTURE_COLLECTION_ID } from "../../helpers/chroma-mock.js";
+import { lazyJson, sendCounting, tooLarge } from "../../helpers/oversize-reply.js";
 
 /**
  * What Herd reads from Chroma is bounded like every other backend reply: a loopback server posing
@@ -35,28 +36,9 @@ let server: http.Server;
 let base = "";
 const COLLECTION = "/api/v2/tenants/default_tenant/databases/default_database/collections";
 
-/** `{"ids":[["xxx...` of `bytes` bytes, produced as it is read. */
+/** A query reply `{"ids":[["xxx...` of `bytes` bytes, produced as it is read. */
 function lazyBody(bytes: number): Readable {
-  const head = '{"ids":[["';
-  const tail = '"]],"metadatas":[[{"herd.expert":"code"}]],"distances":[[0.1]]}';
-  let left = bytes - head.length - tail.length;
-  let started = false;
-  const piece = Buffer.alloc(64 * 1024, "x");
-  return new Readable({
-    read() {
-      if (!started) {
-        started = true;
-        this.push(head);
-      } else if (left > 0) {
-        const n = Math.min(left, piece.length);
-        left -= n;
-        this.push(piece.subarray(0, n));
-      } else {
-        this.push(tail);
-        this.push(null);
-      }
-    },
-  });
+  return lazyJson('{"ids":[["', '"]],"metadatas":[[{"herd.expert":"code"}]],"distances":[[0.1]]}', bytes);
 }
 
 function answer(res: http.ServerResponse, current: Plan): void {
@@ -64,19 +46,7 @@ function answer(res: http.ServerResponse, current: Plan): void {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (current.declare) headers["content-length"] = String(current.bytes);
   res.writeHead(current.status, headers);
-  let count = 0;
-  body.on("data", (c: Buffer) => {
-    count += c.length;
-  });
-  let settle: (n: number) => void = () => undefined;
-  closedEarly = new Promise((resolve) => {
-    settle = resolve;
-  });
-  res.on("close", () => {
-    settle(res.writableFinished ? Number.POSITIVE_INFINITY : count);
-    body.destroy();
-  });
-  body.pipe(res);
+  closedEarly = sendCounting(res, body);
 }
 
 beforeAll(async () => {
@@ -108,15 +78,6 @@ afterAll(async () => {
 
 const query = (index = new ChromaIndex({ url: base })) => index.query("x", Float32Array.from([1, 0, 0]), 3);
 
-async function failure(call: () => Promise<unknown>): Promise<ReplyTooLargeError> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ReplyTooLargeError);
-  return error as ReplyTooLargeError;
-}
-
 /** A real `get` reply of `entries` vectors of `dimension` numbers, as Chroma writes them. */
 function listingReply(entries: number, dimension: number): string {
   const row = `[${Array.from({ length: dimension }, (_, i) => Math.fround(Math.sin(i + 1) / 10)).join(",")}]`;
@@ -130,7 +91,7 @@ function listingReply(entries: number, dimension: number): string {
 describe("ChromaIndex bounds what it reads from Chroma", () => {
   it("a query reply past 16 MiB fails naming Chroma's URL and the limit, and the connection is closed", async () => {
     plan = { route: "records", status: 200, bytes: 256 * MiB };
-    const error = await failure(() => query());
+    const error = await tooLarge(() => query());
     expect(error.message).toContain(
       `Chroma at ${base} sent a reply to ${COLLECTION}/${FIXTURE_COLLECTION_ID}/query`,
     );
@@ -145,14 +106,14 @@ describe("ChromaIndex bounds what it reads from Chroma", () => {
 
   it("a query reply announcing a size past the limit fails before its body is read", async () => {
     plan = { route: "records", status: 200, bytes: 512 * MiB, declare: true };
-    const error = await failure(() => query());
+    const error = await tooLarge(() => query());
     expect(error.message).toContain("larger than 16 MiB (it announced 512 MiB)");
     expect(await closedEarly).toBeLessThan(64 * MiB);
   });
 
   it("the heartbeat (health) is bounded too", async () => {
     plan = { route: "heartbeat", status: 200, bytes: 256 * MiB };
-    const error = await failure(() => new ChromaIndex({ url: base }).health());
+    const error = await tooLarge(() => new ChromaIndex({ url: base }).health());
     expect(error.message).toContain(`Chroma at ${base} sent a reply to /api/v2/heartbeat larger than 16 MiB`);
     expect(await closedEarly).toBeLessThan(64 * MiB);
   });
@@ -168,7 +129,7 @@ describe("ChromaIndex bounds what it reads from Chroma", () => {
     expect(entries[399]?.vector).toHaveLength(4096);
 
     plan = { route: "records", status: 200, bytes: 512 * MiB };
-    const error = await failure(() => index.list("x"));
+    const error = await tooLarge(() => index.list("x"));
     expect(error.message).toContain(`${COLLECTION}/${FIXTURE_COLLECTION_ID}/get larger than 80 MiB`);
     expect(error.limit).toBe(CHROMA_LISTING_BYTES);
     expect(await closedEarly).toBeLessThan(160 * MiB);
@@ -195,7 +156,7 @@ describe("ChromaIndex bounds what it reads from Chroma", () => {
         return fetch(input, init);
       },
     });
-    const error = await failure(() => query(index));
+    const error = await tooLarge(() => query(index));
     expect(error.message).toContain("larger than 16 MiB");
     expect(urls.at(-1)).toBe(`${base}${COLLECTION}/${FIXTURE_COLLECTION_ID}/query`);
     expect(await closedEarly).toBeLessThan(64 * MiB);
