@@ -8,6 +8,7 @@ import {
   type EngineBuildEvent,
   type EngineBuildReport,
   type EngineName,
+  launchSteps,
 } from "../../providers/engines-build/index.js";
 
 /** The `herd build` flags an engine build reads. */
@@ -95,11 +96,7 @@ export function describeEngineReport(report: EngineBuildReport): string {
       `${report.unchanged.length} unchanged, ${report.removed.length} removed; launch arguments in ${where}/launch.json`,
     "",
     `Start ${label}:`,
-    `  ${launch.commandLine}`,
-    "",
-    "Then serve Herd on it:",
-    `  ${launch.serveCommand}`,
-    `  (config file: "provider": ${JSON.stringify(launch.provider)})`,
+    ...launchSteps(launch),
     "",
     ...launch.notes.map((n) => `- ${n}`),
   );

@@ -16,7 +16,7 @@ export { llamaServerLaunch } from "./launch-llama-server.js";
 export type { LoraxLaunchInput } from "./launch-lorax.js";
 export { loraxLaunch } from "./launch-lorax.js";
 export type { EngineLaunch, LaunchAdapter, LaunchInput } from "./launch-spec.js";
-export { renderLaunchReadme } from "./launch-spec.js";
+export { launchSteps, renderLaunchReadme } from "./launch-spec.js";
 export type { VllmLaunchInput } from "./launch-vllm.js";
 export { DEFAULT_VLLM_MAX_LORAS, vllmLaunch } from "./launch-vllm.js";
 export { commandLine, shellQuote } from "./shell-quote.js";
