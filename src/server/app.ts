@@ -4,7 +4,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { errorMessage, HerdError } from "../core/errors.js";
 import { EXPERTS_RELOAD_PATH, expertsReloadHandler } from "./admin-experts.js";
 import { bearerAuth } from "./auth.js";
-import { chatCompletionsHandler } from "./chat-completions.js";
+import { CHAT_ROUTE, chatCompletionsHandler } from "./chat-completions.js";
 import { cachedHealthCheck, type HealthCheckOptions } from "./health.js";
 import { RouteNotFoundError, UnknownModelError } from "./http-errors.js";
 import { type MetricsSource, metricsHandler, recentDecisionsHandler } from "./metrics-routes.js";
@@ -13,6 +13,7 @@ import { toOpenAIError } from "./openai-error.js";
 import { playgroundRouter } from "./playground.js";
 import { type RequestCheckOptions, runRequestChecks, serverRequestChecks } from "./request-check.js";
 import { routeHandler } from "./route-endpoint.js";
+import { sendJson } from "./send-json.js";
 import type { ServedHerd } from "./served-herd.js";
 
 /** Settings of the OpenAI-compatible facade. */
@@ -122,7 +123,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   const chat = chatCompletionsHandler(herd, { bodyLimit, onlyBase, onStreamError: report });
   // Spellings Express also matches (a trailing slash, other letter case) come this way; the exact
   // path is served before Express, below.
-  app.post(CHAT_PATH, chat);
+  app.post(CHAT_ROUTE, chat);
   app.post(
     "/v1/route",
     routeHandler(herd, {
@@ -159,7 +160,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
   const dispatch = app as unknown as { handle: RequestListener };
   const handle = dispatch.handle.bind(app);
   dispatch.handle = (req, res, next) => {
-    if (req.method !== "POST" || !isPath(req.url, CHAT_PATH)) return handle(req, res, next);
+    if (req.method !== "POST" || !isPath(req.url, CHAT_ROUTE)) return handle(req, res, next);
     try {
       if (!front(req, res)) return;
       auth?.(req);
@@ -184,12 +185,7 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
       // The openai SDK retries 408/409/429/5xx unless told otherwise: say what Herd knows.
       res.setHeader("x-should-retry", error.isRetryable ? "true" : "false");
     }
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": String(Buffer.byteLength(text)),
-    });
-    res.end(text);
+    sendJson(res, status, body);
   }
 
   function report(error: unknown): void {
@@ -198,8 +194,6 @@ export function createApp(herd: ServedHerd, options: AppOptions = {}): Express {
 
   return app;
 }
-
-const CHAT_PATH = "/v1/chat/completions";
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 

@@ -14,6 +14,7 @@ import { toOpenAIError } from "./openai-error.js";
 import { readJsonBody } from "./read-json-body.js";
 import { chatCompletionRequestSchema } from "./request-schema.js";
 import { routingHeaders } from "./routing-headers.js";
+import { sendJson } from "./send-json.js";
 import type { ServedHerd } from "./served-herd.js";
 import { SseWriter } from "./sse-writer.js";
 import { translateChatRequest } from "./translate-request.js";
@@ -33,7 +34,7 @@ export interface ChatHandlerOptions {
  * and answers as one `chat.completion` or as server-sent `chat.completion.chunk` events. Errors before
  * the first byte become OpenAI error responses (thrown to the app's error handler); errors after it
  * become an error event that ends the stream. A client that disconnects aborts the backend request.
- * Plain Node types: `createApp` serves this route before Express (see `plainRoute` there).
+ * Plain Node types: `createApp` serves this route before Express (its `handle`, see there).
  */
 export function chatCompletionsHandler(herd: ServedHerd, options: ChatHandlerOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -96,14 +97,7 @@ async function sendCompletion(
     const info: HerdRoutingInfo & { durationMs?: number } = infoOf(streams, warnings);
     info.durationMs = round(performance.now() - startedAt);
     const body = buildCompletion(newIdentity(streams.first.target.model), info, builders, shape);
-    if (res.destroyed) return;
-    // Written directly: Express's res.json adds nothing here (no ETag, no JSONP) and costs time.
-    const text = JSON.stringify(body);
-    const headers = routingHeaders(info);
-    headers["content-type"] = "application/json; charset=utf-8";
-    headers["content-length"] = String(Buffer.byteLength(text));
-    res.writeHead(200, headers);
-    res.end(text);
+    if (!res.destroyed) sendJson(res, 200, body, routingHeaders(info));
   };
   try {
     // The answer goes out once every choice has finished; the loop then only lets the streams
@@ -165,10 +159,11 @@ async function sendStream(
     }
     if (!answered) await complete();
   } catch (error) {
-    if (sse.closed || answered) {
-      if (answered) onStreamError(error);
+    if (answered) {
+      onStreamError(error);
       return;
     }
+    if (sse.closed) return;
     onStreamError(error);
     await sse.send(toOpenAIError(error).body);
     sse.end();
@@ -207,4 +202,5 @@ function requestMetadata(req: IncomingMessage, body: Record<string, unknown>): R
   return metadata;
 }
 
-const CHAT_ROUTE = "/v1/chat/completions";
+/** The path of this route, and its `route` label in the metrics. */
+export const CHAT_ROUTE = "/v1/chat/completions";
