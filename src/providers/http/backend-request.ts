@@ -158,21 +158,14 @@ export class BackendResponse {
   }
 
   /**
-   * Stops reading. A reply that arrived in full is drained so its keep-alive socket is reused
-   * (the promise resolves once it is back in the pool); one that did not is destroyed, closing
-   * the connection.
+   * Stops reading. A reply that arrived in full is drained (as `finish` does) so its keep-alive
+   * socket is reused (the promise resolves once it is back in the pool); one that did not is
+   * destroyed, closing the connection.
    */
   close(): Promise<void> {
     const body = this.body as Readable & { complete?: boolean };
-    if (body.readableEnded || body.destroyed) return Promise.resolve();
-    if (!body.complete) {
-      body.destroy();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      body.once("close", resolve);
-      body.resume();
-    });
+    if (!body.complete && !body.readableEnded) body.destroy();
+    return this.finish();
   }
 }
 
